@@ -1,0 +1,43 @@
+# The README's two commands: `make demo` runs Vigil on the embedded defaults, `make test` tests it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install system-deps lint typecheck pytest bench compose-check clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install system-deps
+	$(BIN)/vigil demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install system-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install system-deps
+	$(BIN)/python -m bench.serde
+
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Avro contracts for every topic, and their serde."""

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# System packages the project needs beyond Python: a JDK and Maven (the Kafka broker's jars
+# come from Maven Central), the ClickHouse server (tests run the sink against it besides
+# embedded chDB) and docker-compose (validates docker-compose.yml without a Docker engine).
+# Installs what is missing when run as root with apt-get; otherwise says what is missing.
+set -euo pipefail
+
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] \
+  || command -v clickhouse >/dev/null 2>&1 || missing+=(clickhouse-server)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's package may start a system-wide server; Vigil runs its own on other ports.
+  if command -v service >/dev/null 2>&1; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
+else
+  echo "system-deps: missing ${missing[*]}; install them (e.g. sudo apt-get install ${missing[*]})." >&2
+  echo "system-deps: tests needing them will fail or be skipped outside CI." >&2
+fi

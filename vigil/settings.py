@@ -1,0 +1,191 @@
+"""One frozen settings object per process, built at start-up.
+
+Sources, highest priority first: keyword arguments, ``VIGIL_*`` environment variables
+(nested with ``__``, e.g. ``VIGIL_KAFKA__BOOTSTRAP_SERVERS``), then the YAML file named by
+``--config`` or ``VIGIL_CONFIG``. Every model forbids unknown keys so a typo is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("vigil_config_file", default=None)
+
+
+class ConfigError(ValueError):
+    """Settings that cannot be used, with the offending key named."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """Client options for any Apache Kafka cluster; the local stack's broker by default."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    client_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Passed verbatim to librdkafka (confluent-kafka) for every client.",
+    )
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password"
+            )
+        if self.sasl_mechanism and not sasl:
+            raise ValueError("sasl_mechanism is set but security_protocol is not SASL_*")
+        return self
+
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka options shared by producers, consumers and admin clients."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username
+            conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        optional_paths = {
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+        }
+        conf.update({k: str(v) for k, v in optional_paths.items() if v is not None})
+        if self.ssl_key_password is not None:
+            conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        conf.update(self.client_options)
+        return conf
+
+
+class TopicSettings(_Section):
+    """Names (``<prefix>.frames`` ...) and layout of Vigil's topics."""
+
+    prefix: str = Field("vigil", pattern=r"^[A-Za-z0-9._-]+$")
+    replication_factor: int = Field(1, ge=1)
+    frames_partitions: int = Field(4, ge=1)
+    detections_partitions: int = Field(4, ge=1)
+    alerts_partitions: int = Field(2, ge=1)
+    drift_partitions: int = Field(1, ge=1)
+    poi_partitions: int = Field(1, ge=1)
+    dlq_partitions: int = Field(1, ge=1)
+    frames_retention_hours: float = Field(24.0, gt=0, description="Short: frames are personal data.")
+    dlq_retention_days: float = Field(14.0, gt=0)
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+
+
+class StackSettings(_Section):
+    """The local stack that ``vigil stack up`` runs on loopback."""
+
+    kafka_version: str = "4.3.1"
+    kafka_port: int = Field(19092, ge=1, le=65535)
+    kafka_controller_port: int = Field(19093, ge=1, le=65535)
+    kafka_heap_mb: int = Field(512, ge=128)
+    clickhouse_tcp_port: int = Field(19000, ge=1, le=65535)
+    clickhouse_http_port: int = Field(18123, ge=1, le=65535)
+    start_timeout_s: float = Field(90.0, gt=0)
+    stop_timeout_s: float = Field(30.0, gt=0)
+
+
+class ClickHouseSettings(_Section):
+    """Where analytics live: empty ``url`` means embedded chDB under the data directory."""
+
+    url: str = Field("", description="clickhouse://user:password@host:9000/database, or empty")
+    database: str = Field("vigil", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vigil"
+
+
+class VigilSettings(BaseSettings):
+    """Everything a Vigil process is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    stack: StackSettings = StackSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
+    schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="None: no /metrics.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _CONFIG_FILE.get()
+        if config_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> VigilSettings:
+    """Build the process's settings; errors name the offending key and file."""
+    raw = config_file or os.environ.get("VIGIL_CONFIG") or None
+    path = Path(raw).expanduser() if raw else None
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    token = _CONFIG_FILE.set(path)
+    try:
+        return VigilSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path)) from None
+    finally:
+        _CONFIG_FILE.reset(token)
+
+
+def _explain(exc: ValidationError, path: Path | None) -> str:
+    where = f" in {path}" if path else ""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {key!r}{where}")
+        else:
+            lines.append(f"invalid setting {key!r}{where}: {err['msg']}")
+    return "; ".join(lines)
