@@ -3,6 +3,7 @@ so security options, idempotence and isolation are set in one place."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,18 +13,25 @@ from confluent_kafka.admin import AdminClient
 
 from vigil.settings import VigilSettings
 
+# librdkafka's own log lines go through Python logging (structured, levelled), not raw stderr.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+
 Headers = Sequence[tuple[str, bytes]]
 DeliveryCallback = Callable[[Any, Any], None]
 
 
+def _base(settings: VigilSettings) -> dict[str, Any]:
+    return {**settings.kafka.client_config(), "logger": LIBRDKAFKA_LOGGER}
+
+
 def admin(settings: VigilSettings, **overrides: Any) -> AdminClient:
-    return AdminClient({**settings.kafka.client_config(), **overrides})
+    return AdminClient({**_base(settings), **overrides})
 
 
 def producer(settings: VigilSettings, **overrides: Any) -> Producer:
     """An idempotent producer (acks=all): broker retries never duplicate or reorder."""
     conf = {
-        **settings.kafka.client_config(),
+        **_base(settings),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
@@ -46,7 +54,7 @@ def transactional_producer(
 def consumer(settings: VigilSettings, group_id: str, **overrides: Any) -> Consumer:
     """A consumer that reads only committed records and commits offsets explicitly."""
     conf = {
-        **settings.kafka.client_config(),
+        **_base(settings),
         "group.id": group_id,
         "isolation.level": "read_committed",
         "enable.auto.commit": False,

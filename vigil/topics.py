@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
@@ -102,6 +103,8 @@ def ensure_topics(
             except KafkaException as exc:  # created concurrently by another process: fine
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
+    if created:
+        wait_for_leaders(client, sorted(created), timeout_s)
     results = []
     for spec in specs:
         if spec.name in created:
@@ -133,3 +136,24 @@ def _reconcile(client: AdminClient, spec: TopicSpec, timeout_s: float) -> Ensure
         changes.extend(f"{e.name}={e.value}" for e in ops)
     action = Action.UPDATED if changes else Action.UNCHANGED
     return EnsureResult(spec.name, action, partitions, tuple(changes))
+
+
+def wait_for_leaders(client: AdminClient, names: list[str], timeout_s: float = 30.0) -> None:
+    """Block until every partition of ``names`` has a leader: a just-created topic is not
+    usable before, and producers or offset look-ups would fail with NOT_LEADER."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = client.list_topics(timeout=timeout_s).topics
+        pending = [
+            n
+            for n in names
+            if n not in topics
+            or topics[n].error is not None
+            or not topics[n].partitions
+            or any(p.leader < 0 or p.error is not None for p in topics[n].partitions.values())
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics without leaders after {timeout_s:.0f}s: {pending}")
+        time.sleep(0.1)

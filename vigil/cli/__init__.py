@@ -1,1 +1,69 @@
-"""placeholder"""
+"""``vigil``: the command line. Each command builds the process's settings once, at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vigil import __version__
+from vigil.cli import config as config_cmd
+from vigil.cli import schemas as schemas_cmd
+from vigil.cli import stack as stack_cmd
+from vigil.cli import topics as topics_cmd
+from vigil.cli.common import console, fail, settings_of
+from vigil.settings import ConfigError, load_settings
+
+app = typer.Typer(
+    name="vigil",
+    help="Vigil: a Kafka-native vision event pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(config_cmd.app, name="config")
+
+__all__ = ["app", "console", "main", "settings_of"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        Console().print(f"vigil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="YAML settings file (else $VIGIL_CONFIG).", show_default=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    try:
+        ctx.obj = load_settings(config)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    events: Annotated[int, typer.Option(min=1, help="Frames to send through the broker.")] = 300,
+    cameras: Annotated[int, typer.Option(min=1, help="Synthetic cameras.")] = 4,
+) -> None:
+    """Run Vigil on the embedded defaults: stack up, topics, events through the real broker."""
+    from vigil.demo import run_demo
+
+    run_demo(settings_of(ctx), events=events, cameras=cameras)
+
+
+def main() -> None:
+    app()

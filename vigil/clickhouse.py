@@ -1,0 +1,95 @@
+"""One small client over both ClickHouse backends: embedded chDB (the default, a file-backed
+database under the data directory) and a ClickHouse server over the native protocol.
+
+Both answer the same three calls, so the sink and its tests run unchanged on either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from vigil.settings import VigilSettings
+
+
+class ClickHouseClient(Protocol):
+    backend: str
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a statement; the result rows (empty for DDL and inserts)."""
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` in one INSERT (one block, so it is atomic and deduplicable)."""
+
+    def close(self) -> None: ...
+
+
+class EmbeddedClickHouse:
+    """chDB: ClickHouse in-process, stored under ``path``."""
+
+    backend = "chdb"
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self._session = session.Session(str(path))
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        result = self._session.query(sql, "JSONCompact")
+        text = result.bytes().decode() if hasattr(result, "bytes") else str(result)
+        if not text.strip():
+            return []
+        return [tuple(row) for row in json.loads(text)["data"]]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        body = "\n".join(json.dumps(dict(zip(columns, row, strict=True))) for row in rows)
+        cols = ", ".join(columns)
+        self._session.query(f"INSERT INTO {table} ({cols}) FORMAT JSONEachRow\n{body}")
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class ServerClickHouse:
+    """A ClickHouse server over the native protocol (clickhouse-driver)."""
+
+    backend = "server"
+
+    def __init__(self, url: str) -> None:
+        from clickhouse_driver import Client
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("clickhouse", "clickhouses"):
+            raise ValueError(f"ClickHouse URL must start with clickhouse://, got {url!r}")
+        self._client = Client(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or (9440 if parsed.scheme == "clickhouses" else 9000),
+            user=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
+            database=parsed.path.lstrip("/") or "default",
+            secure=parsed.scheme == "clickhouses",
+            settings={"use_numpy": False},
+        )
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._client.execute(sql)]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def connect(settings: VigilSettings) -> ClickHouseClient:
+    """chDB under ``<data_dir>/chdb`` when no URL is set, else the server at the URL."""
+    if not settings.clickhouse.url:
+        return EmbeddedClickHouse(settings.data_dir / "chdb")
+    return ServerClickHouse(settings.clickhouse.url)

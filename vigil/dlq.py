@@ -1,0 +1,74 @@
+"""The dead-letter queue: bad input keeps its original bytes and gains the reason in headers.
+
+Nothing is ever silently dropped: a component that cannot use a record hands it to
+:func:`dead_letter`, and tools read it back as a ``vigil.DlqEnvelope`` with :func:`read_envelope`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from vigil.kafka import produce
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message, Producer
+
+H_ERROR_CLASS = "vigil.error.class"
+H_ERROR_MESSAGE = "vigil.error.message"
+H_SOURCE_TOPIC = "vigil.source.topic"
+H_SOURCE_PARTITION = "vigil.source.partition"
+H_SOURCE_OFFSET = "vigil.source.offset"
+H_COMPONENT = "vigil.component"
+H_FAILED_TS = "vigil.failed.ts_ms"
+MAX_MESSAGE_CHARS = 2000
+
+
+def dlq_headers(message: Message, error: BaseException, component: str) -> list[tuple[str, bytes]]:
+    """The original headers, then the reason and the source coordinates."""
+    original = [(k, v if isinstance(v, bytes) else b"") for k, v in (message.headers() or [])]
+    reason = {
+        H_ERROR_CLASS: type(error).__name__,
+        H_ERROR_MESSAGE: str(error)[:MAX_MESSAGE_CHARS],
+        H_SOURCE_TOPIC: message.topic() or "",
+        H_SOURCE_PARTITION: str(message.partition()),
+        H_SOURCE_OFFSET: str(message.offset()),
+        H_COMPONENT: component,
+        H_FAILED_TS: str(int(time.time() * 1000)),
+    }
+    return original + [(k, v.encode()) for k, v in reason.items()]
+
+
+def dead_letter(
+    producer: Producer, dlq_topic: str, message: Message, error: BaseException, component: str
+) -> None:
+    """Send ``message`` to the DLQ unchanged (same key, same value bytes) with the reason."""
+    produce(
+        producer,
+        dlq_topic,
+        message.value(),
+        key=message.key(),
+        headers=dlq_headers(message, error, component),
+    )
+
+
+def read_envelope(message: Message) -> dict[str, Any]:
+    """A DLQ message as a ``vigil.DlqEnvelope`` record."""
+    headers: dict[str, bytes] = {}
+    for k, v in message.headers() or []:
+        headers[k] = v if isinstance(v, bytes) else b""
+
+    def text(name: str) -> str:
+        return headers.get(name, b"").decode(errors="replace")
+
+    return {
+        "source_topic": text(H_SOURCE_TOPIC),
+        "source_partition": int(text(H_SOURCE_PARTITION) or -1),
+        "source_offset": int(text(H_SOURCE_OFFSET) or -1),
+        "key": message.key(),
+        "value": message.value(),
+        "error_class": text(H_ERROR_CLASS),
+        "error_message": text(H_ERROR_MESSAGE),
+        "component": text(H_COMPONENT),
+        "failed_ts_ms": int(text(H_FAILED_TS) or 0),
+    }
