@@ -51,16 +51,24 @@ def image_stats(pixels: bytes) -> dict[str, float]:
     return {"brightness": mean / 255, "contrast": statistics.pstdev(pixels, mean) / 255, "sharpness": 0.0}
 
 
-def _end_offsets(consumer: Consumer, topic: str) -> list[TopicPartition]:
-    md = consumer.list_topics(topic, timeout=10).topics[topic]
-    out = []
-    for p in sorted(md.partitions):
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        out.append(TopicPartition(topic, p, high))
-    return out
+@dataclass(frozen=True)
+class DemoSummary:
+    frames_produced: int
+    frame_bytes: int
+    detections_committed: int
+    detection_bytes: int
+    in_order: bool
+    latency_p50_ms: float
+    latency_p99_ms: float
+    clickhouse_version: str
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.in_order and self.frames_produced == self.detections_committed
 
 
-def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> None:
+def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSummary:
     setup_logging(settings, "demo")
     port = serve_metrics(settings.metrics_port, "demo")
     stack = Stack.from_settings(settings)
@@ -76,8 +84,8 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> None:
 
     # Remember where this run starts, so re-runs read only their own events.
     probe = kafka.consumer(settings, f"vigil-demo-probe-{run}")
-    frames_start = _end_offsets(probe, frames_topic)
-    det_start = _end_offsets(probe, det_topic)
+    frames_start = kafka.end_offsets(probe, frames_topic)
+    det_start = kafka.end_offsets(probe, det_topic)
     probe.close()
 
     frames, dets = Tally(), Tally()
@@ -89,9 +97,22 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> None:
     ch = connect(settings)
     ch_version = ch.query("SELECT version()")[0][0]
     ch.close()
-    print_summary(settings, frames, dets, cameras, in_order, ch_version, time.monotonic() - t0, port)
-    if dets.consumed != events or not in_order:
+    lat = sorted(dets.latencies_ms) or [0.0]
+    summary = DemoSummary(
+        frames_produced=frames.produced,
+        frame_bytes=frames.bytes,
+        detections_committed=dets.consumed,
+        detection_bytes=dets.bytes,
+        in_order=in_order,
+        latency_p50_ms=lat[len(lat) // 2],
+        latency_p99_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        clickhouse_version=str(ch_version),
+        elapsed_s=time.monotonic() - t0,
+    )
+    print_summary(settings, summary, cameras, port)
+    if not summary.ok or summary.frames_produced != events:
         raise SystemExit(f"demo failed: {dets.consumed}/{events} detections, in order: {in_order}")
+    return summary
 
 
 def produce_frames(
@@ -214,28 +235,29 @@ def read_detections(
 
 
 def print_summary(
-    settings: VigilSettings,
-    frames: Tally,
-    dets: Tally,
-    cameras: int,
-    in_order: bool,
-    ch_version: str,
-    elapsed: float,
-    metrics_port: int | None,
+    settings: VigilSettings, summary: DemoSummary, cameras: int, metrics_port: int | None
 ) -> None:
     table = Table(title="Vigil demo")
     table.add_column("what")
     table.add_column("value", justify="right")
-    lat = sorted(dets.latencies_ms) or [0.0]
     rows = [
         ("Kafka", settings.kafka.bootstrap_servers),
         ("cameras", str(cameras)),
-        ("FrameEvents produced (idempotent, acks=all)", f"{frames.produced} ({frames.bytes / 1024:.0f} KiB)"),
-        ("DetectionEvents committed (transactions)", f"{dets.consumed} ({dets.bytes / 1024:.0f} KiB)"),
-        ("per-camera order kept", "yes" if in_order else "NO"),
-        ("capture -> committed detection p50 / p99 (phases run in turn)", f"{lat[len(lat) // 2]:.0f} / {lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0]:.0f} ms"),
-        ("ClickHouse (embedded chDB)", f"{ch_version} at {settings.data_dir / 'chdb'}"),
-        ("wall time", f"{elapsed:.1f} s"),
+        (
+            "FrameEvents produced (idempotent, acks=all)",
+            f"{summary.frames_produced} ({summary.frame_bytes / 1024:.0f} KiB)",
+        ),
+        (
+            "DetectionEvents committed (transactions)",
+            f"{summary.detections_committed} ({summary.detection_bytes / 1024:.0f} KiB)",
+        ),
+        ("per-camera order kept", "yes" if summary.in_order else "NO"),
+        (
+            "capture -> committed detection p50 / p99 (phases run in turn)",
+            f"{summary.latency_p50_ms:.0f} / {summary.latency_p99_ms:.0f} ms",
+        ),
+        ("ClickHouse (embedded chDB)", f"{summary.clickhouse_version} at {settings.data_dir / 'chdb'}"),
+        ("wall time", f"{summary.elapsed_s:.1f} s"),
     ]
     if metrics_port:
         rows.append(("metrics", f"http://127.0.0.1:{metrics_port}/metrics"))

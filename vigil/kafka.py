@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from vigil.settings import VigilSettings
@@ -106,3 +106,30 @@ def wait_until_ready(settings: VigilSettings, timeout_s: float = 30.0) -> None:
     raise TimeoutError(
         f"Kafka at {settings.kafka.bootstrap_servers} not ready after {timeout_s:.0f}s: {last}"
     )
+
+
+_TRANSIENT_METADATA = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+}
+
+
+def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[TopicPartition]:
+    """The high watermark of every partition of ``topic``. Retries the transient errors of a
+    just-created topic (NOT_LEADER while leadership propagates)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            parts = cons.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+            return [
+                TopicPartition(topic, p, cons.get_watermark_offsets(TopicPartition(topic, p), 5.0)[1])
+                for p in sorted(parts)
+            ]
+        except KafkaException as exc:
+            err = exc.args[0]
+            transient = err.retriable() or err.code() in _TRANSIENT_METADATA
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

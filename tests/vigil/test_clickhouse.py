@@ -1,0 +1,51 @@
+"""The same statements on both ClickHouse backends: embedded chDB and the server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vigil.clickhouse import ClickHouseClient, connect
+from vigil.settings import ClickHouseSettings, VigilSettings
+from vigil.stack import ClickHouseServer
+
+
+@pytest.fixture(params=["chdb", "server"])
+def clickhouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouseClient]:
+    url = ""
+    if request.param == "server":
+        server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
+        url = server.url
+    client = connect(VigilSettings(clickhouse=ClickHouseSettings(url=url), data_dir=tmp_path))
+    assert client.backend == request.param
+    yield client
+    client.close()
+
+
+def test_create_insert_query(clickhouse: ClickHouseClient) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    clickhouse.query(
+        f"CREATE TABLE {table} (camera String, seq UInt64, score Float64, label String) "
+        "ENGINE = MergeTree ORDER BY (camera, seq)"
+    )
+    rows = [("cam-1", i, i / 4, 'he said "hi"\n') for i in range(1000)]
+    clickhouse.insert(table, ["camera", "seq", "score", "label"], rows)
+    clickhouse.insert(table, ["camera", "seq", "score", "label"], [])
+    assert clickhouse.query(f"SELECT count(), sum(seq), max(score) FROM {table}") == [(1000, 499500, 249.75)]
+    assert clickhouse.query(f"SELECT label FROM {table} WHERE seq = 3") == [('he said "hi"\n',)]
+    assert clickhouse.query(f"SELECT seq FROM {table} ORDER BY seq DESC LIMIT 2") == [(999,), (998,)]
+    clickhouse.query(f"DROP TABLE {table}")
+
+
+def test_embedded_data_survives_reopening(tmp_path: Path) -> None:
+    settings = VigilSettings(data_dir=tmp_path)
+    first = connect(settings)
+    first.query("CREATE TABLE kept (a UInt32) ENGINE = MergeTree ORDER BY a")
+    first.insert("kept", ["a"], [(1,), (2,)])
+    first.close()
+    second = connect(settings)
+    assert second.query("SELECT sum(a) FROM kept") == [(3,)]
+    second.close()
