@@ -69,7 +69,9 @@ class AvroSerde(ABC):
         try:
             schemaless_writer(buf, self.schema.parsed, dict(record), strict=True)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise SerdeError(f"record is not a valid {self.schema.name}: {exc}", topic=topic) from exc
+            raise SerdeError(
+                f"record is not a valid {self.schema.name}: {exc}", topic=topic
+            ) from exc
         return buf.getvalue()
 
     def deserialize(
@@ -81,7 +83,9 @@ class AvroSerde(ABC):
         offset: int | None = None,
     ) -> Record:
         if data is None:
-            raise SerdeError("empty value (tombstone)", topic=topic, partition=partition, offset=offset)
+            raise SerdeError(
+                "empty value (tombstone)", topic=topic, partition=partition, offset=offset
+            )
         view = memoryview(data)
         try:
             writer, start = self._writer_schema(view)
@@ -89,14 +93,18 @@ class AvroSerde(ABC):
             reader = None if writer is self.schema else self.schema.parsed
             record = schemaless_reader(body, writer.parsed, reader)
             if body.tell() != len(view) - start:
-                raise ValueError(f"{len(view) - start - body.tell()} trailing bytes after the record")
+                raise ValueError(
+                    f"{len(view) - start - body.tell()} trailing bytes after the record"
+                )
         except SerdeError:
             raise
         except Exception as exc:  # fastavro raises many types on corrupt input: all mean "invalid"
             reason = f"cannot decode as {self.schema.name}: {type(exc).__name__}: {exc}"
             raise SerdeError(reason, topic=topic, partition=partition, offset=offset) from exc
         if not isinstance(record, dict):
-            raise SerdeError("payload is not a record", topic=topic, partition=partition, offset=offset)
+            raise SerdeError(
+                "payload is not a record", topic=topic, partition=partition, offset=offset
+            )
         return record
 
     def decode(self, message: Message) -> Record:

@@ -32,9 +32,11 @@ class AvroSchema:
     def from_json(cls, source: dict[str, Any]) -> AvroSchema:
         # A fresh named-types dict per schema: two versions of one record must not collide.
         parsed = parse_schema(source, named_schemas={})
+        if not isinstance(parsed, dict) or parsed.get("type") != "record":
+            raise ValueError(f"a topic schema must be an Avro record, got {source!r:.80}")
         canonical = to_parsing_canonical_form(parsed)
         fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-        return cls(parsed["name"], source, parsed, canonical, fp)
+        return cls(str(parsed["name"]), source, parsed, canonical, fp)
 
     @property
     def json(self) -> str:

@@ -43,5 +43,14 @@ def test_readme_has_exactly_the_two_commands_and_ci_runs_the_test_one() -> None:
 
 
 def test_top_level_layout_names_the_architecture() -> None:
-    for folder in ("schemas", "connectors", "gpu_workers", "streams", "dashboards", "tests", "bench", "vigil"):
+    for folder in (
+        "schemas",
+        "connectors",
+        "gpu_workers",
+        "streams",
+        "dashboards",
+        "tests",
+        "bench",
+        "vigil",
+    ):
         assert (ROOT / folder).is_dir(), folder

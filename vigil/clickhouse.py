@@ -36,7 +36,8 @@ class EmbeddedClickHouse:
         from chdb import session
 
         path.mkdir(parents=True, exist_ok=True)
-        self._session = session.Session(str(path))
+        make_session: Any = session.Session  # chdb ships no annotations for Session
+        self._session: Any = make_session(str(path))
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         result = self._session.query(sql, "JSONCompact")

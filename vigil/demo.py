@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 from prometheus_client import Counter
 from rich.table import Table
 
@@ -43,12 +43,18 @@ class Tally:
 
 def synthetic_frame(camera: int, seq: int) -> bytes:
     """A grey-level gradient that drifts with the sequence number (RAW_GRAY8)."""
-    return bytes(((x + y + seq * 3 + camera * 40) % 256) for y in range(HEIGHT) for x in range(WIDTH))
+    return bytes(
+        ((x + y + seq * 3 + camera * 40) % 256) for y in range(HEIGHT) for x in range(WIDTH)
+    )
 
 
 def image_stats(pixels: bytes) -> dict[str, float]:
     mean = statistics.fmean(pixels)
-    return {"brightness": mean / 255, "contrast": statistics.pstdev(pixels, mean) / 255, "sharpness": 0.0}
+    return {
+        "brightness": mean / 255,
+        "contrast": statistics.pstdev(pixels, mean) / 255,
+        "sharpness": 0.0,
+    }
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,13 @@ def produce_frames(
             "image_uri": None,
             "tags": {"demo_run": run},
         }
-        kafka.produce(prod, topic, serde.serialize(event, topic=topic), key=event["camera_id"], on_delivery=delivered)
+        kafka.produce(
+            prod,
+            topic,
+            serde.serialize(event, topic=topic),
+            key=f"cam{cam}",
+            on_delivery=delivered,
+        )
         prod.poll(0)
     if prod.flush(30) != 0:
         raise SystemExit("demo failed: frames still undelivered after 30 s")
@@ -174,10 +186,11 @@ def process_exactly_once(
             continue
         prod.begin_transaction()
         for msg in batch:
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise SystemExit(f"demo failed: {msg.error()}")
+                raise SystemExit(f"demo failed: {error}")
             frame = frames_serde.decode(msg)
             if frame["tags"].get("demo_run") != run:
                 continue
@@ -194,7 +207,9 @@ def process_exactly_once(
                 "detections": [],
                 "image_stats": image_stats(frame["image"]),
             }
-            kafka.produce(prod, det_topic, det_serde.serialize(det, topic=det_topic), key=det["camera_id"])
+            kafka.produce(
+                prod, det_topic, det_serde.serialize(det, topic=det_topic), key=det["camera_id"]
+            )
             EVENTS.labels(det_topic).inc()
             done += 1
         prod.send_offsets_to_transaction(
@@ -256,7 +271,10 @@ def print_summary(
             "capture -> committed detection p50 / p99 (phases run in turn)",
             f"{summary.latency_p50_ms:.0f} / {summary.latency_p99_ms:.0f} ms",
         ),
-        ("ClickHouse (embedded chDB)", f"{summary.clickhouse_version} at {settings.data_dir / 'chdb'}"),
+        (
+            "ClickHouse (embedded chDB)",
+            f"{summary.clickhouse_version} at {settings.data_dir / 'chdb'}",
+        ),
         ("wall time", f"{summary.elapsed_s:.1f} s"),
     ]
     if metrics_port:
@@ -264,4 +282,6 @@ def print_summary(
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
-    console.print("The broker keeps running: [bold]vigil stack status[/], [bold]vigil stack down[/].")
+    console.print(
+        "The broker keeps running: [bold]vigil stack status[/], [bold]vigil stack down[/]."
+    )

@@ -24,9 +24,15 @@ H_FAILED_TS = "vigil.failed.ts_ms"
 MAX_MESSAGE_CHARS = 2000
 
 
+def _header_pairs(message: Message) -> list[tuple[str, bytes]]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in pairs]
+
+
 def dlq_headers(message: Message, error: BaseException, component: str) -> list[tuple[str, bytes]]:
     """The original headers, then the reason and the source coordinates."""
-    original = [(k, v if isinstance(v, bytes) else b"") for k, v in (message.headers() or [])]
+    original = _header_pairs(message)
     reason = {
         H_ERROR_CLASS: type(error).__name__,
         H_ERROR_MESSAGE: str(error)[:MAX_MESSAGE_CHARS],
@@ -54,9 +60,7 @@ def dead_letter(
 
 def read_envelope(message: Message) -> dict[str, Any]:
     """A DLQ message as a ``vigil.DlqEnvelope`` record."""
-    headers: dict[str, bytes] = {}
-    for k, v in message.headers() or []:
-        headers[k] = v if isinstance(v, bytes) else b""
+    headers = dict(_header_pairs(message))  # the last value wins: ours come after the originals
 
     def text(name: str) -> str:
         return headers.get(name, b"").decode(errors="replace")

@@ -124,7 +124,9 @@ def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[Top
         try:
             parts = cons.list_topics(topic, timeout=timeout_s).topics[topic].partitions
             return [
-                TopicPartition(topic, p, cons.get_watermark_offsets(TopicPartition(topic, p), 5.0)[1])
+                TopicPartition(
+                    topic, p, cons.get_watermark_offsets(TopicPartition(topic, p), 5.0)[1]
+                )
                 for p in sorted(parts)
             ]
         except KafkaException as exc:

@@ -69,7 +69,9 @@ class KafkaSettings(_Section):
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.username"] = self.sasl_username
-            conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+            conf["sasl.password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else ""
+            )
         optional_paths = {
             "ssl.ca.location": self.ssl_ca_location,
             "ssl.certificate.location": self.ssl_certificate_location,
@@ -93,7 +95,9 @@ class TopicSettings(_Section):
     drift_partitions: int = Field(1, ge=1)
     poi_partitions: int = Field(1, ge=1)
     dlq_partitions: int = Field(1, ge=1)
-    frames_retention_hours: float = Field(24.0, gt=0, description="Short: frames are personal data.")
+    frames_retention_hours: float = Field(
+        24.0, gt=0, description="Short: frames are personal data."
+    )
     dlq_retention_days: float = Field(14.0, gt=0)
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
 

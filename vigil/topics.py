@@ -58,9 +58,7 @@ def topic_specs(topics: TopicSettings) -> list[TopicSpec]:
         Topic.DLQ: (topics.dlq_partitions, {"retention.ms": dlq_ms}),
     }
     return [
-        TopicSpec(
-            role.name_in(topics), parts, rf, {"max.message.bytes": max_bytes, **config}
-        )
+        TopicSpec(role.name_in(topics), parts, rf, {"max.message.bytes": max_bytes, **config})
         for role, (parts, config) in layout.items()
     ]
 
@@ -92,7 +90,10 @@ def ensure_topics(
     created: set[str] = set()
     if missing:
         futures = client.create_topics(
-            [NewTopic(s.name, s.partitions, s.replication_factor, config=s.config) for s in missing],
+            [
+                NewTopic(s.name, s.partitions, s.replication_factor, config=s.config)
+                for s in missing
+            ],
             operation_timeout=timeout_s,
             request_timeout=timeout_s,
         )

@@ -61,7 +61,10 @@ def test_evolution_both_ways_through_the_broker(
     old.add(v1)
     new.add(v1, current=False)
     new.add(v2)
-    old_serde, new_serde = SingleObjectSerde(old, c.FRAME_EVENT), SingleObjectSerde(new, c.FRAME_EVENT)
+    old_serde, new_serde = (
+        SingleObjectSerde(old, c.FRAME_EVENT),
+        SingleObjectSerde(new, c.FRAME_EVENT),
+    )
 
     produce_all(
         settings,
@@ -95,12 +98,18 @@ def test_bad_payloads_from_the_broker_name_their_offsets(
         except SerdeError as exc:
             errors.append(exc)
     assert decoded == [frame_event(), frame_event()]  # the partition keeps flowing past bad input
-    assert [(e.topic, e.partition, e.offset) for e in errors] == [(topic, 0, 1), (topic, 0, 2), (topic, 0, 3)]
+    assert [(e.topic, e.partition, e.offset) for e in errors] == [
+        (topic, 0, 1),
+        (topic, 0, 2),
+        (topic, 0, 3),
+    ]
     assert "unknown writer schema fingerprint" in errors[1].reason
 
 
 @pytest.mark.parametrize("name", [c.DETECTION_EVENT])
-def test_large_batch_keeps_order(settings: VigilSettings, new_topic: Callable[..., str], name: str) -> None:
+def test_large_batch_keeps_order(
+    settings: VigilSettings, new_topic: Callable[..., str], name: str
+) -> None:
     topic = new_topic()
     serde = c.make_serde(settings, name)
     records = []

@@ -34,9 +34,14 @@ def test_create_insert_query(clickhouse: ClickHouseClient) -> None:
     rows = [("cam-1", i, i / 4, 'he said "hi"\n') for i in range(1000)]
     clickhouse.insert(table, ["camera", "seq", "score", "label"], rows)
     clickhouse.insert(table, ["camera", "seq", "score", "label"], [])
-    assert clickhouse.query(f"SELECT count(), sum(seq), max(score) FROM {table}") == [(1000, 499500, 249.75)]
+    assert clickhouse.query(f"SELECT count(), sum(seq), max(score) FROM {table}") == [
+        (1000, 499500, 249.75)
+    ]
     assert clickhouse.query(f"SELECT label FROM {table} WHERE seq = 3") == [('he said "hi"\n',)]
-    assert clickhouse.query(f"SELECT seq FROM {table} ORDER BY seq DESC LIMIT 2") == [(999,), (998,)]
+    assert clickhouse.query(f"SELECT seq FROM {table} ORDER BY seq DESC LIMIT 2") == [
+        (999,),
+        (998,),
+    ]
     clickhouse.query(f"DROP TABLE {table}")
 
 

@@ -11,8 +11,8 @@ from vigil import kafka
 from vigil.settings import VigilSettings
 
 
-def _drain(cons: Consumer, seconds: float = 4.0) -> list[bytes]:
-    out: list[bytes] = []
+def _drain(cons: Consumer, seconds: float = 4.0) -> list[bytes | None]:
+    out: list[bytes | None] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         out.extend(m.value() for m in cons.consume(100, timeout=0.5) if m.error() is None)
@@ -63,7 +63,12 @@ def test_group_of_two_splits_four_partitions(
         for i, m in enumerate(members):
             m.poll(0.2)
             assignments[i] = {tp.partition for tp in m.assignment()}
-        if all(len(a) == 2 for a in assignments) and assignments[0] | assignments[1] == {0, 1, 2, 3}:
+        if all(len(a) == 2 for a in assignments) and assignments[0] | assignments[1] == {
+            0,
+            1,
+            2,
+            3,
+        }:
             break
     for m in members:
         m.close()

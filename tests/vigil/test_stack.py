@@ -26,7 +26,9 @@ def _processes_under(path: Path) -> list[psutil.Process]:
     return found
 
 
-def test_up_twice_down_and_restart_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_twice_down_and_restart_keeps_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = free_port()
     env = {
         "VIGIL_DATA_DIR": str(tmp_path),
@@ -69,8 +71,10 @@ def test_up_twice_down_and_restart_keeps_data(tmp_path: Path, monkeypatch: pytes
         assert "running" in status.output
         assert "MiB" in status.output
         st = stack.kafka.status()
-        assert st.startup_s is not None and st.startup_s > 0
-        assert st.rss_bytes is not None and st.rss_bytes > 50 * 2**20
+        assert st.startup_s is not None
+        assert st.startup_s > 0
+        assert st.rss_bytes is not None
+        assert st.rss_bytes > 50 * 2**20
 
         down = runner.invoke(app, ["stack", "down"])
         assert down.exit_code == 0, down.output
@@ -88,7 +92,7 @@ def test_up_twice_down_and_restart_keeps_data(tmp_path: Path, monkeypatch: pytes
         assert len(md[frames].partitions) == 4
         cons = kafka.consumer(settings, "restart-check")
         cons.assign([TopicPartition(frames, 2, 0)])
-        values = []
+        values: list[bytes | None] = []
         deadline = time.monotonic() + 30
         while not values and time.monotonic() < deadline:
             values = [m.value() for m in cons.consume(10, timeout=1.0) if m.error() is None]

@@ -34,7 +34,11 @@ def test_ensure_creates_then_is_idempotent_then_reconciles(settings: VigilSettin
     assert [r.action for r in second] == [Action.UNCHANGED] * 6
 
     grown = settings.model_copy(
-        update={"topics": settings.topics.model_copy(update={"frames_partitions": 6, "frames_retention_hours": 2})}
+        update={
+            "topics": settings.topics.model_copy(
+                update={"frames_partitions": 6, "frames_retention_hours": 2}
+            )
+        }
     )
     third = {r.name: r for r in ensure_topics(client, topic_specs(grown.topics))}
     assert third[frames].action is Action.UPDATED

@@ -41,7 +41,9 @@ def _root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="YAML settings file (else $VIGIL_CONFIG).", show_default=False),
+        typer.Option(
+            "--config", "-c", help="YAML settings file (else $VIGIL_CONFIG).", show_default=False
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")

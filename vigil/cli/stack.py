@@ -27,15 +27,18 @@ def up(
     try:
         with console.status("Starting Apache Kafka (first run fetches its jars with Maven)..."):
             started = stack.kafka.start(fresh=fresh, timeout_s=settings.stack.start_timeout_s)
-        console.print(f"kafka: {'started' if started else 'already running'} at {stack.kafka.bootstrap}")
+        console.print(
+            f"kafka: {'started' if started else 'already running'} at {stack.kafka.bootstrap}"
+        )
         if clickhouse_server:
             if find_server_binary() is None:
                 fail("no ClickHouse server binary; apt-get install clickhouse-server")
             with console.status("Starting ClickHouse server..."):
-                started = stack.clickhouse.start(fresh=fresh, timeout_s=settings.stack.start_timeout_s)
-            console.print(
-                f"clickhouse: {'started' if started else 'already running'} at {stack.clickhouse.url}"
-            )
+                started = stack.clickhouse.start(
+                    fresh=fresh, timeout_s=settings.stack.start_timeout_s
+                )
+            state = "started" if started else "already running"
+            console.print(f"clickhouse: {state} at {stack.clickhouse.url}")
         else:
             console.print(f"clickhouse: embedded chDB at {settings.data_dir / 'chdb'}")
     except (StackError, TimeoutError, RuntimeError) as exc:

@@ -45,7 +45,9 @@ def fetch_kafka_jars(cache_dir: Path, version: str) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise StackError("Maven (mvn) is not installed; it fetches Kafka's jars: apt-get install maven")
+        raise StackError(
+            "Maven (mvn) is not installed; it fetches Kafka's jars: apt-get install maven"
+        )
     libs.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
     cmd = [
@@ -186,7 +188,9 @@ class KafkaBroker:
             self.stop()
             raise
         self.process.write_state(
-            startup_s=round(time.monotonic() - began, 3), version=self.version, bootstrap=self.bootstrap
+            startup_s=round(time.monotonic() - began, 3),
+            version=self.version,
+            bootstrap=self.bootstrap,
         )
         return True
 
