@@ -134,7 +134,7 @@ def catalog() -> dict[str, ZooModel]:
             colour_order="rgb",
             scale=1.0,
             embedding_size=1024,
-            face_scale=0.8,
+            face_scale=1.0,
             outputs=["embedding"],
         ),
         source=Source(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -103,6 +104,7 @@ def _prepare_one(cache_dir: Path, zoo: ZooModel, force: bool, bar: Progress) -> 
     final = models_dir(cache_dir) / name
     entry = None if force else is_prepared(cache_dir, zoo)
     if entry is not None:
+        _write_spec(zoo, final)  # thresholds may change without touching the weights
         bar.update(task, completed=STEPS, description=f"{name}: already prepared")
         return Prepared(name, final, entry, rebuilt=False)
     bar.update(task, description=f"{name}: downloading {zoo.source.pin}")
@@ -118,9 +120,7 @@ def _prepare_one(cache_dir: Path, zoo: ZooModel, force: bool, bar: Progress) -> 
         bar.update(task, advance=1, description=f"{name}: verifying")
         diff = verify(zoo, work, sources)
         entry = _entry(zoo, work, sources, diff)
-        (work / "spec.yaml").write_text(
-            yaml.safe_dump(zoo.spec.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
-        )
+        _write_spec(zoo, work)
         (work / "model.json").write_text(json.dumps(entry, indent=2), encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
@@ -132,9 +132,20 @@ def _prepare_one(cache_dir: Path, zoo: ZooModel, force: bool, bar: Progress) -> 
     return Prepared(name, final, entry, rebuilt=True)
 
 
+def _write_spec(zoo: ZooModel, folder: Path) -> None:
+    text = yaml.safe_dump(zoo.spec.model_dump(mode="json"), sort_keys=False)
+    path = folder / "spec.yaml"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
 def _convert(python: Path, zoo: ZooModel, sources: list[Path], out: Path) -> None:
     cmd = [str(python), str(CONVERT_DIR / zoo.script), str(sources[0]), str(out), *zoo.script_args]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=CONVERT_DIR)
+    # tf2onnx names folded constants in set order: a fixed hash seed makes the bytes repeatable
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, cwd=CONVERT_DIR, env=env
+    )
     if done.returncode != 0 or not (out / "model.onnx").is_file():
         lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
         raise ZooError(f"{zoo.spec.name}: conversion failed: " + " | ".join(lines[-5:]))
