@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from gpu_workers.engines import EngineError
-from gpu_workers.models.base import Adapter, Image
+from gpu_workers.models.base import Adapter, Image, as_image
 from gpu_workers.models.cascade import CascadeResult, FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
@@ -59,7 +59,9 @@ class Detector:
         image = read_image(path)
         result = self.model([image])[0]
         if not isinstance(result, Detections):
-            raise DetectError(f"{self.model.spec.name} is a {self.model.spec.family}, not a detector")
+            raise DetectError(
+                f"{self.model.spec.name} is a {self.model.spec.family}, not a detector"
+            )
         faces = None
         if self.cascade is not None:
             persons = [d.box for d in result.detections if d.label == "person"]
@@ -79,7 +81,7 @@ def read_image(path: Path) -> Image:
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         raise DetectError(f"{path}: not a decodable image ({data.size} bytes)")
-    return image
+    return as_image(image)
 
 
 def describe(path: Path, result: Detections, faces: CascadeResult | None) -> dict[str, Any]:
@@ -91,8 +93,12 @@ def describe(path: Path, result: Detections, faces: CascadeResult | None) -> dic
         "model_name": result.model.name,
         "model_version": result.model.version,
         "detections": [
-            {"label": d.label, "class_id": d.class_id, "score": round(d.score, 4),
-             "box": {k: round(v, 4) for k, v in d.box.as_dict().items()}}
+            {
+                "label": d.label,
+                "class_id": d.class_id,
+                "score": round(d.score, 4),
+                "box": {k: round(v, 4) for k, v in d.box.as_dict().items()},
+            }
             for d in result.detections
         ],
     }
@@ -120,8 +126,16 @@ def draw(image: Image, result: Detections, faces: CascadeResult | None) -> Image
     for d in result.detections:
         x1, y1, x2, y2 = d.box.to_pixels(w, h)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 200, 0), 2)
-        cv2.putText(canvas, f"{d.label} {d.score:.2f}", (x1, max(12, y1 - 4)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            f"{d.label} {d.score:.2f}",
+            (x1, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (0, 200, 0),
+            1,
+            cv2.LINE_AA,
+        )
     for f in faces.faces if faces else ():
         x1, y1, x2, y2 = f.detection.box.to_pixels(w, h)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 128, 255), 2)

@@ -54,6 +54,10 @@ class Engine(ABC):
     @abstractmethod
     def output_names(self) -> list[str]: ...
 
+    def output_shapes(self) -> dict[str, tuple[int | str | None, ...]]:
+        """Declared output shapes (dynamic axes as names or None), for checking specs."""
+        return {}
+
     @abstractmethod
     def infer(self, batch: npt.NDArray[np.generic]) -> list[npt.NDArray[np.float32]]:
         """Outputs in ``output_names`` order; the batch size is at most ``max_batch``."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -71,6 +71,11 @@ class Adapter(ABC, Generic[R]):
         return self.postprocess(self.predict(batch), placements)
 
 
+def as_image(array: object) -> Image:
+    """OpenCV's results typed as what they are: uint8 pixels."""
+    return np.asarray(array, dtype=np.uint8)
+
+
 def check_image(image: Image) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(
@@ -88,11 +93,13 @@ def to_input(images: Sequence[Image], spec: ModelSpec, size: tuple[int, int]) ->
     else:
         x = stack.astype(np.float32) * np.float32(spec.scale)
         if spec.mean != (0.0, 0.0, 0.0) or spec.std != (1.0, 1.0, 1.0):
-            x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+            mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+            x = ((x - mean) / std).astype(np.float32)
         out = x
     if spec.layout == "nchw":
         out = out.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(out)  # type: ignore[return-value]
+    # uint8-input models get uint8; the engine checks the dtype against the file
+    return cast(Tensor, np.ascontiguousarray(out))
 
 
 def resize_all(
@@ -106,7 +113,7 @@ def resize_all(
         check_image(image)
         h, w = image.shape[:2]
         if not letterbox:
-            out.append(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
+            out.append(as_image(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)))
             places.append(Placement(w, h, width / w, height / h))
             continue
         s = min(width / w, height / h)

@@ -105,12 +105,8 @@ class FaceCascade:
             accepted.append((d, sharp))
         aligned = [self.embedder.align(image, d.landmarks or ()) for d, _ in accepted]
         vectors = self.embedder(aligned)
-        faces = tuple(
-            Face(d, v, s) for (d, s), v in zip(accepted, vectors, strict=True)
-        )
-        return CascadeResult(
-            self.detector.identity, self.embedder.identity, faces, tuple(rejected)
-        )
+        faces = tuple(Face(d, v, s) for (d, s), v in zip(accepted, vectors, strict=True))
+        return CascadeResult(self.detector.identity, self.embedder.identity, faces, tuple(rejected))
 
     def _regions(
         self, width: int, height: int, persons: Sequence[Box] | None

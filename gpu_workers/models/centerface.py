@@ -9,7 +9,15 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from gpu_workers.models.base import Adapter, Image, Placement, Tensor, check_image, to_input
+from gpu_workers.models.base import (
+    Adapter,
+    Image,
+    Placement,
+    Tensor,
+    as_image,
+    check_image,
+    to_input,
+)
 from gpu_workers.models.nms import batched_nms
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Box, Detection, Detections
@@ -48,7 +56,9 @@ class CenterFaceAdapter(Adapter[Detections]):
             s = min(1.0, width / w, height / h)
             canvas = np.zeros((height, width, 3), dtype=np.uint8)
             if s < 1.0:
-                image = cv2.resize(image, (round(w * s), round(h * s)), cv2.INTER_AREA)
+                image = as_image(
+                    cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+                )
             canvas[: image.shape[0], : image.shape[1]] = image
             canvases.append(canvas)
             places.append(Placement(w, h, s, s))
@@ -68,7 +78,9 @@ class CenterFaceAdapter(Adapter[Detections]):
         s = np.asarray([p.scale_x for p in placements], np.float32)[b]
         boxes = np.stack([x1, y1, x1 + w, y1 + h], axis=1) / s[:, None]
         lm_x, lm_y = lm_x / s[:, None], lm_y / s[:, None]
-        keep = batched_nms(boxes.astype(np.float32), score, b.astype(np.int64), self.spec.nms_iou, len(b))
+        keep = batched_nms(
+            boxes.astype(np.float32), score, b.astype(np.int64), self.spec.nms_iou, len(b)
+        )
         results: list[list[Detection]] = [[] for _ in placements]
         label = self.spec.labels[0] if self.spec.labels else "face"
         for i in keep:

@@ -9,7 +9,15 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gpu_workers.models.base import Adapter, Image, Placement, Tensor, check_image, to_input
+from gpu_workers.models.base import (
+    Adapter,
+    Image,
+    Placement,
+    Tensor,
+    as_image,
+    check_image,
+    to_input,
+)
 from gpu_workers.models.spec import SpecError
 
 # ArcFace's 112x112 template: eyes, nose tip, mouth corners (the de-facto standard)
@@ -44,12 +52,14 @@ def align_face(
     matrix, _ = cv2.estimateAffinePartial2D(src, template_for(size, face_scale), method=cv2.LMEDS)
     if matrix is None:
         raise ValueError("cannot align a face: its landmarks are degenerate")
-    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return as_image(
+        cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    )
 
 
 def l2_normalise(x: Tensor) -> Tensor:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class EmbedderAdapter(Adapter[npt.NDArray[np.float32]]):
@@ -57,7 +67,7 @@ class EmbedderAdapter(Adapter[npt.NDArray[np.float32]]):
 
     def check_model(self) -> None:
         super().check_model()
-        shapes = getattr(self.engine, "output_shapes", dict)()
+        shapes = self.engine.output_shapes()
         shape = shapes.get(self.engine.output_names[0], ())
         want = self.spec.embedding_size
         if want is not None and len(shape) == 2 and isinstance(shape[1], int) and shape[1] != want:
@@ -77,7 +87,8 @@ class EmbedderAdapter(Adapter[npt.NDArray[np.float32]]):
     def preprocess(self, images: Sequence[Image]) -> tuple[Tensor, list[Placement]]:
         size = self.crop_size
         crops = [
-            i if i.shape[:2] == (size[1], size[0]) else cv2.resize(i, size) for i in images
+            i if i.shape[:2] == (size[1], size[0]) else as_image(cv2.resize(i, size))
+            for i in images
         ]
         places = [Placement(i.shape[1], i.shape[0], 1.0, 1.0) for i in images]
         return to_input(crops, self.spec, size), places

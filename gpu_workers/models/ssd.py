@@ -30,7 +30,10 @@ def ssd_anchors(cfg: SsdAnchors) -> Tensor:
             specs = [(scales[layer], ar) for ar in cfg.aspect_ratios]
             if cfg.interpolated_scale_aspect_ratio > 0:
                 specs.append(
-                    (math.sqrt(scales[layer] * scales[layer + 1]), cfg.interpolated_scale_aspect_ratio)
+                    (
+                        math.sqrt(scales[layer] * scales[layer + 1]),
+                        cfg.interpolated_scale_aspect_ratio,
+                    )
                 )
         s = np.asarray([p[0] for p in specs], np.float32)
         ratio = np.sqrt(np.asarray([p[1] for p in specs], np.float32))
@@ -70,7 +73,7 @@ class SsdAdapter(Adapter[Detections]):
                 f"{self.spec.name}: an ssd model has 2 outputs (box encodings, class logits); "
                 f"this one has {self.outputs}"
             )
-        shapes = getattr(self.engine, "output_shapes", dict)()
+        shapes = self.engine.output_shapes()
         logits_shape = shapes.get(self.outputs[1], ())
         expected = self.spec.num_classes + (1 if self.spec.background_class else 0)
         if logits_shape and isinstance(logits_shape[-1], int) and logits_shape[-1] != expected:
@@ -94,12 +97,17 @@ class SsdAdapter(Adapter[Detections]):
     def postprocess(self, outputs: list[Tensor], placements: list[Placement]) -> list[Detections]:
         encodings = outputs[0].reshape(len(placements), -1, 4)
         logits = outputs[1]
-        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
+        scores = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         if self.spec.background_class:
             scores = scores[..., 1:]
         boxes = np.clip(decode_boxes(encodings, self.anchors, self.scales), 0.0, 1.0)
         return detections_from(
-            self, boxes, scores, placements, normalised=True, class_offset=1 if self.spec.background_class else 0
+            self,
+            boxes,
+            scores,
+            placements,
+            normalised=True,
+            class_offset=1 if self.spec.background_class else 0,
         )
 
 
@@ -124,10 +132,9 @@ def detections_from(
         py = np.asarray([p.pad_y for p in placements], np.float32)[b_idx]
         sx = np.asarray([p.scale_x * p.width for p in placements], np.float32)[b_idx]
         sy = np.asarray([p.scale_y * p.height for p in placements], np.float32)[b_idx]
-        cand_boxes = (cand_boxes - np.stack([px, py, px, py], axis=1)) / np.stack(
-            [sx, sy, sx, sy], axis=1
-        )
-        cand_boxes = np.clip(cand_boxes, 0.0, 1.0)
+        shift = np.stack([px, py, px, py], axis=1)
+        scale = np.stack([sx, sy, sx, sy], axis=1)
+        cand_boxes = np.clip((cand_boxes - shift) / scale, 0.0, 1.0).astype(np.float32)
     groups = b_idx.astype(np.int64) * scores.shape[2] + c_idx
     keep = batched_nms(cand_boxes, cand_scores, groups, spec.nms_iou, len(cand_boxes))
     results: list[list[Detection]] = [[] for _ in placements]

@@ -17,7 +17,7 @@ class YoloAdapter(Adapter[Detections]):
     def check_model(self) -> None:
         super().check_model()
         outputs = self.engine.output_names
-        shapes = getattr(self.engine, "output_shapes", dict)()
+        shapes = self.engine.output_shapes()
         shape = shapes.get(outputs[0], ())
         if len(shape) == 3 and isinstance(shape[1], int) and shape[1] != 4 + self.spec.num_classes:
             raise SpecError(

@@ -22,8 +22,15 @@ def build_python(cache_dir: Path) -> Path:
     if not python.exists():
         _run([sys.executable, "-m", "venv", str(venv)], "create the build virtualenv")
     _run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         *BUILD_REQUIREMENTS],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            *BUILD_REQUIREMENTS,
+        ],
         f"install the conversion tools ({', '.join(BUILD_REQUIREMENTS)})",
     )
     stamp.write_text(wanted)

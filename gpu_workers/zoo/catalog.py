@@ -35,8 +35,10 @@ class Source:
 
     @property
     def pin(self) -> str:
-        return f"{self.package}=={self.version}" if self.registry == "pypi" else (
-            f"{self.package}@{self.version}"
+        return (
+            f"{self.package}=={self.version}"
+            if self.registry == "pypi"
+            else (f"{self.package}@{self.version}")
         )
 
 
@@ -46,7 +48,7 @@ class ZooModel:
     source: Source
     script: str  # conversion script in gpu_workers/zoo/convert/
     script_args: tuple[str, ...] = ()  # after (first source file, out dir)
-    recipe: str = "1"  # bump to force a rebuild of prepared copies
+    recipe: str = "2"  # bump to force a rebuild of prepared copies
     tolerance: float = 1e-4  # ONNX vs the source framework on the reference input
 
 

@@ -25,7 +25,8 @@ def verify(zoo: ZooModel, out_dir: Path, sources: list[Path]) -> float:
         with np.load(reference) as ref:
             outputs = engine.infer(ref["input"])
             diff = max(
-                float(np.abs(o - ref[n]).max()) for o, n in zip(outputs, zoo.spec.outputs, strict=True)
+                float(np.abs(o - ref[n]).max())
+                for o, n in zip(outputs, zoo.spec.outputs, strict=True)
             )
     else:  # an ONNX source: compare with the original file at its stored input size
         original = OnnxRuntimeEngine(sources[0], threads=2)

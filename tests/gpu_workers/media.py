@@ -27,12 +27,12 @@ def still(name: str) -> Image:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise FileNotFoundError(path)
-        return image
+        return np.asarray(image, dtype=np.uint8)
     from skimage import data
 
     array = np.asarray(getattr(data, name)())
     if array.ndim == 2:
-        return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+        return np.asarray(cv2.cvtColor(array, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     return _rgb_to_bgr(array[..., :3])
 
 
@@ -55,7 +55,7 @@ def _frames(name: str) -> tuple[Image, ...]:
             ok, frame = capture.read()
             if not ok:
                 break
-            frames.append(frame)
+            frames.append(np.asarray(frame, dtype=np.uint8))
     finally:
         capture.release()
     if not frames:

@@ -58,7 +58,6 @@ def main(model_json: str, out_dir: str, input_name: str, output_name: str) -> No
         raise SystemExit(f"fused TFJS ops {sorted(unsupported)} before {output_name!r}")
 
     import numpy as np
-
     from _common import reference_input
 
     with tf.Graph().as_default() as graph:

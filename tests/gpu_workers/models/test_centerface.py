@@ -18,12 +18,15 @@ def test_finds_the_face_in_stills(centerface: CenterFaceAdapter, name: str) -> N
     assert len(result.detections) == 1
     face = result.detections[0]
     cx, cy = (face.box.x_min + face.box.x_max) / 2, (face.box.y_min + face.box.y_max) / 2
-    assert abs(cx - FACES[name][0]) < 0.05 and abs(cy - FACES[name][1]) < 0.05
+    assert abs(cx - FACES[name][0]) < 0.05
+    assert abs(cy - FACES[name][1]) < 0.05
     assert face.score > 0.8
-    assert face.landmarks is not None and len(face.landmarks) == 5
+    assert face.landmarks is not None
+    assert len(face.landmarks) == 5
     x1, y1, x2, y2 = face.box.to_pixels(result.width, result.height)
     for x, y in face.landmarks:  # eyes, nose, mouth corners lie inside the face box
-        assert x1 <= x <= x2 and y1 <= y <= y2
+        assert x1 <= x <= x2
+        assert y1 <= y <= y2
 
 
 def test_finds_the_man_in_every_carphone_frame(centerface: CenterFaceAdapter) -> None:
@@ -45,4 +48,7 @@ def test_mixed_sizes_in_one_batch_match_singles(centerface: CenterFaceAdapter) -
         (single,) = centerface([image])
         assert len(result.detections) == len(single.detections) == 1
         a, b = result.detections[0].box, single.detections[0].box
-        assert max(abs(x - y) for x, y in zip(a.as_dict().values(), b.as_dict().values(), strict=True)) < 0.01
+        assert (
+            max(abs(x - y) for x, y in zip(a.as_dict().values(), b.as_dict().values(), strict=True))
+            < 0.01
+        )

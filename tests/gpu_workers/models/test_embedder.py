@@ -25,8 +25,10 @@ def test_same_person_closer_than_different_people(
     pairs = same @ same.T
     worst_same = float(pairs[np.triu_indices(len(same), 1)].min())
     best_different = float((same @ diff.T).max())
-    print(f"worst same-person similarity {worst_same:.3f}, "
-          f"best different-person similarity {best_different:.3f}")
+    print(
+        f"worst same-person similarity {worst_same:.3f}, "
+        f"best different-person similarity {best_different:.3f}"
+    )
     assert worst_same - best_different >= MARGIN
 
 
@@ -46,7 +48,7 @@ def test_alignment_puts_landmarks_on_the_template() -> None:
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     src = (template @ rot.T) * 0.5 + np.array([150.0, 80.0])
     for x, y in src:
-        image[int(round(y)), int(round(x))] = 255
+        image[round(y), round(x)] = 255
     aligned = align_face(image, [tuple(p) for p in src], size, 1.0)
     ys, xs = np.nonzero(aligned[..., 0])
     for tx, ty in template:  # every template point has a lit pixel within 3 px

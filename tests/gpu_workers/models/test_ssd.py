@@ -53,12 +53,15 @@ def test_onnx_matches_the_frozen_graph_run_by_opencv(zoo_cache: Path, ssd: SsdAd
         remaining = list(theirs)
         for d in ours.detections:
             match = [
-                t for t in remaining
+                t
+                for t in remaining
                 if t.class_id == d.class_id
                 and abs(t.score - d.score) <= SCORE_TOL
-                and max(abs(a - b) for a, b in zip(
-                    d.box.as_dict().values(), t.box.as_dict().values(), strict=True
-                )) <= BOX_TOL
+                and max(
+                    abs(a - b)
+                    for a, b in zip(d.box.as_dict().values(), t.box.as_dict().values(), strict=True)
+                )
+                <= BOX_TOL
             ]
             assert match, f"{d} has no OpenCV counterpart in {theirs}"
             remaining.remove(match[0])
@@ -90,8 +93,10 @@ def test_bikes_people_bicycles_and_cars_where_they_are(ssd: SsdAdapter) -> None:
         person, bike = _find(frame, "person"), _find(frame, "bicycle")
         px, py = _centre(person)
         bx, by = _centre(bike)
-        assert 0.55 < px < 0.8 and 0.55 < bx < 0.85
-        assert by > py and bike.box.y_max > 0.9
+        assert 0.55 < px < 0.8
+        assert 0.55 < bx < 0.85
+        assert by > py
+        assert bike.box.y_max > 0.9
         assert person.score > 0.9
     assert _find(f210, "bicycle").score > 0.8
 
