@@ -37,8 +37,9 @@ pytest: install system-deps models
 
 test: lint typecheck pytest
 
-bench: install system-deps
+bench: install system-deps models
 	$(BIN)/python -m bench.serde
+	$(BIN)/python -m bench.models
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q
