@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,12 @@ class ModelIdentity:
     @property
     def sha256_prefix(self) -> str:
         return self.sha256[:12]
+
+    @property
+    def event_version(self) -> str:
+        """``model_version`` as DetectionEvents record it: the version and the weights' hash,
+        so a retrained file under the same version still gets its own id."""
+        return f"{self.version}+{self.sha256_prefix}" if self.sha256 else self.version
 
     def __str__(self) -> str:
         suffix = f"@{self.sha256_prefix}" if self.sha256 else ""
@@ -67,3 +74,23 @@ class Detections:
 
     def labels(self) -> list[str]:
         return [d.label for d in self.detections]
+
+    def event_fields(self) -> dict[str, Any]:
+        """The DetectionEvent fields this result fills (the worker adds ids and times)."""
+        return {
+            "model_name": self.model.name,
+            "model_version": self.model.event_version,
+            "frame_width": self.width,
+            "frame_height": self.height,
+            "detections": [
+                {
+                    "label": d.label,
+                    "class_id": d.class_id,
+                    "score": d.score,
+                    "box": d.box.as_dict(),
+                    "embedding": None if d.embedding is None else [float(v) for v in d.embedding],
+                    "track_id": None,
+                }
+                for d in self.detections
+            ],
+        }

@@ -128,3 +128,17 @@ def test_every_result_carries_the_model_identity(zoo_cache: Path, ssd: SsdAdapte
     assert result.model.version == "2018_03_29"
     assert result.model.sha256 == entry["sha256"]
     assert str(result.model).endswith("@" + entry["sha256"][:12])
+
+
+def test_results_fill_a_valid_detection_event(zoo_cache: Path, ssd: SsdAdapter) -> None:
+    from schemas import contracts
+    from tests.samples import detection_event
+    from vigil.settings import VigilSettings
+
+    (result,) = ssd([still("astronaut")])
+    event = {**detection_event(), **result.event_fields()}
+    serde = contracts.make_serde(VigilSettings(cache_dir=zoo_cache), contracts.DETECTION_EVENT)
+    back = serde.deserialize(serde.serialize(event, topic="t"), topic="t")
+    assert back["model_name"] == "ssd_mobilenet_v2_coco"
+    assert back["model_version"] == f"2018_03_29+{ssd.identity.sha256[:12]}"
+    assert [d["label"] for d in back["detections"]] == result.labels()
