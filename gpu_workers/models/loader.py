@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from gpu_workers.engines import OnnxRuntimeEngine
 from gpu_workers.models.base import Adapter
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from gpu_workers.models.spec import ModelSpec, SpecError, load_spec
+from gpu_workers.models.spec import ModelSpec, load_spec
 from gpu_workers.models.ssd import SsdAdapter
 from gpu_workers.models.types import ModelIdentity
 from gpu_workers.models.yolo import YoloAdapter
@@ -62,12 +63,8 @@ def load_model(
             f"{ref}` (or pass a spec YAML for your own ONNX)"
         )
     spec = load_spec(spec_file)
-    sha = ""
+    sha = ""  # the recorded hash saves hashing 70 MB on every load
     entry_file = folder / "model.json"
     if entry_file.is_file():
-        import json
-
         sha = str(json.loads(entry_file.read_text(encoding="utf-8")).get("sha256", ""))
-    if not spec.name:
-        raise SpecError(f"{spec_file}: name: missing")
     return build_adapter(spec, folder / spec.file, threads=threads, max_batch=max_batch, sha256=sha)

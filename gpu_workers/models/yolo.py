@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from gpu_workers.models.base import Adapter, Image, Placement, Tensor, resize_all, to_input
+from gpu_workers.models.postprocess import detections_from
 from gpu_workers.models.spec import SpecError
-from gpu_workers.models.ssd import detections_from
 from gpu_workers.models.types import Detections
 
 
