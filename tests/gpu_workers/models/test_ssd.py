@@ -142,3 +142,18 @@ def test_results_fill_a_valid_detection_event(zoo_cache: Path, ssd: SsdAdapter) 
     assert back["model_name"] == "ssd_mobilenet_v2_coco"
     assert back["model_version"] == f"2018_03_29+{ssd.identity.sha256[:12]}"
     assert [d["label"] for d in back["detections"]] == result.labels()
+
+
+def test_spec_with_the_wrong_label_count_is_refused(ssd: SsdAdapter) -> None:
+    from gpu_workers.models.spec import SpecError
+
+    short = ssd.spec.model_copy(update={"labels": ssd.spec.labels[:80]})
+    with pytest.raises(SpecError, match=r"labels: the spec lists 80 labels .* model outputs 91"):
+        SsdAdapter(short, ssd.engine, ssd.identity)
+
+
+def test_images_that_are_not_bgr_uint8_are_refused(ssd: SsdAdapter) -> None:
+    with pytest.raises(ValueError, match=r"H x W x 3 uint8 \(BGR\); got shape \(40, 30\)"):
+        ssd([np.zeros((40, 30), np.uint8)])
+    with pytest.raises(ValueError, match="float32"):
+        ssd([np.zeros((40, 30, 3), np.float32)])
