@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps lint typecheck pytest bench compose-check clean
+.PHONY: demo test install system-deps models lint typecheck pytest bench compose-check clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11)"; exit 1; }
@@ -18,7 +18,11 @@ install: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-demo: install system-deps
+# Default models, prepared once per machine into ~/.cache/vigil/models (a no-op when verified).
+models: install system-deps
+	$(BIN)/vigil models prepare
+
+demo: install system-deps models
 	$(BIN)/vigil demo
 
 lint: install
@@ -28,13 +32,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install system-deps
+pytest: install system-deps models
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: install system-deps
+bench: install system-deps models
 	$(BIN)/python -m bench.serde
+	$(BIN)/python -m bench.models
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the project needs beyond Python: a JDK and Maven (the Kafka broker's jars
 # come from Maven Central), the ClickHouse server (tests run the sink against it besides
-# embedded chDB) and docker-compose (validates docker-compose.yml without a Docker engine).
+# embedded chDB), docker-compose (validates docker-compose.yml without a Docker engine) and npm.
 # Installs what is missing when run as root with apt-get; otherwise says what is missing.
 set -euo pipefail
 
@@ -11,6 +11,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] \
   || command -v clickhouse >/dev/null 2>&1 || missing+=(clickhouse-server)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# npm fetches the face-embedding model's package (@vladmandic/human) for `vigil models prepare`
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

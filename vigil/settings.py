@@ -122,6 +122,18 @@ class ClickHouseSettings(_Section):
     database: str = Field("vigil", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class ModelSettings(_Section):
+    """Which prepared models the workers and ``vigil detect`` run, and their CPU budget."""
+
+    detector: str = Field("ssd_mobilenet_v2_coco", description="zoo name or spec YAML path")
+    face_detector: str = Field("centerface", description="zoo name or spec YAML path")
+    embedder: str = Field("faceres", description="zoo name or spec YAML path")
+    threads: int = Field(2, ge=1, description="ONNX Runtime intra-op threads per model")
+    max_batch: int = Field(8, ge=1)
+    min_face_px: int = Field(20, ge=1, description="face cascade: smaller faces are rejected")
+    min_sharpness: float = Field(5.0, ge=0, description="face cascade: Laplacian variance")
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -144,6 +156,7 @@ class VigilSettings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     stack: StackSettings = StackSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
+    models: ModelSettings = ModelSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

@@ -1,0 +1,81 @@
+"""ONNX Runtime on CPU: the default engine, and the reference the TensorRT engine is checked
+against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from gpu_workers.engines.base import Engine, EngineError, InputSpec
+
+_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(uint8)": "uint8",
+    "tensor(float16)": "float16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+}
+
+
+class OnnxRuntimeEngine(Engine):
+    """One InferenceSession with a fixed thread budget (workers share cores with Kafka I/O)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int = 2,
+        max_batch: int = 8,
+        output_names: list[str] | None = None,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - a default dependency
+            raise EngineError("onnxruntime is missing: pip install onnxruntime") from exc
+        if not model_path.is_file():
+            raise EngineError(f"model file not found: {model_path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise EngineError(f"cannot load ONNX model {model_path}: {exc}") from exc
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1:
+            raise EngineError(f"{model_path} has {len(inputs)} inputs; adapters need exactly 1")
+        meta = inputs[0]
+        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in meta.shape)
+        self._input = InputSpec(meta.name, shape, _DTYPES.get(meta.type, "float32"))
+        available = [o.name for o in self._session.get_outputs()]
+        missing = [n for n in output_names or [] if n not in available]
+        if missing:
+            raise EngineError(f"{model_path} has no output(s) {missing}; it has {available}")
+        self._outputs = output_names or available
+        self.max_batch = max_batch
+        self.path = model_path
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return self._input
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._outputs)
+
+    def output_shapes(self) -> dict[str, tuple[int | str | None, ...]]:
+        """Declared output shapes, for checking a spec against the file."""
+        return {o.name: tuple(o.shape) for o in self._session.get_outputs()}
+
+    def infer(self, batch: npt.NDArray[np.generic]) -> list[npt.NDArray[np.float32]]:
+        self._input.check(batch)
+        try:
+            outs = self._session.run(self._outputs, {self._input.name: batch})
+        except Exception as exc:  # onnxruntime's errors are untyped
+            raise EngineError(f"inference failed on {self.path.name}: {exc}") from exc
+        return [np.asarray(o) for o in outs]

@@ -1,0 +1,1 @@
+"""Model adapters: preprocess -> predict -> postprocess per model family."""

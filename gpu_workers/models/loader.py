@@ -1,0 +1,70 @@
+"""Build an adapter from a prepared zoo model (by name) or from a user's spec YAML + ONNX."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from gpu_workers.engines import OnnxRuntimeEngine
+from gpu_workers.models.base import Adapter
+from gpu_workers.models.centerface import CenterFaceAdapter
+from gpu_workers.models.embedder import EmbedderAdapter
+from gpu_workers.models.spec import ModelSpec, load_spec
+from gpu_workers.models.ssd import SsdAdapter
+from gpu_workers.models.types import ModelIdentity
+from gpu_workers.models.yolo import YoloAdapter
+
+ADAPTERS: dict[str, type[Adapter[Any]]] = {
+    "ssd": SsdAdapter,
+    "yolo": YoloAdapter,
+    "centerface": CenterFaceAdapter,
+    "embedder": EmbedderAdapter,
+}
+
+
+class ModelNotPrepared(LookupError):
+    """A zoo model was asked for before ``vigil models prepare`` made it."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_adapter(
+    spec: ModelSpec, onnx_path: Path, *, threads: int = 2, max_batch: int = 8, sha256: str = ""
+) -> Adapter[Any]:
+    engine = OnnxRuntimeEngine(
+        onnx_path, threads=threads, max_batch=max_batch, output_names=spec.outputs or None
+    )
+    identity = ModelIdentity(spec.name, spec.version, sha256 or _sha256(onnx_path))
+    return ADAPTERS[spec.family](spec, engine, identity)
+
+
+def load_model(
+    ref: str | Path, cache_dir: Path, *, threads: int = 2, max_batch: int = 8
+) -> Adapter[Any]:
+    """``ref`` is a zoo name (``ssd_mobilenet_v2_coco``) or a path to a spec YAML whose
+    ``file`` is the ONNX beside it."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml"):
+        spec = load_spec(path)
+        return build_adapter(spec, path.parent / spec.file, threads=threads, max_batch=max_batch)
+    folder = cache_dir / "models" / str(ref)
+    spec_file = folder / "spec.yaml"
+    if not spec_file.is_file():
+        raise ModelNotPrepared(
+            f"model {ref!r} is not prepared in {cache_dir / 'models'}: run `vigil models prepare "
+            f"{ref}` (or pass a spec YAML for your own ONNX)"
+        )
+    spec = load_spec(spec_file)
+    sha = ""  # the recorded hash saves hashing 70 MB on every load
+    entry_file = folder / "model.json"
+    if entry_file.is_file():
+        sha = str(json.loads(entry_file.read_text(encoding="utf-8")).get("sha256", ""))
+    return build_adapter(spec, folder / spec.file, threads=threads, max_batch=max_batch, sha256=sha)
