@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
@@ -122,6 +123,7 @@ def _reconcile(client: AdminClient, spec: TopicSpec, timeout_s: float) -> Ensure
     if partitions < spec.partitions:
         fut = client.create_partitions([NewPartitions(spec.name, spec.partitions)])[spec.name]
         fut.result(timeout_s)
+        wait_for_leaders(client, [spec.name], timeout_s, {spec.name: spec.partitions})
         changes.append(f"partitions {partitions} -> {spec.partitions}")
         partitions = spec.partitions
     resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name)
@@ -139,9 +141,16 @@ def _reconcile(client: AdminClient, spec: TopicSpec, timeout_s: float) -> Ensure
     return EnsureResult(spec.name, action, partitions, tuple(changes))
 
 
-def wait_for_leaders(client: AdminClient, names: list[str], timeout_s: float = 30.0) -> None:
-    """Block until every partition of ``names`` has a leader: a just-created topic is not
-    usable before, and producers or offset look-ups would fail with NOT_LEADER."""
+def wait_for_leaders(
+    client: AdminClient,
+    names: list[str],
+    timeout_s: float = 30.0,
+    partitions: Mapping[str, int] | None = None,
+) -> None:
+    """Block until every partition of ``names`` has a leader (and, for names in
+    ``partitions``, at least that many partitions exist): a just-created or just-grown topic
+    is not usable before, and producers or offset look-ups would fail with NOT_LEADER."""
+    expected = partitions or {}
     deadline = time.monotonic() + timeout_s
     while True:
         topics = client.list_topics(timeout=timeout_s).topics
@@ -150,7 +159,7 @@ def wait_for_leaders(client: AdminClient, names: list[str], timeout_s: float = 3
             for n in names
             if n not in topics
             or topics[n].error is not None
-            or not topics[n].partitions
+            or len(topics[n].partitions) < max(1, expected.get(n, 1))
             or any(p.leader < 0 or p.error is not None for p in topics[n].partitions.values())
         ]
         if not pending:
