@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_bikes_at_5_fps_gives_50_ordered_decodable_frames(
     assert {e["_key"] for e in events} == {b"bikes"}
     assert len({e["_partition"] for e in events}) == 1
     assert [e["frame_id"] for e in events] == [f"bikes-{i}" for i in range(50)]
-    deltas = {b["capture_ts_ms"] - a["capture_ts_ms"] for a, b in zip(events, events[1:])}
+    deltas = {b["capture_ts_ms"] - a["capture_ts_ms"] for a, b in itertools.pairwise(events)}
     assert deltas == {200}  # stream time, not read time
     for e in events:
         assert e["source_kind"] == "FILE"
