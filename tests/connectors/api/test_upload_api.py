@@ -147,6 +147,7 @@ def test_good_images_accepted_bad_ones_refused_nothing_else_produced(
             assert e["image"][:3] == b"\xff\xd8\xff"
             assert e["tags"]["vigil.original_format"] == src["fmt"]
             decoded = cv2.imdecode(np.frombuffer(e["image"], np.uint8), cv2.IMREAD_COLOR)
+            assert decoded is not None
             assert decoded.shape == img.shape
             # transcoding kept the picture: mean absolute error of a few grey levels at most
             assert float(np.abs(decoded.astype(int) - img.astype(int)).mean()) < 8
