@@ -64,6 +64,7 @@ class CameraRunner:
         self.last_frame_mono: float | None = None
         self.last_error: str | None = None
         self.crashed: BaseException | None = None
+        self.started_ts_ms: int | None = None
         self._stop = threading.Event()
         self._hard_stop = threading.Event()
         self._reader = threading.Thread(target=self._run_reader, name=f"cam-{cfg.id}", daemon=True)
@@ -71,6 +72,7 @@ class CameraRunner:
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        self.started_ts_ms = now_ms()
         self._set(CameraState.CONNECTING)
         self._reader.start()
         self._sender.start()
@@ -104,6 +106,7 @@ class CameraRunner:
             "id": self.cfg.id,
             "kind": self.cfg.source_kind.value,
             "state": self.state.value,
+            "started_ts_ms": self.started_ts_ms,
             "frames_captured": self.frames_captured,
             "frames_dropped": self.buffer.dropped,
             "buffered": len(self.buffer),

@@ -84,8 +84,9 @@ class Supervisor:
             self.shutdown()
 
     def shutdown(self) -> None:
-        for cam_id in list(self.runners):
-            self._stop_camera(cam_id)
+        """Stop every camera (its buffer is sent first), flush, and leave a final status."""
+        for runner in self.runners.values():
+            runner.stop()
         left = self.publisher.close()
         if left:
             log.error("%d frames still unacknowledged by Kafka at shutdown", left)

@@ -1,7 +1,7 @@
 """A real RTSP server on loopback for the reconnect tests: GStreamer's gst-rtsp-server (Debian's
 ``gir1.2-gst-rtsp-server-1.0`` + ``python3-gi``), run by the system Python, streaming an MP4's
-H.264 track without re-encoding, looped forever. Usage: ``rtsp_server.py PORT FILE``; serves
-``rtsp://127.0.0.1:PORT/stream`` until SIGTERM."""
+H.264 track without re-encoding (each client from the start).
+Usage: ``rtsp_server.py PORT FILE``; serves ``rtsp://127.0.0.1:PORT/stream`` until SIGTERM."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def main() -> None:
         f'( filesrc location="{path}" ! qtdemux ! h264parse '
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
-    factory.set_shared(True)
+    factory.set_shared(False)
     server.get_mount_points().add_factory("/stream", factory)
     server.attach(None)
     loop = GLib.MainLoop()

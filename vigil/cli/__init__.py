@@ -10,6 +10,7 @@ from rich.console import Console
 
 from vigil import __version__
 from vigil.cli import config as config_cmd
+from vigil.cli import ingest as ingest_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
 from vigil.cli import topics as topics_cmd
@@ -26,6 +27,7 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
+ingest_cmd.register(app)
 
 __all__ = ["app", "console", "main", "settings_of"]
 
