@@ -10,10 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
+from typer.testing import CliRunner
 
 from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor, read_status
 from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
+from vigil.cli import app
 from vigil.settings import VigilSettings
 
 
@@ -54,6 +56,15 @@ def test_bikes_at_5_fps_gives_50_ordered_decodable_frames(
         status = read_status(settings)
         assert status is not None
         assert status["cameras"][0]["id"] == "bikes"
+        sup.write_status()
+        shown = CliRunner().invoke(
+            app,
+            ["cameras", "status"],
+            env={"VIGIL_DATA_DIR": str(settings.data_dir), "COLUMNS": "200"},
+        )
+        assert shown.exit_code == 0, shown.output
+        assert "bikes" in shown.output
+        assert "finished" in shown.output
     finally:
         stop.set()
         thread.join(60)
