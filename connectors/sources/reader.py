@@ -25,13 +25,15 @@ class SourceError(RuntimeError):
 
 
 def open_capture(cfg: CameraConfig) -> cv2.VideoCapture:
-    """Open ``cfg``'s source; every later read has ``stall_timeout_s`` as its timeout, so a
-    silent stream surfaces as a failed read instead of a thread blocked forever."""
+    """Open ``cfg``'s source; a stream silent for ``stall_timeout_s`` surfaces as a failed
+    read instead of a thread blocked forever. OpenCV's FFmpeg backend lets the read timeout fire
+    three times before ``grab()`` gives up (measured: a 1 s timeout fails after ~3 s on a
+    SIGSTOPped RTSP server), hence a third of the stall timeout per read."""
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(cfg.open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-        int(cfg.stall_timeout_s * 1000),
+        max(100, int(cfg.stall_timeout_s * 1000 / 3)),
     ]
     location = cfg.location
     if isinstance(location, int):

@@ -1,5 +1,6 @@
-"""A real RTSP server (GStreamer's gst-rtsp-server) on loopback is killed mid-stream and
-restarted: `vigil ingest` shows backing_off meanwhile and resumes by itself."""
+"""A real RTSP server (GStreamer's gst-rtsp-server) on loopback first stalls (SIGSTOP: the
+connection stays open, no packets), then is killed mid-stream and restarted: `vigil ingest`
+shows backing_off meanwhile and resumes by itself each time."""
 
 from __future__ import annotations
 
@@ -50,7 +51,17 @@ class RtspServer:
                 time.sleep(0.1)
         raise AssertionError("RTSP server did not start")
 
+    def pause(self) -> None:
+        """SIGSTOP: sockets stay open, nothing is sent: a stalled stream."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
+        self.resume()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
@@ -93,6 +104,17 @@ def test_rtsp_server_killed_and_restarted_ingest_recovers(
         ingest.wait(
             lambda: gate().get("state") == "streaming" and int(gate()["frames_captured"]) >= 5,
             "first frames",
+        )
+        rtsp_server.pause()
+        ingest.wait(lambda: gate().get("state") == "backing_off", "backing_off after the stall")
+        stalled_at = int(gate()["frames_captured"])
+        rtsp_server.resume()
+        ingest.wait(
+            lambda: (
+                gate().get("state") == "streaming"
+                and int(gate()["frames_captured"]) >= stalled_at + 5
+            ),
+            "frames after the stall",
         )
         rtsp_server.kill()
         ingest.wait(lambda: gate().get("state") == "backing_off", "backing_off after the kill")
