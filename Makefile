@@ -40,6 +40,7 @@ test: lint typecheck pytest
 bench: install system-deps models
 	$(BIN)/python -m bench.serde
 	$(BIN)/python -m bench.models
+	$(BIN)/python -m bench.ingest
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

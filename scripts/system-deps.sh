@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the project needs beyond Python: a JDK and Maven (the Kafka broker's jars
 # come from Maven Central), the ClickHouse server (tests run the sink against it besides
-# embedded chDB), docker-compose (validates docker-compose.yml without a Docker engine) and npm.
+# embedded chDB), docker-compose (validates docker-compose.yml without a Docker engine), npm
+# (fetches a model package) and GStreamer's RTSP server (the RTSP reconnect test).
 # Installs what is missing when run as root with apt-get; otherwise says what is missing.
 set -euo pipefail
 
@@ -13,6 +14,13 @@ command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # npm fetches the face-embedding model's package (@vladmandic/human) for `vigil models prepare`
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The RTSP reconnect test runs GStreamer's RTSP server (through the system Python's gi) on
+# loopback, repackaging an MP4's H.264 track (qtdemux, h264parse, rtph264pay).
+/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" >/dev/null 2>&1 \
+  || missing+=(python3-gi gir1.2-gst-rtsp-server-1.0)
+/usr/bin/python3 -c "import gi, sys; gi.require_version('Gst', '1.0'); from gi.repository import Gst
+Gst.init(None); sys.exit(not all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay')))" \
+  >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -100,6 +100,11 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
     seen = read_detections(settings, det_topic, det_start, run, events, dets)
     in_order = all(seqs == sorted(seqs) for seqs in seen.values())
 
+    # Issue 3: the bundled sample video through the camera ingest path into vigil.frames.
+    from connectors.sources.demo import ingest_sample_video
+
+    ingest_sample_video(settings)
+
     ch = connect(settings)
     ch_version = ch.query("SELECT version()")[0][0]
     ch.close()

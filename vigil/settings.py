@@ -134,6 +134,24 @@ class ModelSettings(_Section):
     min_sharpness: float = Field(5.0, ge=0, description="face cascade: Laplacian variance")
 
 
+class IngestSettings(_Section):
+    """Camera ingest and the upload API (``vigil ingest``, ``vigil api``)."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_keys: tuple[SecretStr, ...] = Field(
+        (), description="Keys accepted in the X-API-Key header; never logged."
+    )
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_upload_pixels: int = Field(50_000_000, ge=1)
+    upload_jpeg_quality: int = Field(90, ge=1, le=100)
+    inline_image_bytes: int = Field(
+        900 * 1024, ge=1, description="Larger JPEGs go to the blob store (claim check)."
+    )
+    blob_dir: Path | None = Field(None, description="None: <data_dir>/blobs.")
+    ack_timeout_s: float = Field(30.0, gt=0)
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -157,6 +175,7 @@ class VigilSettings(BaseSettings):
     stack: StackSettings = StackSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     models: ModelSettings = ModelSettings()
+    ingest: IngestSettings = IngestSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

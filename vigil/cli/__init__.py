@@ -10,6 +10,7 @@ from rich.console import Console
 
 from vigil import __version__
 from vigil.cli import config as config_cmd
+from vigil.cli import ingest as ingest_cmd
 from vigil.cli import models as models_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
@@ -29,6 +30,7 @@ app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
 app.command("detect")(models_cmd.detect)
+ingest_cmd.register(app)
 
 __all__ = ["app", "console", "main", "settings_of"]
 

@@ -1,0 +1,1 @@
+"""The HTTP upload API (``vigil api``): images in, FrameEvents on ``vigil.frames`` out."""

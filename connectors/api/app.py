@@ -1,0 +1,215 @@
+"""``POST /v1/frames``, ``GET /v1/health`` and the OpenAPI document (``/openapi.json``,
+``/docs``). Every rejection is a 4xx JSON body ``{"error": reason, "detail": ...}``; limits are
+checked before decoding and nothing rejected reaches the topic."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from confluent_kafka import Producer
+from fastapi import FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from prometheus_client import Counter
+from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import Message
+
+from connectors.api.images import Rejection, check_image
+from connectors.api.service import NotAcknowledged, UploadService, as_json
+from connectors.blobstore import BlobStore
+from vigil import __version__
+from vigil.settings import VigilSettings
+
+log = logging.getLogger(__name__)
+
+UPLOADS = Counter("vigil_api_uploads", "Upload requests by outcome", ["outcome"])
+MULTIPART_OVERHEAD = 64 * 1024
+TAG = re.compile(r"^([A-Za-z0-9._-]{1,64})[:=](.{0,256})$")
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="One of ingest.api_keys")
+
+BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The image: a multipart form with a `file` part, or the raw bytes.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def key_matches(given: str | None, keys: Sequence[SecretStr]) -> bool:
+    """Constant-time comparison against every configured key (no early exit)."""
+    if not given:
+        return False
+    raw = given.encode()
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(raw, key.get_secret_value().encode())
+    return found
+
+
+def parse_tags(items: list[str]) -> dict[str, str]:
+    tags = {}
+    for item in items:
+        match = TAG.match(item)
+        if match is None:
+            raise Rejection(400, "invalid_tag", f"tag {item[:80]!r} is not key:value")
+        tags[match.group(1)] = match.group(2)
+    return tags
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Rejection(413, "body_too_large", f"{declared} bytes declared; limit {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Rejection(413, "body_too_large", f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def image_bytes(request: Request, max_bytes: int) -> bytes:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return await read_limited(request, max_bytes)
+    body = await read_limited(request, max_bytes + MULTIPART_OVERHEAD)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=16)
+    except Exception as exc:
+        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+    part = form.get("file")
+    if not isinstance(part, UploadFile):
+        raise Rejection(400, "missing_file", "multipart body needs a 'file' part")
+    data = await part.read()
+    if len(data) > max_bytes:
+        raise Rejection(413, "body_too_large", f"{len(data)} bytes; limit {max_bytes}")
+    return data
+
+
+def authorised(request: Request, key: Annotated[str | None, Security(API_KEY)]) -> None:
+    """Runs before the body is read, so unauthenticated uploads cost nothing."""
+    if not key_matches(key, request.app.state.api_keys):
+        raise Rejection(401, "unauthorized", "missing or wrong X-API-Key")
+
+
+def error(status: int, reason: str, detail: Any) -> JSONResponse:
+    return JSONResponse({"error": reason, "detail": detail}, status_code=status)
+
+
+def create_app(
+    settings: VigilSettings,
+    *,
+    producer: Producer | None = None,
+    blobs: BlobStore | None = None,
+) -> FastAPI:
+    service = UploadService(settings, producer, blobs)
+    limits = settings.ingest
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="Vigil upload API",
+        version=__version__,
+        summary="Images in, FrameEvents on vigil.frames out; 202 means Kafka acknowledged.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.api_keys = limits.api_keys
+
+    @app.exception_handler(Rejection)
+    async def _rejected(_req: Request, exc: Rejection) -> JSONResponse:
+        UPLOADS.labels(exc.reason).inc()
+        return error(exc.status, exc.reason, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        UPLOADS.labels("invalid_request").inc()
+        return error(422, "invalid_request", [e.get("msg") for e in exc.errors()])
+
+    @app.exception_handler(HTTPException)
+    async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, "http_error", exc.detail)
+
+    @app.get("/v1/health")
+    async def health() -> JSONResponse:
+        ok = await run_in_threadpool(service.healthy)
+        body = {"status": "ok" if ok else "degraded", "kafka": ok, "topic": service.topic}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.post(
+        "/v1/frames",
+        status_code=202,
+        openapi_extra=BODY_DOC,
+        dependencies=[Security(authorised)],
+        responses={
+            401: {"description": "missing or wrong API key"},
+            413: {"description": "body or pixel count over the limit"},
+            415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
+            400: {"description": "empty, truncated or undecodable image; bad tag"},
+            503: {"description": "Kafka did not acknowledge; nothing was accepted"},
+        },
+    )
+    async def post_frame(
+        request: Request,
+        camera_id: Annotated[
+            str, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="camera or source id")
+        ] = "upload",
+        tag: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
+    ) -> JSONResponse:
+        """Accept one image; 202 with its frame id once Kafka has acknowledged the event."""
+        tags = parse_tags(tag or [])
+        data = await image_bytes(request, limits.max_upload_bytes)
+        checked = await run_in_threadpool(
+            check_image,
+            data,
+            max_pixels=limits.max_upload_pixels,
+            jpeg_quality=limits.upload_jpeg_quality,
+        )
+        if checked.transcoded:
+            tags.setdefault("vigil.original_format", checked.original_format.lower())
+        try:
+            accepted = await service.accept(checked, camera_id, tags)
+        except NotAcknowledged as exc:
+            UPLOADS.labels("not_acknowledged").inc()
+            return error(503, "not_acknowledged", str(exc))
+        UPLOADS.labels("accepted").inc()
+        return JSONResponse(as_json(accepted), status_code=202)
+
+    return app

