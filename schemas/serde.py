@@ -67,7 +67,7 @@ class AvroSerde(ABC):
         buf = io.BytesIO()
         buf.write(self._header(topic))
         try:
-            schemaless_writer(buf, self.schema.parsed, dict(record), strict=True)
+            schemaless_writer(buf, self.schema.parsed, dict(record), strict_allow_default=True)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise SerdeError(
                 f"record is not a valid {self.schema.name}: {exc}", topic=topic

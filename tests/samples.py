@@ -54,7 +54,12 @@ def detection_event() -> dict[str, Any]:
                 "track_id": None,
             },
         ],
-        "image_stats": {"brightness": 0.5, "contrast": 0.25, "sharpness": 1250.0},
+        "image_stats": {
+            "brightness": 0.5,
+            "contrast": 0.25,
+            "sharpness": 1250.0,
+            "dhash": -(2**62) - 12345,
+        },
     }
 
 

@@ -180,3 +180,18 @@ def test_confluent_framing_with_a_registry(tmp_path) -> None:
     assert reader.deserialize(data, topic="vigil.frames") == frame_event()
     with pytest.raises(SerdeError, match="missing 00 magic"):
         reader.deserialize(b"\xc3\x01" + data[1:], topic="vigil.frames", partition=0, offset=9)
+
+
+def test_v1_detection_events_still_resolve_and_optional_fields_may_be_omitted() -> None:
+    from tests.samples import detection_event
+
+    v1 = SchemaStore()
+    v1.add(json.loads((AVRO_DIR / "history" / "detection_event.v1.avsc").read_text()))
+    old = detection_event()
+    old["image_stats"] = {k: v for k, v in old["image_stats"].items() if k != "dhash"}
+    data = SingleObjectSerde(v1, c.DETECTION_EVENT).serialize(old, topic="t")
+    decoded = SingleObjectSerde(STORE, c.DETECTION_EVENT).deserialize(data, topic="t")
+    assert decoded["image_stats"]["dhash"] is None
+    # writers may leave out fields that have defaults
+    current = SingleObjectSerde(STORE, c.DETECTION_EVENT)
+    assert current.deserialize(current.serialize(old, topic="t"), topic="t") == decoded
