@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from vigil import __version__
+from vigil.cli import analytics as analytics_cmd
 from vigil.cli import config as config_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
@@ -26,6 +27,7 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
+analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
 
 __all__ = ["app", "console", "main", "settings_of"]
 

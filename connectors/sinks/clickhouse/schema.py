@@ -1,0 +1,159 @@
+"""Versioned migrations, applied at start-up, with the schema adapted to what the backend can do.
+
+``<db>.schema_migrations`` records each applied version. Every statement is idempotent
+(``IF NOT EXISTS``), so a crash half-way through a migration is repaired by the next start.
+Differences by server version are detected with ``SELECT version()`` and logged at WARNING,
+never silently: ClickHouse 18.16 (Debian's package) has no TTL, so retention there is the
+operator's job (README, "Backend differences").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connectors.sinks.clickhouse.queries import view_statements
+from connectors.sinks.clickhouse.rows import COLUMNS
+from vigil.clickhouse import ClickHouseClient
+
+# Identifiers put into SQL here are the database name (settings pattern
+# ^[A-Za-z_][A-Za-z0-9_]*$) and table names of our own, hence the S608 exemptions.
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the connected ClickHouse supports, from its version."""
+
+    version: str
+    major: int
+    minor: int
+
+    @classmethod
+    def of(cls, client: ClickHouseClient) -> Capabilities:
+        version = str(client.query("SELECT version()")[0][0])
+        parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]]
+        major, minor = [*parts, 0, 0][:2]
+        return cls(version, major, minor)
+
+    @property
+    def ttl(self) -> bool:
+        """Table TTL arrived in ClickHouse 19.6."""
+        return (self.major, self.minor) >= (19, 6)
+
+    def missing(self) -> list[str]:
+        return [] if self.ttl else ["TTL (retention must be done by the operator)"]
+
+
+@dataclass(frozen=True)
+class Retention:
+    personal_hours: float = 72.0
+    aggregate_days: float = 395.0
+
+
+@dataclass(frozen=True)
+class Context:
+    db: str
+    caps: Capabilities
+    retention: Retention
+
+    def ttl(self, column: str, personal: bool) -> str:
+        if not self.caps.ttl:
+            return ""
+        if personal:
+            return f" TTL {column} + INTERVAL {round(self.retention.personal_hours * 3600)} SECOND"
+        return f" TTL {column} + INTERVAL {round(self.retention.aggregate_days * 86400)} SECOND"
+
+
+# (table, time column, its ms source column, personal data?)
+_TIMED = {
+    "detections": ("capture_time", "capture_ts_ms", True),
+    "frames": ("capture_time", "capture_ts_ms", False),
+    "alerts": ("alert_time", "alert_ts_ms", True),
+    "drift": ("window_start", "window_start_ms", False),
+}
+
+
+def _event_table(ctx: Context, table: str) -> str:
+    time_col, ms_col, personal = _TIMED[table]
+    cols = [f"{name} {kind}" for name, kind in COLUMNS[table]]
+    cols.append(f"{time_col} DateTime('UTC') DEFAULT toDateTime(intDiv({ms_col}, 1000), 'UTC')")
+    source = "kafka_topic, kafka_partition, kafka_offset"
+    extra = ", object_index" if table == "detections" else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ctx.db}.{table} ({', '.join(cols)}) "
+        f"ENGINE = MergeTree PARTITION BY toYYYYMMDD({time_col}) "
+        f"ORDER BY (camera_id, {time_col}, {source}{extra})" + ctx.ttl(time_col, personal)
+    )
+
+
+def _v1_tables(ctx: Context) -> list[str]:
+    return [_event_table(ctx, table) for table in ("frames", "detections", "alerts", "drift")]
+
+
+def _v2_rollups(ctx: Context) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {ctx.db}.detections_per_minute ("
+        "camera_id String, label String, model_version String, minute DateTime('UTC'), "
+        "detections AggregateFunction(count), "
+        "score_quantiles AggregateFunction(quantiles(0.5, 0.9, 0.99), Float32)) "
+        "ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(minute) "
+        "ORDER BY (camera_id, label, model_version, minute)" + ctx.ttl("minute", personal=False),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.db}.detections_per_minute_mv "  # noqa: S608
+        f"TO {ctx.db}.detections_per_minute AS SELECT camera_id, label, model_version, "
+        "toStartOfMinute(capture_time) AS minute, countState() AS detections, "
+        "quantilesState(0.5, 0.9, 0.99)(score) AS score_quantiles "
+        f"FROM {ctx.db}.detections GROUP BY camera_id, label, model_version, minute",
+    ]
+
+
+def _v3_views(ctx: Context) -> list[str]:
+    return view_statements(ctx.db)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: Callable[[Context], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "event tables: frames, detections, alerts, drift", _v1_tables),
+    Migration(2, "rollup: detections per camera x label x minute", _v2_rollups),
+    Migration(3, "views for the named queries (dashboards/clickhouse)", _v3_views),
+)
+
+
+def applied_versions(client: ClickHouseClient, db: str) -> set[int]:
+    rows = client.query(f"SELECT DISTINCT version FROM {db}.schema_migrations")  # noqa: S608
+    return {int(r[0]) for r in rows}
+
+
+def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabilities:
+    """Bring ``db`` to the newest schema; the backend's capabilities."""
+    caps = Capabilities.of(client)
+    for gap in caps.missing():
+        log.warning("ClickHouse %s lacks %s", caps.version, gap)
+    client.query(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.query(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, name String, applied_ms Int64) ENGINE = MergeTree ORDER BY version"
+    )
+    done = applied_versions(client, db)
+    ctx = Context(db, caps, retention)
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements(ctx):
+            client.query(statement)
+        client.insert(
+            f"{db}.schema_migrations",
+            ["version", "name", "applied_ms"],
+            [(migration.version, migration.name, int(time.time() * 1000))],
+        )
+        log.info("applied ClickHouse migration %d: %s", migration.version, migration.name)
+    return caps
