@@ -96,6 +96,15 @@ class ClickHouseSink:
         self._messages = self._rows = self._dlq = self._batches = 0
         self.caps: Capabilities | None = None
 
+    @property
+    def stats(self) -> SinkStats:
+        return SinkStats(self._messages, self._rows, self._dlq, self._batches)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing buffered and no retry pending."""
+        return not self.writer.items and self._retry_at is None
+
     # -- start-up ---------------------------------------------------------------------------
     def prepare(self) -> Capabilities:
         """Apply migrations (retrying while ClickHouse is unreachable is the caller's job)."""
@@ -244,7 +253,7 @@ class ClickHouseSink:
         finally:
             consumer.close()
             self._producer.flush(10)
-        return SinkStats(self._messages, self._rows, self._dlq, self._batches)
+        return self.stats
 
     def _step(self, consumer: Consumer) -> None:
         if self._retry_at is not None:
