@@ -126,6 +126,9 @@ class ClickHouseSinkSettings(_Section):
     """``vigil sink clickhouse``: batching, retention and retries of the exactly-once sink."""
 
     group_id: str = "vigil-clickhouse-sink"
+    session_timeout_ms: int = Field(
+        45_000, ge=1000, description="How soon the group notices a dead sink (Kafka's default)."
+    )
     batch_max_rows: int = Field(10_000, ge=1, description="Flush when this many rows wait.")
     batch_max_s: float = Field(1.0, gt=0, description="Flush at least this often (s).")
     personal_ttl_hours: float = Field(

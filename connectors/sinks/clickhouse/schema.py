@@ -94,20 +94,64 @@ def _v1_tables(ctx: Context) -> list[str]:
     return [_event_table(ctx, table) for table in ("frames", "detections", "alerts", "drift")]
 
 
+ROLLUP_SELECT = (
+    "SELECT camera_id, label, model_version, toStartOfMinute(capture_time) AS minute, "
+    "kafka_topic, kafka_partition, countState() AS detections, "
+    "quantilesState(0.5, 0.9, 0.99)(score) AS score_quantiles, "
+    "maxState(kafka_offset) AS max_offset FROM {db}.detections{where} "
+    "GROUP BY camera_id, label, model_version, minute, kafka_topic, kafka_partition"
+)
+
+
 def _v2_rollups(ctx: Context) -> list[str]:
+    """Per camera x label x minute; the source partition and its highest offset are kept so a
+    block the view missed (process killed mid-INSERT) can be rebuilt (``repair_rollups``)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {ctx.db}.detections_per_minute ("
         "camera_id String, label String, model_version String, minute DateTime('UTC'), "
+        "kafka_topic String, kafka_partition UInt32, "
         "detections AggregateFunction(count), "
-        "score_quantiles AggregateFunction(quantiles(0.5, 0.9, 0.99), Float32)) "
+        "score_quantiles AggregateFunction(quantiles(0.5, 0.9, 0.99), Float32), "
+        "max_offset AggregateFunction(max, Int64)) "
         "ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(minute) "
-        "ORDER BY (camera_id, label, model_version, minute)" + ctx.ttl("minute", personal=False),
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.db}.detections_per_minute_mv "  # noqa: S608
-        f"TO {ctx.db}.detections_per_minute AS SELECT camera_id, label, model_version, "
-        "toStartOfMinute(capture_time) AS minute, countState() AS detections, "
-        "quantilesState(0.5, 0.9, 0.99)(score) AS score_quantiles "
-        f"FROM {ctx.db}.detections GROUP BY camera_id, label, model_version, minute",
+        "ORDER BY (camera_id, label, model_version, minute, kafka_topic, kafka_partition)"
+        + ctx.ttl("minute", personal=False),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.db}.detections_per_minute_mv "
+        f"TO {ctx.db}.detections_per_minute AS " + ROLLUP_SELECT.format(db=ctx.db, where=""),
     ]
+
+
+def repair_rollups(client: ClickHouseClient, db: str) -> int:
+    """Rebuild what the rollup lacks behind ``detections``, per source partition.
+
+    ClickHouse writes an INSERT's block to the table, then to its materialized views; a
+    process killed in between (chDB is in-process) leaves the rollup one block short while the
+    table is complete, and the sink would never insert that block again. Returns the number of
+    partitions repaired."""
+    table = client.query(
+        "SELECT kafka_topic, kafka_partition, toInt64(max(kafka_offset)) "  # noqa: S608
+        f"FROM {db}.detections GROUP BY kafka_topic, kafka_partition"
+    )
+    rollup = client.query(
+        "SELECT kafka_topic, kafka_partition, toInt64(maxMerge(max_offset)) "  # noqa: S608
+        f"FROM {db}.detections_per_minute GROUP BY kafka_topic, kafka_partition"
+    )
+    covered = {(str(t), int(p)): int(o) for t, p, o in rollup}
+    repaired = 0
+    for topic, partition, top in table:
+        done = covered.get((str(topic), int(partition)), -1)
+        if int(top) <= done:
+            continue
+        where = (
+            f" WHERE kafka_topic = '{topic}' AND kafka_partition = {int(partition)}"
+            f" AND kafka_offset > {done}"
+        )
+        client.query(
+            f"INSERT INTO {db}.detections_per_minute " + ROLLUP_SELECT.format(db=db, where=where)
+        )
+        log.warning("rollup rebuilt for %s[%s] after offset %d", topic, partition, done)
+        repaired += 1
+    return repaired
 
 
 def _v3_views(ctx: Context) -> list[str]:
@@ -156,4 +200,5 @@ def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabili
             [(migration.version, migration.name, int(time.time() * 1000))],
         )
         log.info("applied ClickHouse migration %d: %s", migration.version, migration.name)
+    repair_rollups(client, db)
     return caps

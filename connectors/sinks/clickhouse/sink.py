@@ -234,7 +234,10 @@ class ClickHouseSink:
     # -- the loop ---------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, idle: Callable[[], None] | None = None) -> SinkStats:
         """Consume until ``stop`` is set; then flush what is buffered (bounded) and leave."""
-        self._consumer = kafka.consumer(self.settings, self.settings.clickhouse_sink.group_id)
+        conf = self.settings.clickhouse_sink
+        self._consumer = kafka.consumer(
+            self.settings, conf.group_id, **{"session.timeout.ms": conf.session_timeout_ms}
+        )
         self._producer = kafka.producer(self.settings)
         consumer = self._consumer
         try:

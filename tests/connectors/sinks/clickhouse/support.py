@@ -7,9 +7,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,4 +217,4 @@ def assert_exactly_once(settings: VigilSettings, produced: Produced, topic: str)
     assert int(count) == int(unique) == produced.detections
     assert set(keys) == expected
     assert int(frames) == int(unique_frames) == produced.frames
-    assert int(rollup[0][0]) == produced.detections
+    assert int(rollup[0][0]) == produced.detections, (rollup, produced.detections)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka import TopicPartition
 
 from connectors.sinks.clickhouse.rows import COLUMNS, detection_rows
@@ -73,8 +75,9 @@ def test_each_table_resumes_from_its_own_offset(
     while seen < 300:
         for msg in cons.consume(100, 1.0):
             seen += 1
-            if msg.offset() < 50:
-                src = (topic, msg.partition(), msg.offset())
+            offset, partition = msg.offset() or 0, msg.partition() or 0
+            if offset < 50:
+                src = (topic, partition, offset)
                 frames += detection_rows(serde.decode(msg), src).rows["frames"]
     cons.close()
     client.insert(f"{db}.frames", [c for c, _ in COLUMNS["frames"]], frames)
@@ -102,7 +105,7 @@ def test_malformed_events_go_to_the_dlq_and_the_sink_keeps_going(
     dlq = Topic.DLQ.name_in(sink_settings.topics)
     cons = kafka.consumer(sink_settings, "dlq-reader")
     cons.subscribe([dlq])
-    envelopes = []
+    envelopes: list[dict[str, Any]] = []
     while len(envelopes) < 2:
         envelopes += [read_envelope(m) for m in cons.consume(10, 2.0) if m.error() is None]
     cons.close()
