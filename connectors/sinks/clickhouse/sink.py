@@ -105,6 +105,13 @@ class ClickHouseSink:
         """Nothing buffered and no retry pending."""
         return not self.writer.items and self._retry_at is None
 
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The next offset to read per assigned partition (call from the loop's thread)."""
+        if self._consumer is None or not self._assigned:
+            return {}
+        parts = [TopicPartition(t, p) for t, p in sorted(self._assigned)]
+        return {(tp.topic, tp.partition): tp.offset for tp in self._consumer.position(parts)}
+
     # -- start-up ---------------------------------------------------------------------------
     def prepare(self) -> Capabilities:
         """Apply migrations (retrying while ClickHouse is unreachable is the caller's job)."""
