@@ -35,6 +35,7 @@ test: lint typecheck pytest
 
 bench: install system-deps
 	$(BIN)/python -m bench.serde
+	$(BIN)/python -m bench.sink
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q
