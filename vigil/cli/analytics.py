@@ -48,8 +48,10 @@ def connect_when_ready(settings: VigilSettings, stop: threading.Event) -> Any:
             )
             return client, caps
         except Exception as exc:
-            if stop.is_set() or isinstance(exc, ValueError | ImportError):
+            if isinstance(exc, ValueError | ImportError):
                 raise
+            if stop.is_set():
+                return None
             logging.getLogger(__name__).warning(
                 "ClickHouse not ready (%r); retrying in %.1fs", exc, delay
             )
@@ -75,7 +77,14 @@ def clickhouse_sink(ctx: typer.Context) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     port = serve_metrics(settings.metrics_port, "clickhouse-sink")
-    client, caps = connect_when_ready(settings, stop)
+    try:
+        ready = connect_when_ready(settings, stop)
+    except (ValueError, ImportError) as exc:
+        fail(f"cannot use ClickHouse: {exc}")
+    if ready is None:
+        console.print("sink: stopped before ClickHouse was reachable")
+        return
+    client, caps = ready
     backend = f"{client.backend} {caps.version}"
     console.print(f"sink: ClickHouse {backend}, database {settings.clickhouse.database}", end="")
     console.print(f", metrics on :{port}" if port else "")

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from prometheus_client import Gauge
+
 from connectors.sinks.clickhouse.queries import view_statements
 from connectors.sinks.clickhouse.rows import COLUMNS
 from vigil.clickhouse import ClickHouseClient
@@ -22,6 +24,10 @@ from vigil.clickhouse import ClickHouseClient
 # ^[A-Za-z_][A-Za-z0-9_]*$) and table names of our own, hence the S608 exemptions.
 
 log = logging.getLogger(__name__)
+
+FEATURES = Gauge(
+    "vigil_clickhouse_feature", "1 if the connected ClickHouse supports the feature", ["feature"]
+)
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,7 @@ def applied_versions(client: ClickHouseClient, db: str) -> set[int]:
 def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabilities:
     """Bring ``db`` to the newest schema; the backend's capabilities."""
     caps = Capabilities.of(client)
+    FEATURES.labels("ttl").set(int(caps.ttl))
     for gap in caps.missing():
         log.warning("ClickHouse %s lacks %s", caps.version, gap)
     client.query(f"CREATE DATABASE IF NOT EXISTS {db}")

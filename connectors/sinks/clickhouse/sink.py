@@ -19,7 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from prometheus_client import Counter, Gauge
 
 from connectors.sinks.base import BatchPolicy, SinkBackpressureError
@@ -131,9 +139,13 @@ class ClickHouseSink:
         except Exception as exc:  # the writer still skips what is stored before each insert
             log.warning("cannot read resume offsets from ClickHouse (%r); using commits", exc)
             self.writer.forget(keys)
-        committed = {
-            (tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, 30)
-        }
+        committed: dict[tuple[str, int], int] = {}
+        try:
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, 30)
+            }
+        except KafkaException as exc:  # librdkafka falls back to the committed offsets itself
+            log.warning("cannot read committed offsets (%r)", exc)
         assign = []
         for key in keys:
             done = committed.get(key, OFFSET_INVALID)
