@@ -69,9 +69,7 @@ class Context:
     def ttl(self, column: str, personal: bool) -> str:
         if not self.caps.ttl:
             return ""
-        if personal:
-            return f" TTL {column} + INTERVAL {round(self.retention.personal_hours * 3600)} SECOND"
-        return f" TTL {column} + INTERVAL {round(self.retention.aggregate_days * 86400)} SECOND"
+        return f" TTL {column} + INTERVAL {_ttl_seconds(self, personal)} SECOND"
 
 
 # (table, time column, its ms source column, personal data?)
@@ -125,6 +123,35 @@ def _v2_rollups(ctx: Context) -> list[str]:
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.db}.detections_per_minute_mv "
         f"TO {ctx.db}.detections_per_minute AS " + ROLLUP_SELECT.format(db=ctx.db, where=""),
     ]
+
+
+def _ttl_seconds(ctx: Context, personal: bool) -> int:
+    r = ctx.retention
+    return round(r.personal_hours * 3600) if personal else round(r.aggregate_days * 86400)
+
+
+def ensure_ttl(client: ClickHouseClient, ctx: Context) -> list[str]:
+    """Bring each table's TTL to the configured retention (tables keep the TTL they were
+    created with otherwise); the tables altered. Only where TTL exists (>= 19.6)."""
+    if not ctx.caps.ttl:
+        return []
+    timed = {t: (col, personal) for t, (col, _ms, personal) in _TIMED.items()}
+    timed["detections_per_minute"] = ("minute", False)
+    rows = client.query(
+        f"SELECT name, create_table_query FROM system.tables WHERE database = '{ctx.db}'"  # noqa: S608
+    )
+    current = {str(name): str(sql) for name, sql in rows}
+    altered = []
+    for table, (column, personal) in timed.items():
+        seconds = _ttl_seconds(ctx, personal)
+        if table not in current or f"toIntervalSecond({seconds})" in current[table]:
+            continue
+        client.query(
+            f"ALTER TABLE {ctx.db}.{table} MODIFY TTL {column} + INTERVAL {seconds} SECOND"
+        )
+        log.warning("retention of %s.%s changed to %d s", ctx.db, table, seconds)
+        altered.append(table)
+    return altered
 
 
 def repair_rollups(client: ClickHouseClient, db: str) -> int:
@@ -207,5 +234,6 @@ def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabili
             [(migration.version, migration.name, int(time.time() * 1000))],
         )
         log.info("applied ClickHouse migration %d: %s", migration.version, migration.name)
+    ensure_ttl(client, ctx)
     repair_rollups(client, db)
     return caps

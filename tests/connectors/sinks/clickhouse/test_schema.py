@@ -12,6 +12,7 @@ from connectors.sinks.clickhouse.schema import (
     Retention,
     _v2_rollups,
     applied_versions,
+    ensure_ttl,
     migrate,
     repair_rollups,
 )
@@ -57,6 +58,30 @@ def test_migrations_are_versioned_idempotent_and_degrade_by_version(
         assert (caps.major, caps.minor) == (18, 16)
         assert not caps.ttl
         assert caps.missing()
+    client.close()
+
+
+def test_retention_follows_the_settings(sink_settings: VigilSettings) -> None:
+    db = sink_settings.clickhouse.database
+    client = open_client(sink_settings)
+    caps = migrate(client, db, Retention(72, 395))
+    caps = migrate(client, db, Retention(24, 30))  # an operator shortened retention
+    ctx = Context(db, caps, Retention(24, 30))
+    assert ensure_ttl(client, ctx) == []  # already applied by migrate
+    if caps.ttl:
+        create = dict(
+            client.query(
+                f"SELECT name, create_table_query FROM system.tables WHERE database = '{db}'"
+            )
+        )
+        assert "toIntervalSecond(86400)" in create["detections"]
+        assert "toIntervalSecond(86400)" in create["alerts"]
+        assert "toIntervalSecond(2592000)" in create["frames"]
+        assert "toIntervalSecond(2592000)" in create["detections_per_minute"]
+    else:  # 18.16: no TTL to change, and nothing pretends otherwise
+        for table in ("detections", "frames", "alerts", "drift", "detections_per_minute"):
+            (create,) = client.query(f"SHOW CREATE TABLE {db}.{table}")[0]
+            assert "TTL" not in str(create)
     client.close()
 
 
