@@ -106,9 +106,15 @@ class DetectionProducer:
         self.rng = random.Random(seed)
         self.seq = 0
 
-    def send(self, count: int, cameras: int = 4, base_ms: int | None = None) -> None:
+    def send(
+        self, count: int, cameras: int = 4, base_ms: int | None = None, pause_s: float = 0.0
+    ) -> None:
+        """Produce ``count`` events; with ``pause_s``, a pause after every 100 (a stream)."""
         base = now_ms() if base_ms is None else base_ms
-        for _ in range(count):
+        for n in range(count):
+            if pause_s and n and n % 100 == 0:
+                self.producer.flush(30)
+                time.sleep(pause_s)
             self.seq += 1
             objects = self.rng.choice((0, 1, 2, 3))
             camera = f"cam-{self.seq % cameras}"
@@ -179,6 +185,21 @@ def group_committed(settings: VigilSettings, topic: str) -> dict[int, int]:
         return {tp.partition: tp.offset for tp in got}
     finally:
         cons.close()
+
+
+def members_with_partitions(settings: VigilSettings, topic: str) -> int:
+    """How many members of the sink's group are assigned partitions of ``topic``."""
+    from confluent_kafka import KafkaException
+
+    client = kafka.admin(settings)
+    group = settings.clickhouse_sink.group_id
+    try:
+        description = client.describe_consumer_groups([group])[group].result(30)
+    except KafkaException:  # the group's coordinator is still being elected
+        return -1
+    return sum(
+        any(tp.topic == topic for tp in m.assignment.topic_partitions) for m in description.members
+    )
 
 
 def end_offsets(settings: VigilSettings, topic: str) -> dict[int, int]:

@@ -14,6 +14,7 @@ from tests.connectors.sinks.clickhouse.support import (
     assert_exactly_once,
     end_offsets,
     group_committed,
+    members_with_partitions,
 )
 from tests.connectors.sinks.clickhouse.test_crash import committed_total, spawn_sink, wait_until
 from vigil.settings import VigilSettings
@@ -29,12 +30,16 @@ def test_sinks_sharing_a_group_survive_kills_and_rebalances(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     detections.send(600, cameras=16)  # keys spread over all four partitions
     first, second = spawn_sink(settings), spawn_sink(settings)
-    feeder = threading.Thread(target=detections.send, args=(1500, 16))
+    wait_until(lambda: members_with_partitions(settings, topic) == 2, 120, "no split")
+    feeder = threading.Thread(target=detections.send, args=(1500, 16, None, 0.3))
     feeder.start()
     wait_until(lambda: committed_total(settings, topic) > 300, 120, "no progress")
     first.send_signal(signal.SIGKILL)
     assert first.wait(30) == -signal.SIGKILL
-    third = spawn_sink(settings)  # joins: partitions move between live sinks
+    # the survivor takes over the dead sink's partitions, then shares them with a newcomer
+    wait_until(lambda: members_with_partitions(settings, topic) == 1, 120, "no takeover")
+    third = spawn_sink(settings)
+    wait_until(lambda: members_with_partitions(settings, topic) == 2, 120, "no rebalance")
     feeder.join(120)
     detections.send(400, cameras=16)
     ends = end_offsets(settings, topic)
