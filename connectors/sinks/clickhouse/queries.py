@@ -5,9 +5,10 @@ view ``<db>.q_<name>`` (migration 3), so dashboards can select from it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
-QUERY_DIR = Path(__file__).resolve().parents[3] / "dashboards" / "clickhouse"
+QUERY_DIR = Path(str(files("dashboards") / "clickhouse"))
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,7 @@ class NamedQuery:
 def named_queries(directory: Path = QUERY_DIR) -> dict[str, NamedQuery]:
     """Every named query, by name (the file's stem)."""
     if not directory.is_dir():
-        raise FileNotFoundError(
-            f"named queries not found in {directory}: run Vigil from its source tree"
-        )
+        raise FileNotFoundError(f"named queries not found in {directory}: reinstall Vigil")
     found = {}
     for path in sorted(directory.glob("*.sql")):
         text = path.read_text()
