@@ -7,7 +7,7 @@ Both answer the same three calls, so the sink and its tests run unchanged on eit
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlparse
@@ -24,10 +24,23 @@ class ClickHouseClient(Protocol):
     def query_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a query; its column names and rows."""
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Insert ``rows`` in one INSERT (one block, so it is atomic and deduplicable)."""
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
+        """Insert ``rows`` in one INSERT (one block, so it is atomic and deduplicable);
+        ``settings`` are per-INSERT query settings (e.g. ``insert_deduplication_token``)."""
 
     def close(self) -> None: ...
+
+
+def _literal(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class EmbeddedClickHouse:
@@ -57,12 +70,21 @@ class EmbeddedClickHouse:
         doc = json.loads(text)
         return [m["name"] for m in doc["meta"]], [tuple(row) for row in doc["data"]]
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
         if not rows:
             return
         body = "\n".join(json.dumps(dict(zip(columns, row, strict=True))) for row in rows)
         cols = ", ".join(columns)
-        self._session.query(f"INSERT INTO {table} ({cols}) FORMAT JSONEachRow\n{body}")
+        extra = ""
+        if settings:
+            extra = " SETTINGS " + ", ".join(f"{k} = {_literal(v)}" for k, v in settings.items())
+        self._session.query(f"INSERT INTO {table} ({cols}){extra} FORMAT JSONEachRow\n{body}")
 
     def close(self) -> None:
         self._session.close()
@@ -97,9 +119,19 @@ class ServerClickHouse:
         rows, types = self._client.execute(sql, with_column_types=True)
         return [name for name, _ in types], [tuple(row) for row in rows]
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
         if rows:
-            self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
+            self._client.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
+                list(rows),
+                settings=dict(settings) if settings else None,
+            )
 
     def close(self) -> None:
         self._client.disconnect()

@@ -90,7 +90,7 @@ def clickhouse_sink(ctx: typer.Context) -> None:
     console.print(f", metrics on :{port}" if port else "")
     try:
         sink = ClickHouseSink(settings, client, fault=fault)
-        sink.caps = caps
+        sink.adopt(caps)
         stats = sink.run(stop)
     except RuntimeError as exc:
         fail(str(exc))

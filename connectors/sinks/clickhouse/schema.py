@@ -50,8 +50,21 @@ class Capabilities:
         """Table TTL arrived in ClickHouse 19.6."""
         return (self.major, self.minor) >= (19, 6)
 
+    @property
+    def dedup_token(self) -> bool:
+        """``insert_deduplication_token`` (22.2) with ``non_replicated_deduplication_window``."""
+        return (self.major, self.minor) >= (22, 2)
+
     def missing(self) -> list[str]:
-        return [] if self.ttl else ["TTL (retention must be done by the operator)"]
+        gaps = []
+        if not self.ttl:
+            gaps.append("TTL (retention must be done by the operator)")
+        if not self.dedup_token:
+            gaps.append(
+                "insert_deduplication_token (an INSERT whose acknowledgement is lost while "
+                "the server still applies it can be repeated; see README)"
+            )
+        return gaps
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,12 @@ class Context:
     db: str
     caps: Capabilities
     retention: Retention
+
+    def dedup(self) -> str:
+        """Plain MergeTree deduplicates retried INSERTs only with a window (22.2+ tokens)."""
+        return (
+            " SETTINGS non_replicated_deduplication_window = 1000" if self.caps.dedup_token else ""
+        )
 
     def ttl(self, column: str, personal: bool) -> str:
         if not self.caps.ttl:
@@ -90,7 +109,9 @@ def _event_table(ctx: Context, table: str) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {ctx.db}.{table} ({', '.join(cols)}) "
         f"ENGINE = MergeTree PARTITION BY toYYYYMMDD({time_col}) "
-        f"ORDER BY (camera_id, {time_col}, {source}{extra})" + ctx.ttl(time_col, personal)
+        f"ORDER BY (camera_id, {time_col}, {source}{extra})"
+        + ctx.ttl(time_col, personal)
+        + ctx.dedup()
     )
 
 

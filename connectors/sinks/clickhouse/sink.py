@@ -123,8 +123,13 @@ class ClickHouseSink:
     # -- start-up ---------------------------------------------------------------------------
     def prepare(self) -> Capabilities:
         """Apply migrations (retrying while ClickHouse is unreachable is the caller's job)."""
-        self.caps = migrate(self.client, self.db, self.retention)
-        return self.caps
+        return self.adopt(migrate(self.client, self.db, self.retention))
+
+    def adopt(self, caps: Capabilities) -> Capabilities:
+        """Use what the (already migrated) backend supports."""
+        self.caps = caps
+        self.writer.dedup_tokens = caps.dedup_token
+        return caps
 
     def _present_topics(self, consumer: Consumer) -> list[str]:
         existing = consumer.list_topics(timeout=10).topics

@@ -16,6 +16,7 @@ Invariant, per (table, topic, partition): the offsets stored are a prefix of the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -89,6 +90,21 @@ def runs(batch: list[Mapped]) -> Iterator[list[Mapped]]:
         yield run
 
 
+def token(table: str, items: list[Mapped]) -> str:
+    """The same messages give the same token, so a repeated INSERT of them is dropped by
+    ClickHouse: ``table|topic:partition:first-last:count;...``, hashed."""
+    spans: dict[PartitionKey, list[int]] = {}
+    for m in items:
+        span = spans.setdefault((m.topic, m.partition), [m.offset, m.offset, 0])
+        span[0], span[1], span[2] = min(span[0], m.offset), max(span[1], m.offset), span[2] + 1
+    text = (
+        table
+        + "|"
+        + ";".join(f"{t}:{p}:{a}-{b}:{n}" for (t, p), (a, b, n) in sorted(spans.items()))
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
 class ClickHouseWriter(BatchingSink[Mapped]):
     def __init__(
         self,
@@ -102,6 +118,7 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         self.db = db
         self._fault = fault or FaultInjection()
         self._max: dict[tuple[str, str, int], int] = {}
+        self.dedup_tokens = False  # set when the backend has insert_deduplication_token
 
     # -- the offsets ClickHouse holds -------------------------------------------------------
     def stored_max(self, table: str, keys: Iterable[PartitionKey]) -> dict[PartitionKey, int]:
@@ -166,8 +183,9 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         if not fresh:
             return
         rows = [row for m in fresh for row in m.rows[table]]
+        settings = {"insert_deduplication_token": token(table, fresh)} if self.dedup_tokens else {}
         try:
-            self.client.insert(f"{self.db}.{table}", [c for c, _ in COLUMNS[table]], rows)
+            self.client.insert(f"{self.db}.{table}", [c for c, _ in COLUMNS[table]], rows, settings)
         except Exception as exc:
             INSERT_ERRORS.labels(table).inc()
             for key in keys:  # it may have landed: read the maxima again before retrying

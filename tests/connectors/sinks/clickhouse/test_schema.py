@@ -4,7 +4,7 @@ the rollup rebuilt when a view missed a block."""
 from __future__ import annotations
 
 from connectors.sinks.base import BatchPolicy
-from connectors.sinks.clickhouse.rows import Mapped, detection_rows
+from connectors.sinks.clickhouse.rows import COLUMNS, Mapped, detection_rows
 from connectors.sinks.clickhouse.schema import (
     MIGRATIONS,
     Capabilities,
@@ -16,7 +16,7 @@ from connectors.sinks.clickhouse.schema import (
     migrate,
     repair_rollups,
 )
-from connectors.sinks.clickhouse.writer import ClickHouseWriter
+from connectors.sinks.clickhouse.writer import ClickHouseWriter, token
 from tests.connectors.sinks.clickhouse.support import detection_event, now_ms, open_client
 from vigil.settings import VigilSettings
 
@@ -119,4 +119,31 @@ def test_rollup_rebuilt_when_the_view_missed_a_block(sink_settings: VigilSetting
     assert repair_rollups(client, db) == 2
     assert totals() == (stored, stored)
     assert repair_rollups(client, db) == 0
+    client.close()
+
+
+def test_a_repeated_insert_of_the_same_messages_is_dropped_where_supported(
+    sink_settings: VigilSettings,
+) -> None:
+    """The second line of defence: the writer's INSERT token. A block inserted again (an INSERT
+    whose acknowledgement was lost while the server still applied it) is dropped by
+    ClickHouse >= 22.2; 18.16 has no tokens and keeps both (README, backend differences)."""
+    db = sink_settings.clickhouse.database
+    client = open_client(sink_settings)
+    caps = migrate(client, db, Retention())
+    items = _batch("t.detections", 0, 50)
+    assert token("frames", items) == token("frames", list(reversed(items)))
+    assert token("frames", items) != token("frames", items[:-1])
+    assert token("frames", items) != token("detections", items)
+    rows = [r for m in items for r in m.rows["frames"]]
+    for _ in range(2):
+        client.insert(
+            f"{db}.frames",
+            [c for c, _ in COLUMNS["frames"]],
+            rows,
+            {"insert_deduplication_token": token("frames", items)} if caps.dedup_token else None,
+        )
+    (stored,) = client.query(f"SELECT count() FROM {db}.frames")[0]
+    assert int(stored) == (50 if caps.dedup_token else 100)
+    assert caps.dedup_token == (client.backend == "chdb")
     client.close()
