@@ -69,14 +69,15 @@ def chunks(items: list[Mapped], rows: int) -> Iterator[list[Mapped]]:
         yield chunk
 
 
-def fresh_db(client: ClickHouseClient) -> str:
+def fresh_db(client: ClickHouseClient) -> tuple[str, bool]:
+    """A new database with the sink's schema; whether INSERT tokens are supported."""
     db = f"bench_{uuid.uuid4().hex[:8]}"
-    migrate(client, db, Retention())
-    return db
+    caps = migrate(client, db, Retention())
+    return db, caps.dedup_token
 
 
 def bare(client: ClickHouseClient, items: list[Mapped], batch: int) -> float:
-    db = fresh_db(client)
+    db, _ = fresh_db(client)
     start = time.perf_counter()
     for chunk in chunks(items, batch):
         for table in ("frames", "detections"):
@@ -88,8 +89,9 @@ def bare(client: ClickHouseClient, items: list[Mapped], batch: int) -> float:
 
 
 def through_writer(client: ClickHouseClient, items: list[Mapped], batch: int) -> float:
-    db = fresh_db(client)
+    db, tokens = fresh_db(client)
     writer = ClickHouseWriter(client, db, BatchPolicy(batch, 3600))
+    writer.dedup_tokens = tokens  # as the sink does
     start = time.perf_counter()
     for chunk in chunks(items, batch):
         for item in chunk:
