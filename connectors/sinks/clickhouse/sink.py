@@ -102,6 +102,7 @@ class ClickHouseSink:
         self._retry_at: float | None = None
         self._backoff = self._retry[0]
         self._messages = self._rows = self._dlq = self._batches = 0
+        self._dlq_failures: list[str] = []
         self.caps: Capabilities | None = None
 
     @property
@@ -199,6 +200,10 @@ class ClickHouseSink:
         self.writer.add(mapped, mapped.row_count)
         BUFFERED.set(self.writer.rows)
 
+    def _dlq_delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._dlq_failures.append(f"{msg.topic()}: {err}")
+
     # -- flushing ---------------------------------------------------------------------------
     def _flush(self) -> None:
         """Write the batch, make DLQ records durable, then commit the batch's offsets."""
@@ -206,6 +211,8 @@ class ClickHouseSink:
             return
         if self._producer is not None and self._producer.flush(30) > 0:
             raise SinkBackpressureError("DLQ records not delivered yet", 1.0)
+        if self._dlq_failures:  # never commit past a record that reached neither table nor DLQ
+            raise RuntimeError(f"DLQ delivery failed: {self._dlq_failures[:3]}")
         batch = self.writer.flush()
         self._rows += sum(m.row_count for m in batch)
         self._batches += 1
@@ -262,7 +269,7 @@ class ClickHouseSink:
         self._consumer = kafka.consumer(
             self.settings, conf.group_id, **{"session.timeout.ms": conf.session_timeout_ms}
         )
-        self._producer = kafka.producer(self.settings)
+        self._producer = kafka.producer(self.settings, on_delivery=self._dlq_delivered)
         consumer = self._consumer
         try:
             topics = self._present_topics(consumer)

@@ -161,9 +161,8 @@ def run_sink_until(
     def target() -> None:
         try:
             sink.run(stop, idle=check)
-        except BaseException as exc:
+        except BaseException as exc:  # re-raised in the test's thread below
             errors.append(exc)
-            raise
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from confluent_kafka import TopicPartition
 
 from connectors.sinks.clickhouse.rows import COLUMNS, detection_rows
@@ -14,6 +15,7 @@ from tests.connectors.sinks.clickhouse.support import (
     DetectionProducer,
     assert_exactly_once,
     detection_event,
+    group_committed,
     now_ms,
     open_client,
     run_sink_until,
@@ -21,7 +23,7 @@ from tests.connectors.sinks.clickhouse.support import (
 from vigil import kafka
 from vigil.dlq import read_envelope
 from vigil.settings import VigilSettings
-from vigil.topics import Topic
+from vigil.topics import Topic, ensure_topics, topic_specs, wait_for_leaders
 
 
 def test_events_in_rows_out_exactly(
@@ -150,3 +152,27 @@ def test_alerts_and_drift_land_in_their_tables(sink_settings: VigilSettings) -> 
         )
     ] == [(20, 20, 20)]
     client.close()
+
+
+def test_an_undeliverable_dead_letter_stops_the_sink_before_any_commit(
+    settings: VigilSettings,
+) -> None:
+    """Without a DLQ topic a bad record can go nowhere: the sink fails loudly and commits
+    nothing past it, rather than drop it."""
+    dlq = Topic.DLQ.name_in(settings.topics)
+    admin = kafka.admin(settings)
+    specs = [s for s in topic_specs(settings.topics) if s.name != dlq]
+    ensure_topics(admin, specs)
+    wait_for_leaders(admin, [s.name for s in specs])
+    feed = DetectionProducer(settings)
+    feed.send(20)
+    feed.raw(b"garbage", key="cam-0")
+    client = open_client(settings)
+    sink = ClickHouseSink(settings, client, topics=[Topic.DETECTIONS])
+    sink.prepare()
+    with pytest.raises(RuntimeError, match="DLQ delivery failed"):
+        run_sink_until(sink, lambda s: False, timeout_s=120)
+    client.close()
+    assert sink.stats.dead_letters == 1
+    committed = group_committed(settings, feed.topic)
+    assert sum(max(0, o) for o in committed.values()) < 21  # not past the bad record
