@@ -7,6 +7,7 @@ COPY schemas ./schemas
 COPY connectors ./connectors
 COPY gpu_workers ./gpu_workers
 COPY streams ./streams
+COPY dashboards ./dashboards
 RUN pip install --no-cache-dir .
 USER nobody
 ENTRYPOINT []

@@ -121,6 +121,10 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
         elapsed_s=time.monotonic() - t0,
     )
     print_summary(settings, summary, cameras, port)
+    # issue 6: the detections into embedded ClickHouse, then a few named queries
+    from connectors.sinks.clickhouse.demo import sink_and_show
+
+    sink_and_show(settings, console)
     if not summary.ok or summary.frames_produced != events:
         raise SystemExit(f"demo failed: {dets.consumed}/{events} detections, in order: {in_order}")
     return summary

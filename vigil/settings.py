@@ -152,6 +152,24 @@ class IngestSettings(_Section):
     ack_timeout_s: float = Field(30.0, gt=0)
 
 
+class ClickHouseSinkSettings(_Section):
+    """``vigil sink clickhouse``: batching, retention and retries of the exactly-once sink."""
+
+    group_id: str = "vigil-clickhouse-sink"
+    session_timeout_ms: int = Field(
+        45_000, ge=1000, description="How soon the group notices a dead sink (Kafka's default)."
+    )
+    batch_max_rows: int = Field(10_000, ge=1, description="Flush when this many rows wait.")
+    batch_max_s: float = Field(1.0, gt=0, description="Flush at least this often (s).")
+    personal_ttl_hours: float = Field(
+        72.0, gt=0, description="Per-object detections and alerts (personal data)."
+    )
+    aggregate_ttl_days: float = Field(395.0, gt=0, description="Frames, drift and rollups.")
+    retry_initial_s: float = Field(0.5, gt=0)
+    retry_max_s: float = Field(30.0, gt=0)
+    shutdown_timeout_s: float = Field(20.0, gt=0, description="Final flush on SIGTERM.")
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -176,6 +194,7 @@ class VigilSettings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     models: ModelSettings = ModelSettings()
     ingest: IngestSettings = IngestSettings()
+    clickhouse_sink: ClickHouseSinkSettings = ClickHouseSinkSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

@@ -54,3 +54,16 @@ def test_embedded_data_survives_reopening(tmp_path: Path) -> None:
     second = connect(settings)
     assert second.query("SELECT sum(a) FROM kept") == [(3,)]
     second.close()
+
+
+def test_server_url_options_carry_tls_and_timeouts() -> None:
+    from vigil.clickhouse import url_options
+
+    assert url_options("ca_certs=/etc/ca.pem&verify=false&send_receive_timeout=30") == {
+        "connect_timeout": 5.0,
+        "send_receive_timeout": 30.0,
+        "ca_certs": "/etc/ca.pem",
+        "verify": False,
+    }
+    with pytest.raises(ValueError, match="unknown ClickHouse URL option 'sslmode'"):
+        url_options("sslmode=require")

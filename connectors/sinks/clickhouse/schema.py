@@ -1,0 +1,260 @@
+"""Versioned migrations, applied at start-up, with the schema adapted to what the backend can do.
+
+``<db>.schema_migrations`` records each applied version. Every statement is idempotent
+(``IF NOT EXISTS``), so a crash half-way through a migration is repaired by the next start.
+Differences by server version are detected with ``SELECT version()`` and logged at WARNING,
+never silently: ClickHouse 18.16 (Debian's package) has no TTL, so retention there is the
+operator's job (README, "Backend differences").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import Gauge
+
+from connectors.sinks.clickhouse.queries import view_statements
+from connectors.sinks.clickhouse.rows import COLUMNS
+from vigil.clickhouse import ClickHouseClient
+
+# Identifiers put into SQL here are the database name (settings pattern
+# ^[A-Za-z_][A-Za-z0-9_]*$) and table names of our own, hence the S608 exemptions.
+
+log = logging.getLogger(__name__)
+
+FEATURES = Gauge(
+    "vigil_clickhouse_feature", "1 if the connected ClickHouse supports the feature", ["feature"]
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the connected ClickHouse supports, from its version."""
+
+    version: str
+    major: int
+    minor: int
+
+    @classmethod
+    def of(cls, client: ClickHouseClient) -> Capabilities:
+        version = str(client.query("SELECT version()")[0][0])
+        parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]]
+        major, minor = [*parts, 0, 0][:2]
+        return cls(version, major, minor)
+
+    @property
+    def ttl(self) -> bool:
+        """Table TTL arrived in ClickHouse 19.6."""
+        return (self.major, self.minor) >= (19, 6)
+
+    @property
+    def dedup_token(self) -> bool:
+        """``insert_deduplication_token`` (22.2) with ``non_replicated_deduplication_window``."""
+        return (self.major, self.minor) >= (22, 2)
+
+    def missing(self) -> list[str]:
+        gaps = []
+        if not self.ttl:
+            gaps.append("TTL (retention must be done by the operator)")
+        if not self.dedup_token:
+            gaps.append(
+                "insert_deduplication_token (an INSERT whose acknowledgement is lost while "
+                "the server still applies it can be repeated; see README)"
+            )
+        return gaps
+
+
+@dataclass(frozen=True)
+class Retention:
+    personal_hours: float = 72.0
+    aggregate_days: float = 395.0
+
+
+@dataclass(frozen=True)
+class Context:
+    db: str
+    caps: Capabilities
+    retention: Retention
+
+    def dedup(self) -> str:
+        """Plain MergeTree deduplicates retried INSERTs only with a window (22.2+ tokens)."""
+        return (
+            " SETTINGS non_replicated_deduplication_window = 1000" if self.caps.dedup_token else ""
+        )
+
+    def ttl(self, column: str, personal: bool) -> str:
+        if not self.caps.ttl:
+            return ""
+        return f" TTL {column} + INTERVAL {_ttl_seconds(self, personal)} SECOND"
+
+
+# (table, time column, its ms source column, personal data?)
+_TIMED = {
+    "detections": ("capture_time", "capture_ts_ms", True),
+    "frames": ("capture_time", "capture_ts_ms", False),
+    "alerts": ("alert_time", "alert_ts_ms", True),
+    "drift": ("window_start", "window_start_ms", False),
+}
+
+
+def _event_table(ctx: Context, table: str) -> str:
+    time_col, ms_col, personal = _TIMED[table]
+    cols = [f"{name} {kind}" for name, kind in COLUMNS[table]]
+    cols.append(f"{time_col} DateTime('UTC') DEFAULT toDateTime(intDiv({ms_col}, 1000), 'UTC')")
+    source = "kafka_topic, kafka_partition, kafka_offset"
+    extra = ", object_index" if table == "detections" else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ctx.db}.{table} ({', '.join(cols)}) "
+        f"ENGINE = MergeTree PARTITION BY toYYYYMMDD({time_col}) "
+        f"ORDER BY (camera_id, {time_col}, {source}{extra})"
+        + ctx.ttl(time_col, personal)
+        + ctx.dedup()
+    )
+
+
+def _v1_tables(ctx: Context) -> list[str]:
+    return [_event_table(ctx, table) for table in ("frames", "detections", "alerts", "drift")]
+
+
+ROLLUP_SELECT = (
+    "SELECT camera_id, label, model_version, toStartOfMinute(capture_time) AS minute, "
+    "kafka_topic, kafka_partition, countState() AS detections, "
+    "quantilesState(0.5, 0.9, 0.99)(score) AS score_quantiles, "
+    "maxState(kafka_offset) AS max_offset FROM {db}.detections{where} "
+    "GROUP BY camera_id, label, model_version, minute, kafka_topic, kafka_partition"
+)
+
+
+def _v2_rollups(ctx: Context) -> list[str]:
+    """Per camera x label x minute; the source partition and its highest offset are kept so a
+    block the view missed (process killed mid-INSERT) can be rebuilt (``repair_rollups``)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {ctx.db}.detections_per_minute ("
+        "camera_id String, label String, model_version String, minute DateTime('UTC'), "
+        "kafka_topic String, kafka_partition UInt32, "
+        "detections AggregateFunction(count), "
+        "score_quantiles AggregateFunction(quantiles(0.5, 0.9, 0.99), Float32), "
+        "max_offset AggregateFunction(max, Int64)) "
+        "ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(minute) "
+        "ORDER BY (camera_id, label, model_version, minute, kafka_topic, kafka_partition)"
+        + ctx.ttl("minute", personal=False),
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.db}.detections_per_minute_mv "
+        f"TO {ctx.db}.detections_per_minute AS " + ROLLUP_SELECT.format(db=ctx.db, where=""),
+    ]
+
+
+def _ttl_seconds(ctx: Context, personal: bool) -> int:
+    r = ctx.retention
+    return round(r.personal_hours * 3600) if personal else round(r.aggregate_days * 86400)
+
+
+def ensure_ttl(client: ClickHouseClient, ctx: Context) -> list[str]:
+    """Bring each table's TTL to the configured retention (tables keep the TTL they were
+    created with otherwise); the tables altered. Only where TTL exists (>= 19.6)."""
+    if not ctx.caps.ttl:
+        return []
+    timed = {t: (col, personal) for t, (col, _ms, personal) in _TIMED.items()}
+    timed["detections_per_minute"] = ("minute", False)
+    rows = client.query(
+        f"SELECT name, create_table_query FROM system.tables WHERE database = '{ctx.db}'"  # noqa: S608
+    )
+    current = {str(name): str(sql) for name, sql in rows}
+    altered = []
+    for table, (column, personal) in timed.items():
+        seconds = _ttl_seconds(ctx, personal)
+        if table not in current or f"toIntervalSecond({seconds})" in current[table]:
+            continue
+        client.query(
+            f"ALTER TABLE {ctx.db}.{table} MODIFY TTL {column} + INTERVAL {seconds} SECOND"
+        )
+        log.warning("retention of %s.%s changed to %d s", ctx.db, table, seconds)
+        altered.append(table)
+    return altered
+
+
+def repair_rollups(client: ClickHouseClient, db: str) -> int:
+    """Rebuild what the rollup lacks behind ``detections``, per source partition.
+
+    ClickHouse writes an INSERT's block to the table, then to its materialized views; a
+    process killed in between (chDB is in-process) leaves the rollup one block short while the
+    table is complete, and the sink would never insert that block again. Returns the number of
+    partitions repaired."""
+    table = client.query(
+        "SELECT kafka_topic, kafka_partition, toInt64(max(kafka_offset)) "  # noqa: S608
+        f"FROM {db}.detections GROUP BY kafka_topic, kafka_partition"
+    )
+    rollup = client.query(
+        "SELECT kafka_topic, kafka_partition, toInt64(maxMerge(max_offset)) "  # noqa: S608
+        f"FROM {db}.detections_per_minute GROUP BY kafka_topic, kafka_partition"
+    )
+    covered = {(str(t), int(p)): int(o) for t, p, o in rollup}
+    repaired = 0
+    for topic, partition, top in table:
+        done = covered.get((str(topic), int(partition)), -1)
+        if int(top) <= done:
+            continue
+        where = (
+            f" WHERE kafka_topic = '{topic}' AND kafka_partition = {int(partition)}"
+            f" AND kafka_offset > {done}"
+        )
+        client.query(
+            f"INSERT INTO {db}.detections_per_minute " + ROLLUP_SELECT.format(db=db, where=where)
+        )
+        log.warning("rollup rebuilt for %s[%s] after offset %d", topic, partition, done)
+        repaired += 1
+    return repaired
+
+
+def _v3_views(ctx: Context) -> list[str]:
+    return view_statements(ctx.db)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: Callable[[Context], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "event tables: frames, detections, alerts, drift", _v1_tables),
+    Migration(2, "rollup: detections per camera x label x minute", _v2_rollups),
+    Migration(3, "views for the named queries (dashboards/clickhouse)", _v3_views),
+)
+
+
+def applied_versions(client: ClickHouseClient, db: str) -> set[int]:
+    rows = client.query(f"SELECT DISTINCT version FROM {db}.schema_migrations")  # noqa: S608
+    return {int(r[0]) for r in rows}
+
+
+def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabilities:
+    """Bring ``db`` to the newest schema; the backend's capabilities."""
+    caps = Capabilities.of(client)
+    FEATURES.labels("ttl").set(int(caps.ttl))
+    for gap in caps.missing():
+        log.warning("ClickHouse %s lacks %s", caps.version, gap)
+    client.query(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.query(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, name String, applied_ms Int64) ENGINE = MergeTree ORDER BY version"
+    )
+    done = applied_versions(client, db)
+    ctx = Context(db, caps, retention)
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements(ctx):
+            client.query(statement)
+        client.insert(
+            f"{db}.schema_migrations",
+            ["version", "name", "applied_ms"],
+            [(migration.version, migration.name, int(time.time() * 1000))],
+        )
+        log.info("applied ClickHouse migration %d: %s", migration.version, migration.name)
+    ensure_ttl(client, ctx)
+    repair_rollups(client, db)
+    return caps

@@ -1,0 +1,320 @@
+"""The consumer loop of ``vigil sink clickhouse``: resume from what ClickHouse holds, batch,
+insert, and only then commit offsets to Kafka.
+
+- On assignment each partition starts at max(committed offset, the lowest next offset among
+  the tables its topic feeds); the writer then skips rows a table already holds.
+- Malformed events go to the DLQ with the reason; their offsets count as done.
+- When ClickHouse fails or is slow, every assigned partition is paused (the consumer keeps
+  polling, so it stays in its group), the batch is retried with exponential backoff, and the
+  partitions resume after the first successful write. Memory is bounded by the batch.
+- On revocation the batch is flushed once; if that fails, the revoked partitions' part of it
+  is dropped uncommitted and their new owner resumes from ClickHouse. On loss: dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from prometheus_client import Counter, Gauge
+
+from connectors.sinks.base import BatchPolicy, SinkBackpressureError
+from connectors.sinks.clickhouse.rows import TABLES_OF, MalformedEvent, Mapped, empty, map_event
+from connectors.sinks.clickhouse.schema import Capabilities, Retention, migrate
+from connectors.sinks.clickhouse.writer import ClickHouseWriter, FaultInjection
+from schemas.contracts import serde_for
+from schemas.serde import AvroSerde, SerdeError
+from vigil import kafka
+from vigil.clickhouse import ClickHouseClient
+from vigil.dlq import dead_letter
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+log = logging.getLogger(__name__)
+COMPONENT = "clickhouse-sink"
+
+HEALTHY = Gauge(
+    "vigil_sink_clickhouse_healthy", "1 while ClickHouse takes writes, 0 while retrying"
+)
+PAUSED = Gauge("vigil_sink_clickhouse_paused_partitions", "Partitions paused for backpressure")
+BUFFERED = Gauge("vigil_sink_clickhouse_buffered_rows", "Rows waiting in the current batch")
+MESSAGES = Counter("vigil_sink_clickhouse_messages_total", "Messages consumed", ["topic"])
+DEAD_LETTERS = Counter("vigil_sink_clickhouse_dlq_total", "Messages sent to the DLQ", ["topic"])
+RETRIES = Counter("vigil_sink_clickhouse_retries_total", "Batch writes retried after a failure")
+COMMITS = Counter("vigil_sink_clickhouse_commits_total", "Offset commits after a written batch")
+
+
+@dataclass(frozen=True)
+class SinkStats:
+    messages: int
+    rows: int
+    dead_letters: int
+    batches: int
+
+
+class ClickHouseSink:
+    """One sink process: a consumer in ``group_id`` over the detections, alerts and drift
+    topics (those that exist), writing to ``client``."""
+
+    def __init__(
+        self,
+        settings: VigilSettings,
+        client: ClickHouseClient,
+        *,
+        topics: list[Topic] | None = None,
+        fault: FaultInjection | None = None,
+    ) -> None:
+        conf = settings.clickhouse_sink
+        self.settings = settings
+        self.client = client
+        self.db = settings.clickhouse.database
+        self.kinds = {
+            t.name_in(settings.topics): t
+            for t in (topics or [Topic.DETECTIONS, Topic.ALERTS, Topic.DRIFT])
+        }
+        self.tables = {name: TABLES_OF[kind] for name, kind in self.kinds.items()}
+        self.serdes: dict[str, AvroSerde] = {
+            name: serde_for(settings, kind) for name, kind in self.kinds.items()
+        }
+        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
+        self.writer = ClickHouseWriter(
+            client, self.db, BatchPolicy(conf.batch_max_rows, conf.batch_max_s), fault
+        )
+        self.retention = Retention(conf.personal_ttl_hours, conf.aggregate_ttl_days)
+        self._retry = (conf.retry_initial_s, conf.retry_max_s)
+        self._shutdown_s = conf.shutdown_timeout_s
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._assigned: set[tuple[str, int]] = set()
+        self._paused = False
+        self._retry_at: float | None = None
+        self._backoff = self._retry[0]
+        self._messages = self._rows = self._dlq = self._batches = 0
+        self._dlq_failures: list[str] = []
+        self.caps: Capabilities | None = None
+
+    @property
+    def stats(self) -> SinkStats:
+        return SinkStats(self._messages, self._rows, self._dlq, self._batches)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing buffered and no retry pending."""
+        return not self.writer.items and self._retry_at is None
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The next offset to read per assigned partition (call from the loop's thread)."""
+        if self._consumer is None or not self._assigned:
+            return {}
+        parts = [TopicPartition(t, p) for t, p in sorted(self._assigned)]
+        return {(tp.topic, tp.partition): tp.offset for tp in self._consumer.position(parts)}
+
+    # -- start-up ---------------------------------------------------------------------------
+    def prepare(self) -> Capabilities:
+        """Apply migrations (retrying while ClickHouse is unreachable is the caller's job)."""
+        return self.adopt(migrate(self.client, self.db, self.retention))
+
+    def adopt(self, caps: Capabilities) -> Capabilities:
+        """Use what the (already migrated) backend supports."""
+        self.caps = caps
+        self.writer.dedup_tokens = caps.dedup_token
+        return caps
+
+    def _present_topics(self, consumer: Consumer) -> list[str]:
+        existing = consumer.list_topics(timeout=10).topics
+        return [name for name in self.kinds if name in existing]
+
+    # -- rebalance callbacks ----------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        starts: dict[tuple[str, int], int] = {}
+        try:
+            starts = self.writer.resume_offsets(keys, self.tables)
+        except Exception as exc:  # the writer still skips what is stored before each insert
+            log.warning("cannot read resume offsets from ClickHouse (%r); using commits", exc)
+            self.writer.forget(keys)
+        committed: dict[tuple[str, int], int] = {}
+        try:
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, 30)
+            }
+        except KafkaException as exc:  # librdkafka falls back to the committed offsets itself
+            log.warning("cannot read committed offsets (%r)", exc)
+        assign = []
+        for key in keys:
+            done = committed.get(key, OFFSET_INVALID)
+            start = max(done if done >= 0 else -1, starts.get(key, -1))
+            assign.append(TopicPartition(key[0], key[1], start if start > 0 else OFFSET_INVALID))
+        log.info("assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in assign])
+        consumer.incremental_assign(assign)
+        self._assigned.update(keys)
+        if self._paused:
+            consumer.pause(assign)
+            PAUSED.set(len(self._assigned))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        if any((m.topic, m.partition) in keys for m in self.writer.items):
+            try:
+                self._flush()
+            except SinkBackpressureError as exc:
+                log.warning("revoked with an unwritten batch (%s); its owner re-reads it", exc)
+        self._drop(keys)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop({(tp.topic, tp.partition) for tp in partitions})
+
+    def _drop(self, keys: set[tuple[str, int]]) -> None:
+        self.writer.discard(lambda m: (m.topic, m.partition) in keys, lambda m: m.row_count)
+        self.writer.forget(keys)
+        self._assigned -= keys
+
+    # -- one message ------------------------------------------------------------------------
+    def _accept(self, msg: Message) -> None:
+        topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+        src = (topic, partition, offset)
+        MESSAGES.labels(topic).inc()
+        self._messages += 1
+        try:
+            record = self.serdes[topic].decode(msg)
+            mapped = map_event(self.kinds[topic], record, src)
+        except (SerdeError, MalformedEvent) as exc:
+            if self._producer is None:
+                raise RuntimeError("sink is not running") from exc
+            dead_letter(self._producer, self.dlq_topic, msg, exc, COMPONENT)
+            DEAD_LETTERS.labels(topic).inc()
+            self._dlq += 1
+            mapped = empty(src)
+        self.writer.add(mapped, mapped.row_count)
+        BUFFERED.set(self.writer.rows)
+
+    def _dlq_delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._dlq_failures.append(f"{msg.topic()}: {err}")
+
+    # -- flushing ---------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Write the batch, make DLQ records durable, then commit the batch's offsets."""
+        if not self.writer.items:
+            return
+        if self._producer is not None and self._producer.flush(30) > 0:
+            raise SinkBackpressureError("DLQ records not delivered yet", 1.0)
+        if self._dlq_failures:  # never commit past a record that reached neither table nor DLQ
+            raise RuntimeError(f"DLQ delivery failed: {self._dlq_failures[:3]}")
+        batch = self.writer.flush()
+        self._rows += sum(m.row_count for m in batch)
+        self._batches += 1
+        BUFFERED.set(self.writer.rows)
+        self._commit(batch)
+
+    def _commit(self, batch: list[Mapped]) -> None:
+        if self._consumer is None:
+            return
+        ends: dict[tuple[str, int], int] = {}
+        for m in batch:
+            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset)
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in ends.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+            COMMITS.inc()
+        except Exception as exc:  # ClickHouse holds the truth; the next owner resumes from it
+            log.warning("offset commit failed (%r); resume will use ClickHouse", exc)
+
+    def _try_flush(self) -> None:
+        try:
+            self._flush()
+        except SinkBackpressureError as exc:
+            self._backpressure(exc)
+            return
+        if self._paused:
+            self._resume()
+        HEALTHY.set(1)
+
+    def _backpressure(self, exc: SinkBackpressureError) -> None:
+        HEALTHY.set(0)
+        RETRIES.inc()
+        log.warning("ClickHouse write failed, retrying in %.1fs: %s", self._backoff, exc)
+        self._retry_at = time.monotonic() + max(self._backoff, exc.retry_after)
+        self._backoff = min(self._backoff * 2, self._retry[1])
+        if not self._paused and self._consumer is not None:
+            self._consumer.pause([TopicPartition(t, p) for t, p in self._assigned])
+            self._paused = True
+            PAUSED.set(len(self._assigned))
+
+    def _resume(self) -> None:
+        if self._consumer is not None:
+            self._consumer.resume([TopicPartition(t, p) for t, p in self._assigned])
+        self._paused = False
+        self._retry_at = None
+        self._backoff = self._retry[0]
+        PAUSED.set(0)
+        log.info("ClickHouse takes writes again; partitions resumed")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, stop: threading.Event, *, idle: Callable[[], None] | None = None) -> SinkStats:
+        """Consume until ``stop`` is set; then flush what is buffered (bounded) and leave."""
+        conf = self.settings.clickhouse_sink
+        self._consumer = kafka.consumer(
+            self.settings, conf.group_id, **{"session.timeout.ms": conf.session_timeout_ms}
+        )
+        self._producer = kafka.producer(self.settings, on_delivery=self._dlq_delivered)
+        consumer = self._consumer
+        try:
+            topics = self._present_topics(consumer)
+            if not topics:
+                raise RuntimeError(f"none of the sink's topics exist: {sorted(self.kinds)}")
+            consumer.subscribe(
+                topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
+            HEALTHY.set(1)
+            while not stop.is_set():
+                self._step(consumer)
+                if idle is not None:
+                    idle()
+            self._final_flush(consumer)
+        finally:
+            consumer.close()
+            self._producer.flush(10)
+        return self.stats
+
+    def _step(self, consumer: Consumer) -> None:
+        if self._retry_at is not None:
+            if time.monotonic() >= self._retry_at:
+                self._try_flush()
+        elif self.writer.due():
+            self._try_flush()
+        # Paused partitions deliver nothing (a few prefetched records at most, which are kept),
+        # so the batch stays bounded while polling keeps the consumer in its group.
+        room = max(1, min(1000, self.writer.policy.max_rows - self.writer.rows))
+        for msg in consumer.consume(num_messages=room, timeout=0.1):
+            err = msg.error()
+            if err is None:
+                self._accept(msg)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", err)
+
+    def _final_flush(self, consumer: Consumer) -> None:
+        deadline = time.monotonic() + self._shutdown_s
+        while self.writer.items and time.monotonic() < deadline:
+            try:
+                self._flush()
+            except SinkBackpressureError as exc:
+                log.warning("final flush failed (%s); retrying until the shutdown timeout", exc)
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        if self.writer.items:
+            log.error(
+                "left %d unwritten messages uncommitted; the next start re-reads them",
+                len(self.writer.items),
+            )
