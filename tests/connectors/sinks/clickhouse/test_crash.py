@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +22,18 @@ from tests.connectors.sinks.clickhouse.support import (
     group_committed,
 )
 from vigil.settings import VigilSettings
+
+SPAWNED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_sink_outlives_its_test() -> Iterator[None]:
+    yield
+    while SPAWNED:
+        proc = SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
 
 
 def spawn_sink(settings: VigilSettings, fault: str = "") -> subprocess.Popen[bytes]:
@@ -40,12 +53,14 @@ def spawn_sink(settings: VigilSettings, fault: str = "") -> subprocess.Popen[byt
         VIGIL_SINK_FAULT=fault,
     )
     log = (settings.data_dir / "sink.log").open("ab")
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-c", "from vigil.cli import main; main()", "sink", "clickhouse"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    SPAWNED.append(proc)
+    return proc
 
 
 def committed_total(settings: VigilSettings, topic: str) -> int:

@@ -16,8 +16,15 @@ from tests.connectors.sinks.clickhouse.support import (
     group_committed,
     members_with_partitions,
 )
-from tests.connectors.sinks.clickhouse.test_crash import committed_total, spawn_sink, wait_until
+from tests.connectors.sinks.clickhouse.test_crash import (
+    _no_sink_outlives_its_test,
+    committed_total,
+    spawn_sink,
+    wait_until,
+)
 from vigil.settings import VigilSettings
+
+__all__ = ["_no_sink_outlives_its_test"]  # the autouse fixture kills leftover sinks
 
 
 @pytest.mark.timeout(300)
