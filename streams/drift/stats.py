@@ -1,0 +1,99 @@
+"""Distances between a window's distribution and its reference, from counts alone.
+
+- PSI (population stability index) over ~10 bins holding equal reference mass (the usual
+  decile binning; fine bins are merged so the window and the reference share bin edges).
+- Jensen-Shannon distance (base 2, so in [0, 1]) over the same bins.
+- Two-sample KS from the fine histograms (the mergeable sketch): the largest gap between the
+  two binned CDFs. Binning can only hide a gap inside one bin, so the true D lies within
+  ``ks_error_bound`` (the largest single-bin probability mass of either side) of this value.
+- Cosine distance between embedding centroids.
+Empty bins are smoothed with half a count so PSI stays finite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy.spatial.distance import jensenshannon
+
+SMOOTHING = 0.5
+
+
+def quantile_groups(reference: Sequence[int], groups: int = 10) -> list[int]:
+    """Fine-bin indices where each coarse bin ends, so each holds ~1/groups of the reference."""
+    ref = np.asarray(reference, dtype=np.float64)
+    total = ref.sum()
+    if total <= 0:
+        return [len(ref)]
+    cum = np.cumsum(ref) / total
+    ends: list[int] = []
+    target = 1.0 / groups
+    for i, c in enumerate(cum):
+        if c >= target - 1e-12 and i + 1 < len(ref):
+            ends.append(i + 1)
+            target = (math.floor(c * groups + 1e-9) + 1) / groups
+    ends.append(len(ref))
+    return sorted(set(ends))
+
+
+def coarsen(counts: Sequence[int], ends: Sequence[int]) -> list[int]:
+    out, start = [], 0
+    for end in ends:
+        out.append(int(sum(counts[start:end])))
+        start = end
+    return out
+
+
+def _proportions(counts: Sequence[float]) -> np.ndarray:  # type: ignore[type-arg]
+    arr = np.asarray(counts, dtype=np.float64) + SMOOTHING
+    return arr / arr.sum()
+
+
+def psi(reference: Sequence[float], current: Sequence[float]) -> float:
+    p, q = _proportions(reference), _proportions(current)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def js_distance(reference: Sequence[float], current: Sequence[float]) -> float:
+    p, q = _proportions(reference), _proportions(current)
+    return float(jensenshannon(p, q, base=2.0))
+
+
+def ks_binned(reference: Sequence[int], current: Sequence[int]) -> float:
+    ref, cur = np.asarray(reference, np.float64), np.asarray(current, np.float64)
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        return 0.0
+    return float(np.max(np.abs(np.cumsum(ref) / ref.sum() - np.cumsum(cur) / cur.sum())))
+
+
+def ks_error_bound(reference: Sequence[int], current: Sequence[int]) -> float:
+    """How far the binned D can be from the exact two-sample D of the raw values."""
+    ref, cur = np.asarray(reference, np.float64), np.asarray(current, np.float64)
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        return 0.0
+    return float(max((ref / ref.sum()).max(), (cur / cur.sum()).max()))
+
+
+def categorical(
+    reference: Mapping[str, int], current: Mapping[str, int], min_share: float = 0.01
+) -> tuple[list[int], list[int]]:
+    """Aligned count vectors; categories under ``min_share`` of the reference (including ones
+    the reference never saw) pool into one "other" category, so one stray label in a window
+    is not drift but a new label that takes a real share is."""
+    ref_total = max(sum(reference.values()), 1)
+    keys = sorted(set(reference) | set(current))
+    major = [k for k in keys if reference.get(k, 0) / ref_total >= min_share]
+    minor = [k for k in keys if k not in major]
+    ref = [reference.get(k, 0) for k in major] + [sum(reference.get(k, 0) for k in minor)]
+    cur = [current.get(k, 0) for k in major] + [sum(current.get(k, 0) for k in minor)]
+    return ref, cur
+
+
+def cosine_distance(a: Sequence[float], b: Sequence[float]) -> float | None:
+    va, vb = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    na, nb = np.linalg.norm(va), np.linalg.norm(vb)
+    if na == 0 or nb == 0 or va.shape != vb.shape:
+        return None
+    return float(1.0 - np.dot(va, vb) / (na * nb))
