@@ -155,7 +155,7 @@ class IngestSettings(_Section):
 class DriftSettings(_Section):
     """The drift-statistics stream (``vigil drift``): windows, references, thresholds."""
 
-    app_id: str = Field("vigil-drift", pattern=r"^[A-Za-z0-9._-]+$")
+    app_id: str = Field("drift", pattern=r"^[A-Za-z0-9._-]+$")
     window_s: float = Field(300.0, gt=0, description="Tumbling window length, event time.")
     allowed_lateness_s: float = Field(
         30.0,

@@ -29,6 +29,7 @@ from vigil.settings import DriftSettings
 
 SEP = "\x1f"
 PinnedLookup = Callable[[str, str], Summary | None]
+ReferenceHook = Callable[[str, str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,13 @@ class DriftEngine:
         refs: MutableMapping[str, Any],
         pinned: PinnedLookup | None = None,
         clock: Callable[[], float] = time.time,
+        on_reference: ReferenceHook | None = None,
     ) -> None:
         self.cfg = cfg
         self.windows, self.meta, self.refs = windows, meta, refs
         self.pinned = pinned or (lambda camera, version: None)
         self.clock = clock
+        self.on_reference = on_reference
         self.window_ms = max(1, round(cfg.window_s * 1000))
         self.lateness_ms = round(cfg.allowed_lateness_s * 1000)
 
@@ -132,10 +135,13 @@ class DriftEngine:
         ref = self.refs.get(key) or {"summary": empty(), "windows": []}
         if start in ref["windows"] or len(ref["windows"]) >= self.cfg.reference_windows:
             return
-        self.refs[key] = {
+        ref = {
             "summary": merge(copy.deepcopy(ref["summary"]), summary),
             "windows": [*ref["windows"], start],
         }
+        self.refs[key] = ref
+        if len(ref["windows"]) >= self.cfg.reference_windows and self.on_reference is not None:
+            self.on_reference(camera, version, ref)
 
     def _close(self, camera: str, version: str, meta: dict[str, Any], start: int) -> Closed | None:
         wkey = f"{camera}{SEP}{version}{SEP}{start}"
