@@ -83,9 +83,10 @@ def usable_image_stats(stats: Mapping[str, Any] | None) -> bool:
     b, c, s = stats.get("brightness"), stats.get("contrast"), stats.get("sharpness")
     if not _finite(b, c, s):
         return False
-    if not (0.0 <= b <= 1.0 and 0.0 <= c <= 1.0 and s >= 0.0):
+    fb, fc, fs = float(b), float(c), float(s)  # type: ignore[arg-type]
+    if not (0.0 <= fb <= 1.0 and 0.0 <= fc <= 1.0 and fs >= 0.0):
         return False
-    return not (b == 0.0 and c == 0.0 and s == 0.0 and stats.get("dhash") is None)
+    return not (fb == 0.0 and fc == 0.0 and fs == 0.0 and stats.get("dhash") is None)
 
 
 def add_event(summary: Summary, event: Mapping[str, Any], *, dark_brightness: float = 0.05) -> None:

@@ -7,7 +7,7 @@ injected at a window boundary, so the whole suite costs one app start-up."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +27,10 @@ SHIFTS = {
     "frozen": {"frozen_feed"},
     "no_persons": {"class_mix"},
 }
+
+
+def _shift_from(name: str) -> Callable[[int], str]:
+    return lambda loop: name if loop >= SHIFT_AT else "none"
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +63,7 @@ def drift_run(
         streams = [stream(frame_pool, "stationary", STATIONARY_LOOPS, seed=1)]
         for name in SHIFTS:
             streams.append(
-                stream(
-                    frame_pool,
-                    f"shift-{name}",
-                    SHIFT_LOOPS,
-                    seed=2,
-                    shift=lambda loop, name=name: name if loop >= SHIFT_AT else "none",
-                )
+                stream(frame_pool, f"shift-{name}", SHIFT_LOOPS, seed=2, shift=_shift_from(name))
             )
         produced = h.produce(settings, itertools.chain(*streams))
         cameras = {"stationary": STATIONARY_LOOPS - 1} | {
