@@ -31,7 +31,9 @@ def quantile_groups(reference: Sequence[int], groups: int = 10) -> list[int]:
     ends: list[int] = []
     target = 1.0 / groups
     for i, c in enumerate(cum):
-        if c >= target - 1e-12 and i + 1 < len(ref):
+        if c >= 1.0 - 1e-12:
+            break  # trailing empty bins join the last group
+        if c >= target - 1e-12:
             ends.append(i + 1)
             target = (math.floor(c * groups + 1e-9) + 1) / groups
     ends.append(len(ref))
