@@ -193,6 +193,9 @@ class DriftSettings(_Section):
         0.5, gt=0, le=1, description="Detection loss only where the reference share is over."
     )
     baselines_dir: Path | None = Field(None, description="None: <data_dir>/drift/baselines.")
+    session_timeout_s: float = Field(
+        30.0, ge=6, description="Consumer group session: how soon a dead worker's share moves."
+    )
 
 
 def _default_data_dir() -> Path:

@@ -1,8 +1,8 @@
 """The faust-streaming app behind ``vigil drift``: ``vigil.detections`` in, ``vigil.drift`` and
 drift alerts on ``vigil.alerts`` out.
 
-State (open windows, watermarks, streaks, automatic references) lives in three
-changelog-backed faust tables, so a restarted or rebalanced worker recovers it from Kafka.
+State (open windows, watermarks, streaks, automatic references) lives in one
+changelog-backed faust table, so a restarted or rebalanced worker recovers it from Kafka.
 Processing is at-least-once; every table value records the source offset it last applied, so
 an event replayed after a crash is never counted twice (see ``engine.py``). Faust flushes its
 producer (the changelog) before it commits source offsets; our outputs are flushed when a
@@ -28,7 +28,7 @@ from streams.drift.engine import Closed, DriftEngine
 from vigil import kafka
 from vigil.dlq import dead_letter
 from vigil.settings import ConfigError, VigilSettings
-from vigil.topics import Topic
+from vigil.topics import Topic, TopicSpec
 
 log = logging.getLogger(__name__)
 COMPONENT = "drift"
@@ -123,6 +123,8 @@ def create_app(settings: VigilSettings) -> faust.App:
         topic_replication_factor=settings.topics.replication_factor,
         topic_partitions=partitions,
         producer_acks=-1,
+        broker_session_timeout=cfg.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, cfg.session_timeout_s / 3),
     )
     source = app.topic(
         Topic.DETECTIONS.name_in(settings.topics),
@@ -139,18 +141,18 @@ def create_app(settings: VigilSettings) -> faust.App:
             partitions=partitions,  # same as the source: a camera's state lives with it
         )  # keys and values use faust's default table codec, JSON
 
-    windows, meta, refs = table("windows"), table("meta"), table("refs")
+    state = table("state")
     store = BaselineStore.of(settings)
 
     def save_auto(camera: str, version: str, ref: dict[str, Any]) -> None:
-        model_name = (meta.get(f"{camera}\x1f{version}") or {}).get("model_name", "")
+        model_name = (state.get(f"{camera}\x1f{version}") or {}).get("model_name", "")
         start, end = min(ref["windows"]), max(ref["windows"]) + round(cfg.window_s * 1000)
         try:
             store.save(Baseline(camera, model_name, version, start, end, "auto", 0, ref["summary"]))
         except OSError as exc:  # a copy for people; the table is the source of truth
             log.warning("cannot write the automatic reference copy: %s", exc)
 
-    engine = DriftEngine(cfg, windows, meta, refs, pinned=store.pinned, on_reference=save_auto)
+    engine = DriftEngine(cfg, state, pinned=store.pinned, on_reference=save_auto)
     serde = serde_for(settings, Topic.DETECTIONS)
     producer = kafka.producer(settings)
     outputs = DriftOutputs(
@@ -183,8 +185,25 @@ def run(settings: VigilSettings) -> None:
     from vigil.topics import ensure_topics, topic_specs
 
     kafka.wait_until_ready(settings)
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
-    serve_metrics(settings.metrics_port, COMPONENT)
+    client = kafka.admin(settings)
+    ensure_topics(client, topic_specs(settings.topics))
     app = create_app(settings)
+    # Create the tables' changelog topics (compacted, as faust would) before faust starts:
+    # a changelog topic faust creates itself can enter its metadata snapshot with 0
+    # partitions, and the first table write then fails with PartitionsMismatch.
+    ensure_topics(client, state_topics(settings, app))
+    serve_metrics(settings.metrics_port, COMPONENT)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()
+
+
+def state_topics(settings: VigilSettings, app: faust.App) -> list[TopicSpec]:
+    return [
+        TopicSpec(
+            table.changelog_topic.get_topic_name(),
+            settings.topics.detections_partitions,
+            settings.topics.replication_factor,
+            {"cleanup.policy": "compact"},
+        )
+        for table in app.tables.values()
+    ]

@@ -86,7 +86,7 @@ def compare(window: Summary, reference: Summary, cfg: DriftSettings) -> list[Sta
             ]
     out += _embedding(window, reference, cfg)
     out += quality(window, reference, cfg)
-    return out
+    return out + info(window)
 
 
 def _embedding(window: Summary, reference: Summary, cfg: DriftSettings) -> list[Stat]:
@@ -128,11 +128,18 @@ def quality(window: Summary, reference: Summary, cfg: DriftSettings) -> list[Sta
             ratio = cur_busy / ref_busy
             limit = cfg.detection_loss_ratio
             out.append(Stat("detection_loss", "RATE", ratio, limit, ratio < limit, frames, q))
-    if frames:
-        info = Kind.INFO
-        out.append(
-            Stat("empty_frames", "RATE", window["empty_frames"] / frames, 1.0, False, frames, info)
-        )
-        missing = window["missing_stats"] / frames
-        out.append(Stat("missing_image_stats", "RATE", missing, 1.0, False, frames, info))
     return out
+
+
+def info(window: Summary) -> list[Stat]:
+    """Rates reported for every window, reference or not; they never alarm."""
+    frames = window["frames"]
+    if not frames:
+        return []
+    k = Kind.INFO
+    rates = {
+        "empty_frames": window["empty_frames"] / frames,
+        "missing_image_stats": window["missing_stats"] / frames,
+        "invalid_detections": window["invalid_detections"] / max(window["detections"], 1),
+    }
+    return [Stat(name, "RATE", value, 1.0, False, frames, k) for name, value in rates.items()]

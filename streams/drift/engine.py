@@ -1,29 +1,26 @@
 """Event-time tumbling windows per (camera, model version), references and alarm streaks.
 
-Pure logic over three mutable mappings (the faust app passes changelog-backed tables, unit
-tests pass dicts):
+Pure logic over one mutable mapping (the faust app passes a changelog-backed table, unit
+tests a dict) holding, per ``camera␟version``, one value: the watermark (largest capture time
+seen), the open windows' summaries, late counts, alarm streaks and the automatic reference.
 
-- ``windows``: ``camera␟version␟start`` -> the open window's summary;
-- ``meta``: ``camera␟version`` -> watermark, open windows, late count, alarm streaks;
-- ``refs``: ``camera␟version`` -> the automatic reference (the first N windows merged).
-
-Restarts: every value records the source offset it last applied (one camera's events share
-one partition, keyed by camera id), so an event replayed after a crash (at-least-once) is
-applied nowhere twice. A window closes once its camera's event time (the watermark: the largest
+Restarts: one value per key means one changelog record per event, so state is never half
+written; the value records the source offset it last applied (one camera's events share one
+partition, keyed by camera id), so an event replayed after a crash (at-least-once) is skipped.
+A window closes once its camera's event time (the watermark: the largest
 capture time seen) passes its end plus the allowed lateness; an event for a closed window is
 counted as late (reported with the next closed window, and in a metric), never dropped silently.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.drift import metrics
-from streams.drift.compare import Kind, Stat, compare
+from streams.drift.compare import Kind, Stat, compare, info
 from streams.drift.window import Summary, add_event, empty, merge, usable_image_stats
 from vigil.settings import DriftSettings
 
@@ -50,16 +47,17 @@ class Closed:
         return {a["details"]["feature"] for a in self.alerts}
 
 
-def _new_meta(model_name: str) -> dict[str, Any]:
+def _new_state(model_name: str) -> dict[str, Any]:
     return {
         "model_name": model_name,
+        "offset": -1,
         "watermark": -1,
-        "open": [],
         "closed_until": -1,
         "late": 0,
         "late_total": 0,
         "streaks": {},
-        "offset": -1,
+        "windows": {},  # str(window start) -> summary of an open window
+        "ref": None,  # the automatic reference: {"summary", "windows"}
     }
 
 
@@ -67,15 +65,13 @@ class DriftEngine:
     def __init__(
         self,
         cfg: DriftSettings,
-        windows: MutableMapping[str, Any],
-        meta: MutableMapping[str, Any],
-        refs: MutableMapping[str, Any],
+        state: MutableMapping[str, Any],
         pinned: PinnedLookup | None = None,
         clock: Callable[[], float] = time.time,
         on_reference: ReferenceHook | None = None,
     ) -> None:
         self.cfg = cfg
-        self.windows, self.meta, self.refs = windows, meta, refs
+        self.state = state
         self.pinned = pinned or (lambda camera, version: None)
         self.clock = clock
         self.on_reference = on_reference
@@ -83,84 +79,74 @@ class DriftEngine:
         self.lateness_ms = round(cfg.allowed_lateness_s * 1000)
 
     def process(self, event: Mapping[str, Any], offset: int) -> list[Closed]:
-        """Fold one DetectionEvent in; return the windows it closed (oldest first)."""
+        """Fold one DetectionEvent in; return the windows it closed (oldest first). An event at
+        or below the offset the key's state already holds is a replay and changes nothing."""
         camera, version = str(event["camera_id"]), str(event["model_version"])
         key = f"{camera}{SEP}{version}"
-        meta = dict(self.meta.get(key) or _new_meta(str(event.get("model_name", ""))))
-        fresh = offset > meta["offset"]
+        st = self.state.get(key) or _new_state(str(event.get("model_name", "")))
+        if offset <= st["offset"]:
+            return []
+        st["offset"] = offset
         ts = int(event["capture_ts_ms"])
         start = ts - ts % self.window_ms
-        too_late = start < meta["closed_until"] or (
-            start + self.window_ms + self.lateness_ms <= meta["watermark"]
+        too_late = start < st["closed_until"] or (
+            start + self.window_ms + self.lateness_ms <= st["watermark"]
         )
         if too_late:
-            if fresh:
-                meta["late"] += 1
-                meta["late_total"] += 1
-                metrics.LATE.labels(camera).inc()
+            st["late"] += 1
+            st["late_total"] += 1
+            metrics.LATE.labels(camera).inc()
         else:
-            wkey = f"{key}{SEP}{start}"
-            summary = self.windows.get(wkey) or empty()
-            if offset > summary["offset"]:
-                summary = dict(summary)
-                add_event(summary, event, dark_brightness=self.cfg.dark_brightness)
-                summary["offset"] = offset
-                self.windows[wkey] = summary
-                if fresh and not usable_image_stats(event.get("image_stats")):
-                    metrics.MISSING_STATS.labels(camera).inc()
-            if start not in meta["open"]:
-                meta["open"] = sorted([*meta["open"], start])
-        if fresh:
-            meta["watermark"] = max(meta["watermark"], ts)
-            meta["offset"] = offset
-        closed = [
-            self._close(camera, version, meta, s)
-            for s in list(meta["open"])
-            if s + self.window_ms + self.lateness_ms <= meta["watermark"]
-        ]
-        self.meta[key] = meta
-        return [c for c in closed if c is not None]
+            summary = st["windows"].setdefault(str(start), empty())
+            add_event(summary, event, dark_brightness=self.cfg.dark_brightness)
+            summary["offset"] = offset
+            if not usable_image_stats(event.get("image_stats")):
+                metrics.MISSING_STATS.labels(camera).inc()
+        st["watermark"] = max(st["watermark"], ts)
+        due = sorted(
+            int(s)
+            for s in st["windows"]
+            if int(s) + self.window_ms + self.lateness_ms <= st["watermark"]
+        )
+        closed = [self._close(camera, version, st, s) for s in due]
+        self.state[key] = st  # one record per key: the changelog update is atomic
+        return closed
 
-    def _reference(self, camera: str, version: str) -> tuple[Summary | None, str]:
+    def _reference(
+        self, camera: str, version: str, st: dict[str, Any]
+    ) -> tuple[Summary | None, str]:
         pinned = self.pinned(camera, version)
         if pinned is not None:
             return pinned, "pinned"
-        ref = self.refs.get(f"{camera}{SEP}{version}")
+        ref = st["ref"]
         if ref is not None and len(ref["windows"]) >= self.cfg.reference_windows:
             return ref["summary"], "auto"
         return None, "building"
 
-    def _grow_reference(self, camera: str, version: str, start: int, summary: Summary) -> None:
-        key = f"{camera}{SEP}{version}"
-        ref = self.refs.get(key) or {"summary": empty(), "windows": []}
+    def _grow_reference(
+        self, camera: str, version: str, st: dict[str, Any], start: int, summary: Summary
+    ) -> None:
+        ref = st["ref"] or {"summary": empty(), "windows": []}
         if start in ref["windows"] or len(ref["windows"]) >= self.cfg.reference_windows:
             return
-        ref = {
-            "summary": merge(copy.deepcopy(ref["summary"]), summary),
-            "windows": [*ref["windows"], start],
-        }
-        self.refs[key] = ref
+        merge(ref["summary"], summary)
+        ref["windows"] = [*ref["windows"], start]
+        st["ref"] = ref
         if len(ref["windows"]) >= self.cfg.reference_windows and self.on_reference is not None:
             self.on_reference(camera, version, ref)
 
-    def _close(self, camera: str, version: str, meta: dict[str, Any], start: int) -> Closed | None:
-        wkey = f"{camera}{SEP}{version}{SEP}{start}"
-        meta["open"] = [s for s in meta["open"] if s != start]
-        meta["closed_until"] = max(meta["closed_until"], start + self.window_ms)
-        summary = self.windows.get(wkey)
-        if summary is None:  # closed before a crash; the delete is what was replayed
-            return None
-        reference, source = self._reference(camera, version)
-        results: list[Stat] = []
+    def _close(self, camera: str, version: str, st: dict[str, Any], start: int) -> Closed:
+        summary = st["windows"].pop(str(start))
+        st["closed_until"] = max(st["closed_until"], start + self.window_ms)
+        reference, source = self._reference(camera, version, st)
         if reference is None:
-            self._grow_reference(camera, version, start, summary)
+            self._grow_reference(camera, version, st, start, summary)
+            results = info(summary)
         else:
             results = compare(summary, reference, self.cfg)
-        late = meta["late"]
-        meta["late"] = 0
-        closed = self._records(camera, version, meta, start, summary, results, late, source)
-        del self.windows[wkey]
-        return closed
+        late = st["late"]
+        st["late"] = 0
+        return self._records(camera, version, st, start, summary, results, late, source)
 
     def _records(
         self,
@@ -218,7 +204,7 @@ class DriftEngine:
              "threshold": 0.0, "alarm": False, "sample_size": summary["frames"]}
         )  # fmt: skip
         if source == "building":
-            ref = self.refs.get(f"{camera}{SEP}{version}") or {"windows": []}
+            ref = meta["ref"] or {"windows": []}
             rows.append(
                 {**base, "feature": "reference_windows", "statistic": "RATE",
                  "value": float(len(ref["windows"])),

@@ -42,7 +42,12 @@ def pool(cache_dir: Path) -> FramePool:
 
 def drift_settings(settings: VigilSettings, pool_len: int, **overrides: Any) -> VigilSettings:
     """Windows of one pass over the pool (``pool_len`` frames at 100 ms of event time)."""
-    cfg = {"window_s": pool_len * FRAME_MS / 1000, "allowed_lateness_s": 1.0, **overrides}
+    cfg = {
+        "window_s": pool_len * FRAME_MS / 1000,
+        "allowed_lateness_s": 1.0,
+        "session_timeout_s": 6.0,  # a killed app's partitions move to its successor quickly
+        **overrides,
+    }
     return settings.model_copy(update={"drift": DriftSettings(**cfg)})
 
 

@@ -25,10 +25,8 @@ def ev(ts: int, brightness: float = 0.5, camera: str = "cam-1", **stats: Any) ->
 
 class Run:
     def __init__(self, cfg: DriftSettings = CFG, **kw: Any) -> None:
-        self.windows: dict[str, Any] = {}
-        self.meta: dict[str, Any] = {}
-        self.refs: dict[str, Any] = {}
-        self.engine = DriftEngine(cfg, self.windows, self.meta, self.refs, clock=lambda: 1.0, **kw)
+        self.state: dict[str, Any] = {}
+        self.engine = DriftEngine(cfg, self.state, clock=lambda: 1.0, **kw)
         self.offset = 0
         self.closed: list[Closed] = []
 
@@ -57,7 +55,7 @@ def test_out_of_order_within_lateness_lands_in_its_window_and_later_ones_count_a
     assert [c.window_start_ms for c in closed] == [0]
     assert closed[0].frames == 3
     assert run.feed([ev(3000), ev(8000)]) == []  # too late for window 0: counted, not dropped
-    assert run.meta[f"cam-1{SEP}{detection_event()['model_version']}"]["late_total"] == 2
+    assert run.state[f"cam-1{SEP}{detection_event()['model_version']}"]["late_total"] == 2
     closed = run.feed([ev(25_000)])
     assert [c.window_start_ms for c in closed] == [10_000]
     assert closed[0].frames == 2
@@ -67,11 +65,16 @@ def test_out_of_order_within_lateness_lands_in_its_window_and_later_ones_count_a
 def test_replayed_offsets_after_a_crash_are_not_counted_twice() -> None:
     run = Run()
     events = frames(0) + frames(1)
-    run.feed(events[:15])
-    # a crash: the tables (changelog) hold offsets 0..14, the committed source offset is 8
-    run.offset = 8
-    run.feed(events[8:15])
-    run.feed([*events[15:], ev(40000)])
+    run.feed(events[:9])
+    changelog = copy.deepcopy(run.state)  # what reached the changelog before the crash
+    run.feed(events[9:15])
+    # the crash: the table recovers the changelog (offsets 0..8 applied), and the source
+    # resumes from the last committed offset, 5, so 5..8 are replayed once more
+    run.state.clear()
+    run.state.update(changelog)
+    run.offset = 5
+    run.feed(events[5:])
+    run.feed([ev(40_000)])
     by_start = {c.window_start_ms: c.frames for c in run.closed}
     assert by_start == {0: 10, 10_000: 10}
 
@@ -114,7 +117,7 @@ def test_a_pinned_reference_replaces_the_automatic_one() -> None:
     run.feed(frames(0) + frames(1) + frames(2) + [ev(3 * WINDOW_MS + 3000)])
     assert [c.reference for c in run.closed] == ["pinned"] * 3
     assert all("brightness" in c.alarmed_features for c in run.closed[1:])
-    assert run.refs == {}
+    assert all(st["ref"] is None for st in run.state.values())
 
 
 def test_automatic_reference_is_the_first_windows_and_is_announced() -> None:
@@ -123,7 +126,7 @@ def test_automatic_reference_is_the_first_windows_and_is_announced() -> None:
     run.feed(frames(0) + frames(1) + frames(2) + [ev(3 * WINDOW_MS + 3000)])
     assert [c.reference for c in run.closed] == ["building", "building", "auto"]
     assert seen == [("cam-1", [0, WINDOW_MS])]
-    ref = next(iter(run.refs.values()))
+    ref = next(iter(run.state.values()))["ref"]
     assert ref["summary"]["frames"] == 20
 
 
@@ -150,4 +153,10 @@ def test_cameras_and_model_versions_are_windowed_apart() -> None:
     run.feed(frames(0) + other + [ev(13_000), ev(13_000, camera="cam-2")])
     assert len(run.closed) == 1
     assert run.closed[0].camera_id == "cam-1"
-    assert len(run.windows) == 2 + 1  # cam-1 window 1, cam-2/v2 window 0, cam-2/default 1
+    open_windows = {k: sorted(st["windows"]) for k, st in run.state.items()}
+    version = detection_event()["model_version"]
+    assert open_windows == {
+        f"cam-1{SEP}{version}": ["10000"],
+        f"cam-2{SEP}v2": ["0"],
+        f"cam-2{SEP}{version}": ["10000"],
+    }
