@@ -3,10 +3,6 @@ producing / reading the topics it uses."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -16,6 +12,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from schemas.contracts import serde_for
+from streams.drift.process import DriftProcess
 from streams.drift.samples import FramePool, load_default_pool
 from vigil import kafka
 from vigil.settings import DriftSettings, VigilSettings
@@ -73,51 +70,6 @@ def produce(settings: VigilSettings, events: Iterable[dict[str, Any] | bytes]) -
     return n
 
 
-class DriftProcess:
-    """``vigil drift`` in a subprocess configured through the environment, as in production."""
-
-    def __init__(self, settings: VigilSettings, log: Path) -> None:
-        self.settings = settings
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def env(self) -> dict[str, str]:
-        s = self.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-        env.update(
-            {
-                "VIGIL_KAFKA__BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
-                "VIGIL_TOPICS__PREFIX": s.topics.prefix,
-                "VIGIL_DATA_DIR": str(s.data_dir),
-                "VIGIL_CACHE_DIR": str(s.cache_dir),
-                "VIGIL_LOG_LEVEL": "WARNING",
-                "VIGIL_DRIFT": s.drift.model_dump_json(),
-            }
-        )
-        return env
-
-    def start(self) -> None:
-        vigil = Path(sys.executable).parent / "vigil"
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen([str(vigil), "drift"], env=self.env(), stdout=out, stderr=out)
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-
 class TopicReader:
     """Reads a topic from the beginning, keeping what it read between calls."""
 
@@ -171,3 +123,6 @@ def windows_of(rows: list[dict[str, Any]], camera: str) -> dict[int, dict[str, A
 
 def closed_windows(rows: list[dict[str, Any]], camera: str) -> int:
     return sum(1 for r in rows if r["camera_id"] == camera and r["feature"] == "late_events")
+
+
+__all__ = ["DriftProcess", "DriftSettings"]
