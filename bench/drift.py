@@ -99,7 +99,16 @@ def app_rate(settings: VigilSettings, evs: list[dict[str, Any]], log: Path) -> d
         produced_s = time.monotonic() - t0
         expected = CAMERAS * len(VERSIONS) * (LOOPS - 1)
         drift.until(
-            lambda rs: sum(1 for r in rs if r["feature"] == "late_events") >= expected + 1,
+            lambda rs: (
+                len(
+                    {
+                        (r["camera_id"], r["model_version"], r["window_start_ms"])
+                        for r in rs
+                        if r["feature"] == "late_events"
+                    }
+                )
+                >= expected + 1
+            ),
             900,
             app,
         )

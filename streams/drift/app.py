@@ -2,7 +2,8 @@
 drift alerts on ``vigil.alerts`` out.
 
 State (open windows, watermarks, streaks, automatic references) lives in one
-changelog-backed faust table, so a restarted or rebalanced worker recovers it from Kafka.
+changelog-backed faust table, so a restarted or rebalanced worker recovers it from Kafka; its
+changelog is written behind, once per dirty key before each offset commit (``state.py``).
 Processing is at-least-once; every table value records the source offset it last applied, so
 an event replayed after a crash is never counted twice (see ``engine.py``). Faust flushes its
 producer (the changelog) before it commits source offsets; our outputs are flushed when a
@@ -25,6 +26,7 @@ from schemas.serde import AvroSerde, SerdeError
 from streams.drift import metrics
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import Closed, DriftEngine
+from streams.drift.state import FlushBeforeCommit, WriteBehindTable
 from vigil import kafka
 from vigil.dlq import dead_letter
 from vigil.settings import ConfigError, VigilSettings
@@ -141,7 +143,8 @@ def create_app(settings: VigilSettings) -> faust.App:
             partitions=partitions,  # same as the source: a camera's state lives with it
         )  # keys and values use faust's default table codec, JSON
 
-    state = table("state")
+    state = WriteBehindTable(table("state"))
+    app.sensors.add(FlushBeforeCommit(state))
     store = BaselineStore.of(settings)
 
     def save_auto(camera: str, version: str, ref: dict[str, Any]) -> None:
@@ -174,6 +177,7 @@ def create_app(settings: VigilSettings) -> faust.App:
                 metrics.DEAD_LETTERED.inc()
                 continue
             metrics.EVENTS.inc()
+            state.partition = msg.partition
             outputs.publish(engine.process(record, msg.offset))
 
     return app

@@ -122,7 +122,14 @@ def windows_of(rows: list[dict[str, Any]], camera: str) -> dict[int, dict[str, A
 
 
 def closed_windows(rows: list[dict[str, Any]], camera: str) -> int:
-    return sum(1 for r in rows if r["camera_id"] == camera and r["feature"] == "late_events")
+    """Distinct windows closed (a window re-closed after a crash repeats its records)."""
+    return len(
+        {
+            r["window_start_ms"]
+            for r in rows
+            if r["camera_id"] == camera and r["feature"] == "late_events"
+        }
+    )
 
 
 __all__ = ["DriftProcess", "DriftSettings"]
