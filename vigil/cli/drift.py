@@ -20,8 +20,12 @@ def drift(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from streams.drift.app import run
+    from vigil.settings import ConfigError
 
-    run(settings_of(ctx))
+    try:
+        run(settings_of(ctx))
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
 
 
 def parse_time(text: str) -> int:
