@@ -23,7 +23,7 @@ from vigil.topics import Topic, ensure_topics, topic_specs
 
 FRAME_MS = 100
 LOOPS, SHIFT_AT = 8, 5
-SHOWN = ("class_mix", "confidence", "brightness", "contrast", "sharpness")
+SHOWN = ("class_mix", "brightness", "sharpness")
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def _print(
     table.add_column("reference")
     for feature in SHOWN:
         table.add_column(feature, justify="right")
-    table.add_column("alarms")
+    table.add_column("alarms", overflow="fold")
     for start in sorted(rows):
         r = rows[start]
         index = (start - start_ms) // window_ms
@@ -134,7 +134,7 @@ def _print(
         building = "reference_windows:RATE" in r
         cells = [f"{r[f'{f}:PSI']['value']:.3f}" if f"{f}:PSI" in r else "-" for f in SHOWN]
         alarmed = sorted({k.split(":")[0] for k, v in r.items() if v["alarm"]})
-        label = f"{index}" + (" (dark)" if index >= SHIFT_AT else "")
+        label = f"{index}" + (" dark" if index >= SHIFT_AT else "")
         table.add_row(
             label,
             str(frames),
