@@ -160,3 +160,22 @@ def test_cameras_and_model_versions_are_windowed_apart() -> None:
         f"cam-2{SEP}v2": ["0"],
         f"cam-2{SEP}{version}": ["10000"],
     }
+
+
+def test_latest_statistics_and_alarms_are_exported_as_metrics() -> None:
+    from prometheus_client import REGISTRY
+
+    run = Run()
+    run.feed(frames(0, camera="cam-m") + frames(1, camera="cam-m") + frames(2, camera="cam-m"))
+    run.feed(
+        [*frames(3, brightness=0.01, camera="cam-m"), ev(4 * WINDOW_MS + 3000, camera="cam-m")]
+    )
+    version = detection_event()["model_version"]
+    labels = {"camera": "cam-m", "model_version": version, "feature": "brightness"}
+    psi = REGISTRY.get_sample_value("vigil_drift_statistic", {**labels, "statistic": "PSI"})
+    closed = next(c for c in run.closed if c.window_start_ms == 3 * WINDOW_MS)
+    assert psi == row(closed, "brightness", "PSI")["value"]
+    alarms = REGISTRY.get_sample_value(
+        "vigil_drift_alarms_total", {"camera": "cam-m", "feature": "blackout"}
+    )
+    assert alarms == 1.0
