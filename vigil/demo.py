@@ -105,6 +105,11 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
 
     ingest_sample_video(settings)
 
+    # Issue 8: a drift window summary, and an injected shift raising an alarm.
+    from streams.drift.demo import run_drift_demo
+
+    run_drift_demo(settings)
+
     ch = connect(settings)
     ch_version = ch.query("SELECT version()")[0][0]
     ch.close()

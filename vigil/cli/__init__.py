@@ -11,6 +11,7 @@ from rich.console import Console
 from vigil import __version__
 from vigil.cli import analytics as analytics_cmd
 from vigil.cli import config as config_cmd
+from vigil.cli import drift as drift_cmd
 from vigil.cli import ingest as ingest_cmd
 from vigil.cli import models as models_cmd
 from vigil.cli import schemas as schemas_cmd
@@ -33,6 +34,7 @@ app.add_typer(models_cmd.app, name="models")
 app.command("detect")(models_cmd.detect)
 ingest_cmd.register(app)
 analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
+app.add_typer(drift_cmd.app, name="drift")
 
 __all__ = ["app", "console", "main", "settings_of"]
 

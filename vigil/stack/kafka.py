@@ -153,7 +153,7 @@ class KafkaBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         cmd = self._java(
             libs, STORAGE_TOOL, "format", "--standalone",
-            "-t", cluster_id, "-c", str(self.config_file),
+            f"--cluster-id={cluster_id}", "-c", str(self.config_file),  # an id may start with "-"
         )  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
