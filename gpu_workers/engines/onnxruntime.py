@@ -19,6 +19,15 @@ _DTYPES = {
 }
 
 
+def gpu_providers_first() -> list[str]:
+    """TensorRT and CUDA execution providers when this onnxruntime build has them, then CPU."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+    return [*gpu, "CPUExecutionProvider"]
+
+
 class OnnxRuntimeEngine(Engine):
     """One InferenceSession with a fixed thread budget (workers share cores with Kafka I/O)."""
 
@@ -29,6 +38,7 @@ class OnnxRuntimeEngine(Engine):
         threads: int = 2,
         max_batch: int = 8,
         output_names: list[str] | None = None,
+        providers: list[str] | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -42,7 +52,9 @@ class OnnxRuntimeEngine(Engine):
         options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(model_path),
+                sess_options=options,
+                providers=providers or ["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EngineError(f"cannot load ONNX model {model_path}: {exc}") from exc
@@ -59,6 +71,7 @@ class OnnxRuntimeEngine(Engine):
         self._outputs = output_names or available
         self.max_batch = max_batch
         self.path = model_path
+        self.providers = list(self._session.get_providers())
 
     @property
     def input_spec(self) -> InputSpec:

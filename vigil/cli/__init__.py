@@ -15,6 +15,7 @@ from vigil.cli import models as models_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
 from vigil.cli import topics as topics_cmd
+from vigil.cli import worker as worker_cmd
 from vigil.cli.common import console, fail, settings_of
 from vigil.settings import ConfigError, load_settings
 
@@ -31,6 +32,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
 app.command("detect")(models_cmd.detect)
 ingest_cmd.register(app)
+worker_cmd.register(app)
 
 __all__ = ["app", "console", "main", "settings_of"]
 

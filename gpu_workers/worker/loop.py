@@ -1,0 +1,346 @@
+"""The worker's Kafka side: a consumer group on the frames topic, one transactional producer
+per worker instance, one transaction per batch (detections + DLQ records + the batch's
+offsets), rebalances, backpressure and shutdown.
+
+Transactions are begun and committed inside :meth:`Worker._process`, on the main thread, and
+rebalance callbacks only run inside ``consume()`` on that same thread; so when partitions are
+revoked or lost no transaction is open. The revoked partitions' queued (uncommitted) frames are
+dropped and their offsets stay uncommitted: the new owner processes them, nobody duplicates
+them. A ``KafkaException`` that requires abort aborts the transaction and rewinds every
+partition to its committed offset; a fatal one (fenced by a newer instance) ends the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from gpu_workers.worker import intake
+from gpu_workers.worker.batcher import Batcher
+from gpu_workers.worker.inference import Inference, Item
+from gpu_workers.worker.intake import Limits, Rejected
+from gpu_workers.worker.metrics import (
+    BATCH_SIZE,
+    DLQ,
+    END_TO_END,
+    FRAMES,
+    FRAMES_PER_S,
+    LAG,
+    PAUSED,
+    REBALANCES,
+    STAGE_SECONDS,
+    TRANSACTIONS,
+)
+from gpu_workers.worker.stats import image_stats
+from schemas.contracts import serde_for
+from schemas.serde import SerdeError
+from vigil import kafka
+from vigil.blobs import BlobResolver
+from vigil.dlq import dead_letter
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+log = logging.getLogger("vigil.worker")
+COMPONENT = "worker"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One consumed message: a decode in flight, or the reason it goes to the DLQ."""
+
+    message: Message
+    future: Future[Item] | None = None
+    error: Rejected | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (str(self.message.topic()), int(self.message.partition() or 0))
+
+
+def instance_id(settings: VigilSettings) -> str:
+    return settings.worker.instance_id or socket.gethostname()
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: VigilSettings,
+        *,
+        inference: Inference | None = None,
+        instance: str | None = None,
+    ) -> None:
+        self.settings = settings
+        cfg = settings.worker
+        self.instance = instance or instance_id(settings)
+        self.inference = inference or Inference(settings)
+        self.frames_topic = Topic.FRAMES.name_in(settings.topics)
+        self.det_topic = Topic.DETECTIONS.name_in(settings.topics)
+        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
+        self.frames_serde = serde_for(settings, Topic.FRAMES)
+        self.det_serde = serde_for(settings, Topic.DETECTIONS)
+        self.resolver = BlobResolver.from_settings(settings)
+        self.limits = Limits(cfg.max_image_bytes, cfg.max_pixels)
+        self.batcher: Batcher[WorkItem] = Batcher(
+            self.inference.max_batch, cfg.max_wait_ms / 1000.0
+        )
+        self.pool = ThreadPoolExecutor(cfg.decode_threads, thread_name_prefix="decode")
+        self.paused = False
+        self.committed_frames = 0
+        self.aborted = 0
+        self.rebalances = 0
+        self._rate_mark = (time.monotonic(), 0)
+        self._lag_at = 0.0
+        self.stop_event = threading.Event()
+        self._closed = False
+        self.consumer: Consumer = kafka.consumer(
+            settings,
+            cfg.group_id,
+            **{
+                "queued.max.messages.kbytes": cfg.queued_max_kbytes,
+                "fetch.max.bytes": cfg.fetch_max_bytes,
+                "session.timeout.ms": cfg.session_timeout_ms,
+                "max.poll.interval.ms": cfg.max_poll_interval_ms,
+                "client.id": f"vigil-worker-{self.instance}",
+            },
+        )
+        self.producer = kafka.transactional_producer(
+            settings,
+            f"vigil-worker-{cfg.group_id}-{self.instance}",
+            **{"transaction.timeout.ms": cfg.transaction_timeout_ms},
+        )
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until :meth:`stop`: poll, queue decodes, process every batch that is ready. On stop
+        the queued frames are finished and committed, then the group is left cleanly."""
+        self.consumer.subscribe(
+            [self.frames_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info("worker %s consuming %s", self.instance, self.frames_topic)
+        try:
+            while not self.stop_event.is_set():
+                self._poll_once()
+            while len(self.batcher):  # finish what is queued: SIGTERM loses nothing
+                self._process(self.batcher.take())
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.consumer.close()  # leaves the group: partitions move at once
+        self.producer.flush(10)
+
+    def _poll_once(self) -> None:
+        now = time.monotonic()
+        self._flow_control()
+        room = self.settings.worker.max_pending_frames - len(self.batcher)
+        wait = min(0.1, self.batcher.wait_s(now)) if len(self.batcher) else 0.1
+        messages = self.consumer.consume(max(1, min(room, 4 * self.batcher.max_batch)), wait)
+        now = time.monotonic()
+        for message in messages:
+            error = message.error()
+            if error is None:
+                self.batcher.add(self._accept(message), now)
+            elif error.fatal():
+                raise KafkaException(error)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer: %s", error)
+        while self.batcher.ready(time.monotonic()):
+            self._process(self.batcher.take())
+        self._report()
+
+    def _accept(self, message: Message) -> WorkItem:
+        """Decode the event, resolve the image, check its header; queue its decode."""
+        try:
+            event = self.frames_serde.decode(message)
+        except SerdeError as exc:
+            return WorkItem(message, error=Rejected("avro_undecodable", str(exc)))
+        try:
+            data = self.resolver.resolve(event)
+        except (OSError, ValueError) as exc:
+            return WorkItem(message, error=Rejected("claim_check_unresolvable", str(exc)))
+        try:
+            header = intake.check(event, data, self.limits)
+        except Rejected as exc:
+            return WorkItem(message, error=exc)
+        scale = (
+            intake.reduction_for(header, self.inference.model_size)
+            if self.settings.worker.scaled_decode
+            else 1
+        )
+        return WorkItem(message, future=self.pool.submit(_decode, event, data, header, scale))
+
+    # -- one batch, one transaction -------------------------------------------------------------
+
+    def _process(self, items: list[WorkItem]) -> None:
+        t0 = time.perf_counter()
+        ready: list[Item] = []
+        dead: list[tuple[WorkItem, Rejected]] = []
+        for item in items:
+            if item.error is not None:
+                dead.append((item, item.error))
+                continue
+            if item.future is None:
+                raise RuntimeError("a work item has neither a decode nor an error")
+            try:
+                ready.append(item.future.result())
+            except Rejected as exc:
+                dead.append((item, exc))
+        STAGE_SECONDS.labels("decode").observe(time.perf_counter() - t0)
+        BATCH_SIZE.observe(len(ready))
+        events = self.inference.run(ready)
+        offsets: dict[tuple[str, int], int] = {}
+        for item in items:
+            offsets[item.key] = max(offsets.get(item.key, -1), int(item.message.offset() or 0) + 1)
+        t1 = time.perf_counter()
+        if not self._transact(events, dead, offsets):
+            return
+        STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t1)
+        done_ms = time.time_ns() // 1_000_000
+        for ev in events:
+            END_TO_END.observe(max(0, done_ms - int(ev["capture_ts_ms"])) / 1000.0)
+        FRAMES.labels("detected").inc(len(events))
+        FRAMES.labels("dlq").inc(len(dead))
+        for _, err in dead:
+            DLQ.labels(err.reason).inc()
+        self.committed_frames += len(items)
+
+    def _transact(
+        self,
+        events: list[dict[str, Any]],
+        dead: list[tuple[WorkItem, Rejected]],
+        offsets: dict[tuple[str, int], int],
+    ) -> bool:
+        prod = self.producer
+        prod.begin_transaction()
+        try:
+            for ev in events:
+                value = self.det_serde.serialize(ev, topic=self.det_topic)
+                kafka.produce(prod, self.det_topic, value, key=ev["camera_id"])
+            for item, err in dead:
+                dead_letter(prod, self.dlq_topic, item.message, err, COMPONENT)
+            positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+            prod.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(), 30)
+            self._commit()
+            TRANSACTIONS.labels("committed").inc()
+            return True
+        except (KafkaException, BufferError) as exc:
+            kerr = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+            if isinstance(kerr, KafkaError) and kerr.fatal():
+                TRANSACTIONS.labels("fatal").inc()
+                raise
+            if isinstance(kerr, KafkaError) and not kerr.txn_requires_abort():
+                raise
+            log.warning("transaction aborted (%s); rewinding to the committed offsets", exc)
+            prod.abort_transaction(30)
+            TRANSACTIONS.labels("aborted").inc()
+            self.aborted += 1
+            self._rewind()
+            return False
+
+    def _commit(self) -> None:
+        while True:
+            try:
+                self.producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].retriable():
+                    continue
+                raise
+
+    def _rewind(self) -> None:
+        """After an abort: forget every queued frame and re-read from the committed offsets."""
+        self._drop(lambda _item: True)
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return
+        for tp in self.consumer.committed(assigned, timeout=30):
+            offset = tp.offset if tp.offset >= 0 else -2  # OFFSET_BEGINNING: nothing committed
+            self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+
+    # -- rebalances and backpressure ------------------------------------------------------------
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        REBALANCES.labels("assigned").inc(len(partitions))
+        self.rebalances += 1
+        log.info("assigned %s", [p.partition for p in partitions])
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """No transaction is open here (see the module docstring): drop the revoked
+        partitions' queued frames; their offsets stay uncommitted for the new owner."""
+        REBALANCES.labels("revoked").inc(len(partitions))
+        self.rebalances += 1
+        gone = {(p.topic, p.partition) for p in partitions}
+        dropped = self._drop(lambda item: item.key in gone)
+        log.info("revoked %s (%d queued frames left)", sorted(p for _, p in gone), dropped)
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        REBALANCES.labels("lost").inc(len(partitions))
+        gone = {(p.topic, p.partition) for p in partitions}
+        dropped = self._drop(lambda item: item.key in gone)
+        log.warning("lost %s (%d queued frames dropped)", sorted(p for _, p in gone), dropped)
+
+    def _drop(self, predicate: Any) -> int:
+        dropped = self.batcher.drop(predicate)
+        for work in dropped:
+            if work.future is not None:
+                work.future.cancel()
+        return len(dropped)
+
+    def _flow_control(self) -> None:
+        """Pause every assigned partition while the worker holds ``max_pending_frames``;
+        resume at half. ``consume()`` keeps being called, so the group never evicts us."""
+        limit = self.settings.worker.max_pending_frames
+        queued = len(self.batcher)
+        assigned = self.consumer.assignment()
+        if not self.paused and queued >= limit:
+            self.paused = True
+            log.debug("backpressure: pausing %d partitions", len(assigned))
+        elif self.paused and queued <= limit // 2:
+            self.paused = False
+            if assigned:
+                self.consumer.resume(assigned)
+            PAUSED.set(0)
+        if self.paused and assigned:
+            self.consumer.pause(assigned)  # again each time: newly assigned ones too
+            PAUSED.set(len(assigned))
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < 2.0:
+            return
+        self._lag_at = now
+        mark_t, mark_n = self._rate_mark
+        FRAMES_PER_S.set((self.committed_frames - mark_n) / max(1e-6, now - mark_t))
+        self._rate_mark = (now, self.committed_frames)
+        try:
+            assigned = self.consumer.assignment()
+            for tp in self.consumer.position(assigned) if assigned else []:
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True) or (-1, -1)
+                if high >= 0 and tp.offset >= 0:
+                    LAG.labels(str(tp.partition)).set(high - tp.offset)
+        except KafkaException as exc:
+            log.debug("lag metric: %s", exc)
+
+
+def _decode(event: dict[str, Any], data: bytes, header: Any, scale: int) -> Item:
+    """In the decode pool: pixels and image statistics."""
+    decoded = intake.decode(data, header, scale)
+    return Item(event, decoded, image_stats(decoded.image))
