@@ -47,6 +47,8 @@ class Inference:
         self.max_batch = settings.worker.max_batch or settings.models.max_batch
         self.detector = self._load(settings.models.detector)
         self._cascade: FaceCascade | None = None
+        # a full batch once: allocation (ONNX Runtime's arena, TensorRT's buffers) happens now
+        self.detector.engine.warm_up(self.max_batch)
 
     def _factory(self) -> EngineFactory:
         s = self.settings

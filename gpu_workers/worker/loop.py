@@ -94,7 +94,9 @@ class Worker:
         self.paused = False
         self.committed_frames = 0
         self.aborted = 0
-        self.rebalances = 0
+        self.revoked = 0  # partitions taken away (or lost) since start
+        self.pauses = 0
+        self.max_queued = 0
         self._rate_mark = (time.monotonic(), 0)
         self._lag_at = 0.0
         self.stop_event = threading.Event()
@@ -150,9 +152,8 @@ class Worker:
     def _poll_once(self) -> None:
         now = time.monotonic()
         self._flow_control()
-        room = self.settings.worker.max_pending_frames - len(self.batcher)
         wait = min(0.1, self.batcher.wait_s(now)) if len(self.batcher) else 0.1
-        messages = self.consumer.consume(max(1, min(room, 4 * self.batcher.max_batch)), wait)
+        messages = self.consumer.consume(4 * self.batcher.max_batch, wait)
         now = time.monotonic()
         for message in messages:
             error = message.error()
@@ -162,7 +163,7 @@ class Worker:
                 raise KafkaException(error)
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer: %s", error)
-        while self.batcher.ready(time.monotonic()):
+        if self.batcher.ready(time.monotonic()):  # one batch per poll: the group sees us often
             self._process(self.batcher.take())
         self._report()
 
@@ -279,20 +280,20 @@ class Worker:
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         REBALANCES.labels("assigned").inc(len(partitions))
-        self.rebalances += 1
         log.info("assigned %s", [p.partition for p in partitions])
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """No transaction is open here (see the module docstring): drop the revoked
         partitions' queued frames; their offsets stay uncommitted for the new owner."""
         REBALANCES.labels("revoked").inc(len(partitions))
-        self.rebalances += 1
+        self.revoked += len(partitions)
         gone = {(p.topic, p.partition) for p in partitions}
         dropped = self._drop(lambda item: item.key in gone)
         log.info("revoked %s (%d queued frames left)", sorted(p for _, p in gone), dropped)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         REBALANCES.labels("lost").inc(len(partitions))
+        self.revoked += len(partitions)
         gone = {(p.topic, p.partition) for p in partitions}
         dropped = self._drop(lambda item: item.key in gone)
         log.warning("lost %s (%d queued frames dropped)", sorted(p for _, p in gone), dropped)
@@ -310,8 +311,10 @@ class Worker:
         limit = self.settings.worker.max_pending_frames
         queued = len(self.batcher)
         assigned = self.consumer.assignment()
+        self.max_queued = max(self.max_queued, queued)
         if not self.paused and queued >= limit:
             self.paused = True
+            self.pauses += 1
             log.debug("backpressure: pausing %d partitions", len(assigned))
         elif self.paused and queued <= limit // 2:
             self.paused = False
