@@ -105,6 +105,11 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
 
     ingest_sample_video(settings)
 
+    # Issue 5: the real inference worker over the frames topic (sample video included).
+    from gpu_workers.worker.demo import run_worker_demo
+
+    run_worker_demo(settings)
+
     ch = connect(settings)
     ch_version = ch.query("SELECT version()")[0][0]
     ch.close()

@@ -31,8 +31,7 @@ def test_sigkill_three_times_exactly_once(
     provision(s)
     jpegs = bikes_jpegs(50, (64, 48), step=5)
     events = [
-        frame_event(f"cam{i % CAMERAS}", i // CAMERAS, jpegs[i % len(jpegs)])
-        for i in range(FRAMES)
+        frame_event(f"cam{i % CAMERAS}", i // CAMERAS, jpegs[i % len(jpegs)]) for i in range(FRAMES)
     ]
 
     def feed() -> None:  # frames keep flowing during the kills

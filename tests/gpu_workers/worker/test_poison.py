@@ -48,7 +48,12 @@ def test_poison_corpus_goes_to_the_dlq_and_good_frames_flow(
         ),
         "bad-claim": (
             frame_event(
-                "bad", 4, b"", image=None, image_uri="file:///nonexistent/x.jpg", frame_id="bad-claim"
+                "bad",
+                4,
+                b"",
+                image=None,
+                image_uri="file:///nonexistent/x.jpg",
+                frame_id="bad-claim",
             ),
             "claim_check_unresolvable",
         ),
