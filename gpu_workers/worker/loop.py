@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ class Worker:
         self.revoked = 0  # partitions taken away (or lost) since start
         self.pauses = 0
         self.max_queued = 0
+        self.latencies_ms: deque[float] = deque(maxlen=10_000)  # capture -> committed, recent
         self._rate_mark = (time.monotonic(), 0)
         self._lag_at = 0.0
         self.stop_event = threading.Event()
@@ -216,7 +218,9 @@ class Worker:
         STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t1)
         done_ms = time.time_ns() // 1_000_000
         for ev in events:
-            END_TO_END.observe(max(0, done_ms - int(ev["capture_ts_ms"])) / 1000.0)
+            waited = max(0, done_ms - int(ev["capture_ts_ms"]))
+            END_TO_END.observe(waited / 1000.0)
+            self.latencies_ms.append(float(waited))
         FRAMES.labels("detected").inc(len(events))
         FRAMES.labels("dlq").inc(len(dead))
         for _, err in dead:
