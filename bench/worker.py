@@ -47,6 +47,7 @@ from vigil.topics import Topic, ensure_topics, topic_specs
 FRAMES = int(os.environ.get("VIGIL_BENCH_FRAMES", "240"))
 SIZE = (640, 272)  # bikes.mp4's own frame size
 BATCHES = (1, 4, 8)
+ROUNDS = int(os.environ.get("VIGIL_BENCH_ROUNDS", "2"))
 LIMITS = Limits(20 * 2**20, 50_000_000)
 
 
@@ -87,11 +88,10 @@ def vigil_worker(settings: VigilSettings, jpegs: list[bytes], batch: int) -> flo
     produce_frames(s, [frame_event(f"cam{i % 4}", i // 4, j) for i, j in enumerate(jpegs)])
     worker = Worker(s, instance="bench")
     thread = threading.Thread(target=worker.run, daemon=True)
-    start = time.perf_counter()
     thread.start()
     while worker.committed_frames < len(jpegs) and thread.is_alive():
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - start
+        time.sleep(0.005)
+    elapsed = time.monotonic() - (worker.first_message_at or 0.0)  # from the first frame
     worker.stop()
     thread.join(60)
     return len(jpegs) / elapsed
@@ -109,11 +109,12 @@ def naive(settings: VigilSettings, jpegs: list[bytes]) -> float:
     cons.subscribe([Topic.FRAMES.name_in(s.topics)])
     prod = kafka.producer(s)
     done = 0
-    start = time.perf_counter()
+    start = None
     while done < len(jpegs):
         msg = cons.poll(1.0)
         if msg is None or msg.error() is not None:
             continue
+        start = start or time.perf_counter()  # from the first frame, as for the worker
         ev = frames_serde.decode(msg)
         header = check(ev, ev["image"], LIMITS)
         decoded = decode(ev["image"], header, reduction_for(header, inference.model_size))
@@ -122,7 +123,7 @@ def naive(settings: VigilSettings, jpegs: list[bytes]) -> float:
         prod.flush(30)
         cons.commit(message=msg, asynchronous=False)
         done += 1
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - (start or 0.0)
     cons.close()
     return len(jpegs) / elapsed
 
@@ -179,11 +180,19 @@ def main() -> None:
             base = VigilSettings(
                 kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), data_dir=home / "data"
             )
-            limits = {b: round(limit(base, jpegs, b), 1) for b in BATCHES}
+            # The machine is shared: alternate the contenders, keep each one's best round.
+            limits: dict[int, float] = dict.fromkeys(BATCHES, 0.0)
+            vigils: dict[int, float] = dict.fromkeys(BATCHES, 0.0)
+            slow = 0.0
+            for _round in range(ROUNDS):
+                for b in BATCHES:
+                    limits[b] = max(limits[b], limit(base, jpegs, b))
+                    vigils[b] = max(vigils[b], vigil_worker(base, jpegs, b))
+                slow = max(slow, naive(base, jpegs))
             best = max(limits, key=lambda b: limits[b])
-            ours = vigil_worker(base, jpegs, best)
-            slow = naive(base, jpegs)
-            lat = latency(base, jpegs, best, ours / 2)
+            ours = vigils[best]
+            lat_batch = max(vigils, key=lambda b: vigils[b])
+            lat = latency(base, jpegs, lat_batch, vigils[lat_batch] / 2)
         finally:
             broker.stop()
     result = {
@@ -197,16 +206,18 @@ def main() -> None:
         "frame_size": list(SIZE),
         "jpeg_bytes_mean": round(sum(map(len, jpegs)) / len(jpegs)),
         "model": base.models.detector,
-        "limit_frames_per_s_by_batch": limits,
+        "rounds": ROUNDS,
+        "limit_frames_per_s_by_batch": {b: round(v, 1) for b, v in limits.items()},
+        "vigil_frames_per_s_by_batch": {b: round(v, 1) for b, v in vigils.items()},
         "best_batch": best,
-        "limit_frames_per_s": limits[best],
+        "limit_frames_per_s": round(limits[best], 1),
         "vigil_worker_frames_per_s": round(ours, 1),
         "vigil_over_limit": round(ours / limits[best], 3),
         "goal_vigil_over_limit": 0.9,
         "naive_per_message_frames_per_s": round(slow, 1),
         "vigil_over_naive": round(ours / slow, 3),
         "goal_vigil_over_naive": 1.5,
-        "end_to_end_at_half_throughput": lat,
+        "end_to_end_at_half_throughput": {"batch": lat_batch, **lat},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(result, indent=2))

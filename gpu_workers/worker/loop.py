@@ -98,6 +98,7 @@ class Worker:
         self.revoked = 0  # partitions taken away (or lost) since start
         self.pauses = 0
         self.max_queued = 0
+        self.first_message_at: float | None = None  # monotonic; benches exclude the group join
         self.latencies_ms: deque[float] = deque(maxlen=10_000)  # capture -> committed, recent
         self._rate_mark = (time.monotonic(), 0)
         self._lag_at = 0.0
@@ -171,6 +172,8 @@ class Worker:
 
     def _accept(self, message: Message) -> WorkItem:
         """Decode the event, resolve the image, check its header; queue its decode."""
+        if self.first_message_at is None:
+            self.first_message_at = time.monotonic()
         try:
             event = self.frames_serde.decode(message)
         except SerdeError as exc:
