@@ -6,6 +6,7 @@ import signal
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from vigil.cli.common import console, fail, settings_of
 
@@ -40,7 +41,7 @@ def worker(
     try:
         w = Worker(settings, instance=instance)
     except (ModelNotPrepared, SpecError, EngineError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
 
     def stop(_signum: int, _frame: Any) -> None:
         w.stop()
@@ -64,7 +65,7 @@ def gpu_check(
     try:
         report = run_gpu_check(settings, model or settings.models.detector, batch)
     except GpuCheckError as exc:
-        fail(str(exc), code=3)
+        fail(escape(str(exc)), code=3)
     for name, diff in report.max_abs_diff.items():
         console.print(f"{name}: max abs difference {diff:.6f}")
     console.print(f"GPU {report.gpu}, TensorRT {report.trt_version}, engine {report.engine_path}")
