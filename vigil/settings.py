@@ -198,6 +198,9 @@ class WorkerSettings(_Section):
     session_timeout_ms: int = Field(10_000, ge=1000)
     max_poll_interval_ms: int = Field(120_000, ge=1000)
     transaction_timeout_ms: int = Field(30_000, ge=1000)
+    commit_interval_ms: float = Field(
+        100.0, ge=0, description="A transaction spans batches up to this age while busy."
+    )
 
 
 def _default_data_dir() -> Path:

@@ -1,24 +1,28 @@
 """The worker's Kafka side: a consumer group on the frames topic, one transactional producer
-per worker instance, one transaction per batch (detections + DLQ records + the batch's
-offsets), rebalances, backpressure and shutdown.
+per worker instance, batches written into transactions with their offsets, rebalances,
+backpressure and shutdown.
 
-Transactions are begun and committed inside :meth:`Worker._process`, on the main thread, and
-rebalance callbacks only run inside ``consume()`` on that same thread; so when partitions are
-revoked or lost no transaction is open. The revoked partitions' queued (uncommitted) frames are
-dropped and their offsets stay uncommitted: the new owner processes them, nobody duplicates
-them. A ``KafkaException`` that requires abort aborts the transaction and rewinds every
-partition to its committed offset; a fatal one (fenced by a newer instance) ends the worker.
+A transaction holds the detections, DLQ records and consumed offsets of one or more batches:
+it commits as soon as nothing else is queued (low latency when idle) or when it is
+``worker.commit_interval_ms`` old (amortised under load). When partitions are revoked the
+open transaction is committed first (the partitions are still ours inside ``on_revoke``), then
+the revoked partitions' queued frames are dropped: their offsets stay uncommitted and the new
+owner processes them. When partitions are lost the open transaction is aborted (its offsets
+can no longer be committed) and the worker rewinds. An error that requires abort aborts and
+rewinds every partition to its committed offset; a fatal one (fenced by a newer instance)
+ends the worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -65,6 +69,17 @@ class WorkItem:
         return (str(self.message.topic()), int(self.message.partition() or 0))
 
 
+@dataclass
+class _Txn:
+    """The open transaction: what it will commit."""
+
+    started: float
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    frames: int = 0
+    captures: list[int] = field(default_factory=list)  # capture_ts_ms of its detections
+    reasons: list[str] = field(default_factory=list)  # DLQ reasons
+
+
 def instance_id(settings: VigilSettings) -> str:
     return settings.worker.instance_id or socket.gethostname()
 
@@ -104,6 +119,7 @@ class Worker:
         self._lag_at = 0.0
         self.stop_event = threading.Event()
         self._closed = False
+        self._txn: _Txn | None = None
         self.consumer: Consumer = kafka.consumer(
             settings,
             cfg.group_id,
@@ -138,6 +154,7 @@ class Worker:
                 self._poll_once()
             while len(self.batcher):  # finish what is queued: SIGTERM loses nothing
                 self._process(self.batcher.take())
+            self._commit_open()
         finally:
             self.close()
 
@@ -148,6 +165,10 @@ class Worker:
         if self._closed:
             return
         self._closed = True
+        if self._txn is not None:  # only on an error path: run() commits before it returns
+            self._txn = None
+            with contextlib.suppress(KafkaException):
+                self.producer.abort_transaction(30)
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.consumer.close()  # leaves the group: partitions move at once
         self.producer.flush(10)
@@ -155,8 +176,12 @@ class Worker:
     def _poll_once(self) -> None:
         now = time.monotonic()
         self._flow_control()
-        wait = min(0.1, self.batcher.wait_s(now)) if len(self.batcher) else 0.1
-        messages = self.consumer.consume(4 * self.batcher.max_batch, wait)
+        # consume() returns early only with a full count: never wait longer than a batch may
+        wait = self.batcher.wait_s(now) if len(self.batcher) else self.batcher.max_wait_s
+        if self._txn is not None:
+            due = self._txn.started + self.settings.worker.commit_interval_ms / 1000.0
+            wait = min(wait, max(0.0, due - now))
+        messages = self.consumer.consume(4 * self.batcher.max_batch, min(0.1, wait))
         now = time.monotonic()
         for message in messages:
             error = message.error()
@@ -168,6 +193,8 @@ class Worker:
                 log.warning("consumer: %s", error)
         if self.batcher.ready(time.monotonic()):  # one batch per poll: the group sees us often
             self._process(self.batcher.take())
+        elif self._commit_due():
+            self._commit_open()
         self._report()
 
     def _accept(self, message: Message) -> WorkItem:
@@ -193,9 +220,11 @@ class Worker:
         )
         return WorkItem(message, future=self.pool.submit(_decode, event, data, header, scale))
 
-    # -- one batch, one transaction -------------------------------------------------------------
+    # -- batches into transactions ----------------------------------------------------------
 
     def _process(self, items: list[WorkItem]) -> None:
+        """Infer one batch and write its detections, DLQ records and offsets into the open
+        transaction (begun if none); commit when due (see :meth:`_commit_due`)."""
         t0 = time.perf_counter()
         ready: list[Item] = []
         dead: list[tuple[WorkItem, Rejected]] = []
@@ -212,56 +241,87 @@ class Worker:
         STAGE_SECONDS.labels("decode").observe(time.perf_counter() - t0)
         BATCH_SIZE.observe(len(ready))
         events = self.inference.run(ready)
-        offsets: dict[tuple[str, int], int] = {}
-        for item in items:
-            offsets[item.key] = max(offsets.get(item.key, -1), int(item.message.offset() or 0) + 1)
-        t1 = time.perf_counter()
-        if not self._transact(events, dead, offsets):
-            return
-        STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t1)
-        done_ms = time.time_ns() // 1_000_000
-        for ev in events:
-            waited = max(0, done_ms - int(ev["capture_ts_ms"]))
-            END_TO_END.observe(waited / 1000.0)
-            self.latencies_ms.append(float(waited))
-        FRAMES.labels("detected").inc(len(events))
-        FRAMES.labels("dlq").inc(len(dead))
-        for _, err in dead:
-            DLQ.labels(err.reason).inc()
-        self.committed_frames += len(items)
-
-    def _transact(
-        self,
-        events: list[dict[str, Any]],
-        dead: list[tuple[WorkItem, Rejected]],
-        offsets: dict[tuple[str, int], int],
-    ) -> bool:
-        prod = self.producer
-        prod.begin_transaction()
         try:
+            txn = self._open()
             for ev in events:
                 value = self.det_serde.serialize(ev, topic=self.det_topic)
-                kafka.produce(prod, self.det_topic, value, key=ev["camera_id"])
+                kafka.produce(self.producer, self.det_topic, value, key=ev["camera_id"])
             for item, err in dead:
-                dead_letter(prod, self.dlq_topic, item.message, err, COMPONENT)
-            positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-            prod.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(), 30)
-            self._commit()
-            TRANSACTIONS.labels("committed").inc()
-            return True
+                dead_letter(self.producer, self.dlq_topic, item.message, err, COMPONENT)
         except (KafkaException, BufferError) as exc:
-            kerr = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-            if isinstance(kerr, KafkaError) and kerr.fatal():
-                TRANSACTIONS.labels("fatal").inc()
-                raise
-            if isinstance(kerr, KafkaError) and not kerr.txn_requires_abort():
-                raise
-            log.warning("transaction aborted (%s); rewinding to the committed offsets", exc)
-            prod.abort_transaction(30)
-            TRANSACTIONS.labels("aborted").inc()
-            self.aborted += 1
-            self._rewind()
+            self._abort(exc)
+            return
+        for item in items:
+            txn.offsets[item.key] = max(
+                txn.offsets.get(item.key, -1), int(item.message.offset() or 0) + 1
+            )
+        txn.frames += len(items)
+        txn.captures.extend(int(ev["capture_ts_ms"]) for ev in events)
+        txn.reasons.extend(err.reason for _, err in dead)
+        if self._commit_due():
+            self._commit_open()
+
+    def _open(self) -> _Txn:
+        if self._txn is None:
+            self.producer.begin_transaction()
+            self._txn = _Txn(time.monotonic())
+        return self._txn
+
+    def _commit_due(self) -> bool:
+        """Commit when nothing else is queued (low latency when idle) or when the transaction
+        is ``commit_interval_ms`` old (amortised under load, as Kafka Streams does)."""
+        txn = self._txn
+        if txn is None:
             return False
+        interval = self.settings.worker.commit_interval_ms / 1000.0
+        return not len(self.batcher) or time.monotonic() - txn.started >= interval
+
+    def _commit_open(self) -> bool:
+        """Offsets into the transaction, then commit; on an abortable error abort and rewind.
+        Returns whether the work is committed (True when nothing was open)."""
+        txn = self._txn
+        if txn is None:
+            return True
+        t0 = time.perf_counter()
+        try:
+            positions = [TopicPartition(t, p, o) for (t, p), o in txn.offsets.items()]
+            self.producer.send_offsets_to_transaction(
+                positions, self.consumer.consumer_group_metadata(), 30
+            )
+            self._commit()
+        except (KafkaException, BufferError) as exc:
+            self._abort(exc)
+            return False
+        self._txn = None
+        TRANSACTIONS.labels("committed").inc()
+        STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t0)
+        done_ms = time.time_ns() // 1_000_000
+        for capture in txn.captures:
+            waited = max(0, done_ms - capture)
+            END_TO_END.observe(waited / 1000.0)
+            self.latencies_ms.append(float(waited))
+        FRAMES.labels("detected").inc(len(txn.captures))
+        FRAMES.labels("dlq").inc(len(txn.reasons))
+        for reason in txn.reasons:
+            DLQ.labels(reason).inc()
+        self.committed_frames += txn.frames
+        return True
+
+    def _abort(self, exc: BaseException) -> None:
+        """Abortable: abort, forget the queue, rewind to the committed offsets. Fatal (fenced
+        by a newer instance with our transactional.id): re-raise, the worker stops."""
+        kerr = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        if isinstance(kerr, KafkaError) and kerr.fatal():
+            TRANSACTIONS.labels("fatal").inc()
+            raise exc
+        if isinstance(kerr, KafkaError) and not kerr.txn_requires_abort() and not kerr.retriable():
+            raise exc
+        log.warning("transaction aborted (%s); rewinding to the committed offsets", exc)
+        self.producer.abort_transaction(30)
+        self._txn = None
+        TRANSACTIONS.labels("aborted").inc()
+        self.aborted += 1
+        self._rewind()
 
     def _commit(self) -> None:
         while True:
@@ -294,6 +354,7 @@ class Worker:
         partitions' queued frames; their offsets stay uncommitted for the new owner."""
         REBALANCES.labels("revoked").inc(len(partitions))
         self.revoked += len(partitions)
+        self._commit_open()  # finish-and-commit while the partitions are still ours
         gone = {(p.topic, p.partition) for p in partitions}
         dropped = self._drop(lambda item: item.key in gone)
         log.info("revoked %s (%d queued frames left)", sorted(p for _, p in gone), dropped)
@@ -301,6 +362,11 @@ class Worker:
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         REBALANCES.labels("lost").inc(len(partitions))
         self.revoked += len(partitions)
+        if self._txn is not None:  # its offsets cannot be committed any more: abort only
+            self.producer.abort_transaction(30)
+            self._txn = None
+            TRANSACTIONS.labels("aborted").inc()
+            self._rewind()
         gone = {(p.topic, p.partition) for p in partitions}
         dropped = self._drop(lambda item: item.key in gone)
         log.warning("lost %s (%d queued frames dropped)", sorted(p for _, p in gone), dropped)
