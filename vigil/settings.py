@@ -159,6 +159,9 @@ class OnnxRuntimeEngineSettings(_Section):
     providers: tuple[str, ...] = Field(
         (), description="Empty: TensorRT/CUDA providers when present, then CPU."
     )
+    spinning: bool = Field(
+        False, description="Intra-op threads spin-wait; off: the cores are shared with decoding."
+    )
 
 
 class TensorRtEngineSettings(_Section):

@@ -38,4 +38,5 @@ def make_engine(
         max_batch=max_batch,
         output_names=output_names,
         providers=list(cfg.providers) or gpu_providers_first(),
+        spinning=cfg.spinning,
     )

@@ -39,6 +39,7 @@ class OnnxRuntimeEngine(Engine):
         max_batch: int = 8,
         output_names: list[str] | None = None,
         providers: list[str] | None = None,
+        spinning: bool = True,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -50,6 +51,8 @@ class OnnxRuntimeEngine(Engine):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        if not spinning:  # a worker's decode and Kafka threads share the cores: do not spin
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(model_path),
