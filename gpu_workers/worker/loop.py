@@ -21,8 +21,7 @@ import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -31,6 +30,7 @@ from gpu_workers.worker import intake
 from gpu_workers.worker.batcher import Batcher
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, Rejected
+from gpu_workers.worker.items import Txn, WorkItem, decode_item
 from gpu_workers.worker.metrics import (
     BATCH_SIZE,
     DLQ,
@@ -43,7 +43,6 @@ from gpu_workers.worker.metrics import (
     STAGE_SECONDS,
     TRANSACTIONS,
 )
-from gpu_workers.worker.stats import image_stats
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil import kafka
@@ -54,30 +53,6 @@ from vigil.topics import Topic
 
 log = logging.getLogger("vigil.worker")
 COMPONENT = "worker"
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One consumed message: a decode in flight, or the reason it goes to the DLQ."""
-
-    message: Message
-    future: Future[Item] | None = None
-    error: Rejected | None = None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (str(self.message.topic()), int(self.message.partition() or 0))
-
-
-@dataclass
-class _Txn:
-    """The open transaction: what it will commit."""
-
-    started: float
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    frames: int = 0
-    captures: list[int] = field(default_factory=list)  # capture_ts_ms of its detections
-    reasons: list[str] = field(default_factory=list)  # DLQ reasons
 
 
 def instance_id(settings: VigilSettings) -> str:
@@ -119,7 +94,7 @@ class Worker:
         self._lag_at = 0.0
         self.stop_event = threading.Event()
         self._closed = False
-        self._txn: _Txn | None = None
+        self._txn: Txn | None = None
         self.consumer: Consumer = kafka.consumer(
             settings,
             cfg.group_id,
@@ -218,7 +193,7 @@ class Worker:
             if self.settings.worker.scaled_decode
             else 1
         )
-        return WorkItem(message, future=self.pool.submit(_decode, event, data, header, scale))
+        return WorkItem(message, future=self.pool.submit(decode_item, event, data, header, scale))
 
     # -- batches into transactions ----------------------------------------------------------
 
@@ -261,10 +236,10 @@ class Worker:
         if self._commit_due():
             self._commit_open()
 
-    def _open(self) -> _Txn:
+    def _open(self) -> Txn:
         if self._txn is None:
             self.producer.begin_transaction()
-            self._txn = _Txn(time.monotonic())
+            self._txn = Txn(time.monotonic())
         return self._txn
 
     def _commit_due(self) -> bool:
@@ -414,9 +389,3 @@ class Worker:
                     LAG.labels(str(tp.partition)).set(high - tp.offset)
         except KafkaException as exc:
             log.debug("lag metric: %s", exc)
-
-
-def _decode(event: dict[str, Any], data: bytes, header: Any, scale: int) -> Item:
-    """In the decode pool: pixels and image statistics."""
-    decoded = intake.decode(data, header, scale)
-    return Item(event, decoded, image_stats(decoded.image))
