@@ -43,6 +43,7 @@ bench: install system-deps models
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.sink
 	$(BIN)/python -m bench.drift
+	$(BIN)/python -m bench.worker
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -105,6 +105,11 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
 
     ingest_sample_video(settings)
 
+    # Issue 5: the real inference worker over the frames topic (sample video included).
+    from gpu_workers.worker.demo import run_worker_demo
+
+    run_worker_demo(settings)
+
     # Issue 8: a drift window summary, and an injected shift raising an alarm.
     from streams.drift.demo import run_drift_demo
 

@@ -216,6 +216,60 @@ class DriftSettings(_Section):
     )
 
 
+class OnnxRuntimeEngineSettings(_Section):
+    """ONNX Runtime: CPU by default; CUDA / TensorRT execution providers when installed."""
+
+    kind: Literal["onnxruntime"] = "onnxruntime"
+    providers: tuple[str, ...] = Field(
+        (), description="Empty: TensorRT/CUDA providers when present, then CPU."
+    )
+    spinning: bool = Field(
+        False, description="Intra-op threads spin-wait; off: the cores are shared with decoding."
+    )
+
+
+class TensorRtEngineSettings(_Section):
+    """TensorRT on an NVIDIA GPU (the ``gpu`` extra): engines built from the ONNX and cached."""
+
+    kind: Literal["tensorrt"] = "tensorrt"
+    fp16: bool = Field(True, description="Used only when the GPU has fast FP16.")
+    opt_batch: int | None = Field(None, ge=1, description="None: half the max batch.")
+    workspace_mib: int = Field(1024, ge=64)
+    engine_dir: Path | None = Field(None, description="None: <cache_dir>/trt.")
+
+
+class WorkerSettings(_Section):
+    """The inference workers (``vigil worker``): batching, limits, backpressure, engine."""
+
+    group_id: str = "vigil-workers"
+    instance_id: str = Field(
+        "", description="Stable per worker process (transactional.id); empty: the host name."
+    )
+    engine: OnnxRuntimeEngineSettings | TensorRtEngineSettings = Field(
+        default_factory=OnnxRuntimeEngineSettings, discriminator="kind"
+    )
+    max_batch: int | None = Field(None, ge=1, description="None: models.max_batch.")
+    max_wait_ms: float = Field(20.0, ge=0, description="Oldest frame's wait before a batch closes.")
+    decode_threads: int = Field(2, ge=1)
+    scaled_decode: bool = Field(True, description="JPEG DCT scaling when the model is small.")
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(50_000_000, ge=1)
+    face_cameras: tuple[str, ...] = Field(
+        (), description="Cameras whose frames also run the face cascade (or tag faces=1)."
+    )
+    max_pending_frames: int = Field(
+        64, ge=1, description="Frames held in the worker; above it partitions are paused."
+    )
+    queued_max_kbytes: int = Field(8192, ge=1, description="librdkafka prefetch bound per worker.")
+    fetch_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    max_poll_interval_ms: int = Field(120_000, ge=1000)
+    transaction_timeout_ms: int = Field(30_000, ge=1000)
+    commit_interval_ms: float = Field(
+        100.0, ge=0, description="A transaction spans batches up to this age while busy."
+    )
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -242,6 +296,7 @@ class VigilSettings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     clickhouse_sink: ClickHouseSinkSettings = ClickHouseSinkSettings()
     drift: DriftSettings = DriftSettings()
+    worker: WorkerSettings = WorkerSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

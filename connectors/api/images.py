@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from vigil.images import sniff_format
+
 
 class Rejection(Exception):
     """Bad input: an HTTP 4xx with a machine-readable reason."""
@@ -35,13 +37,10 @@ ACCEPTED = ("JPEG", "PNG", "WEBP")
 
 def sniff(data: bytes) -> str:
     """The format named by the first bytes; unsupported or unknown formats are a 415."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "JPEG"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    other = "GIF" if data[:6] in (b"GIF87a", b"GIF89a") else "unknown"
+    fmt = sniff_format(data)
+    if fmt in ACCEPTED:
+        return str(fmt)
+    other = "GIF" if fmt == "GIF" else "unknown"
     raise Rejection(
         415, "unsupported_format", f"{other} data; accepted formats: {', '.join(ACCEPTED)}"
     )

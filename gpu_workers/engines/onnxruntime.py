@@ -19,6 +19,15 @@ _DTYPES = {
 }
 
 
+def gpu_providers_first() -> list[str]:
+    """TensorRT and CUDA execution providers when this onnxruntime build has them, then CPU."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+    return [*gpu, "CPUExecutionProvider"]
+
+
 class OnnxRuntimeEngine(Engine):
     """One InferenceSession with a fixed thread budget (workers share cores with Kafka I/O)."""
 
@@ -29,6 +38,8 @@ class OnnxRuntimeEngine(Engine):
         threads: int = 2,
         max_batch: int = 8,
         output_names: list[str] | None = None,
+        providers: list[str] | None = None,
+        spinning: bool = True,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -40,9 +51,13 @@ class OnnxRuntimeEngine(Engine):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        if not spinning:  # a worker's decode and Kafka threads share the cores: do not spin
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(model_path),
+                sess_options=options,
+                providers=providers or ["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EngineError(f"cannot load ONNX model {model_path}: {exc}") from exc
@@ -59,6 +74,7 @@ class OnnxRuntimeEngine(Engine):
         self._outputs = output_names or available
         self.max_batch = max_batch
         self.path = model_path
+        self.providers = list(self._session.get_providers())
 
     @property
     def input_spec(self) -> InputSpec:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gpu_workers.engines import OnnxRuntimeEngine
+from gpu_workers.engines import Engine, OnnxRuntimeEngine
 from gpu_workers.models.base import Adapter
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
@@ -24,6 +25,10 @@ ADAPTERS: dict[str, type[Adapter[Any]]] = {
 }
 
 
+# (onnx_path, output names or None) -> engine; None: ONNX Runtime on CPU
+EngineFactory = Callable[[Path, "list[str] | None"], Engine]
+
+
 class ModelNotPrepared(LookupError):
     """A zoo model was asked for before ``vigil models prepare`` made it."""
 
@@ -37,24 +42,45 @@ def _sha256(path: Path) -> str:
 
 
 def build_adapter(
-    spec: ModelSpec, onnx_path: Path, *, threads: int = 2, max_batch: int = 8, sha256: str = ""
+    spec: ModelSpec,
+    onnx_path: Path,
+    *,
+    threads: int = 2,
+    max_batch: int = 8,
+    sha256: str = "",
+    make_engine: EngineFactory | None = None,
 ) -> Adapter[Any]:
-    engine = OnnxRuntimeEngine(
-        onnx_path, threads=threads, max_batch=max_batch, output_names=spec.outputs or None
+    engine = (
+        make_engine(onnx_path, spec.outputs or None)
+        if make_engine is not None
+        else OnnxRuntimeEngine(
+            onnx_path, threads=threads, max_batch=max_batch, output_names=spec.outputs or None
+        )
     )
     identity = ModelIdentity(spec.name, spec.version, sha256 or _sha256(onnx_path))
     return ADAPTERS[spec.family](spec, engine, identity)
 
 
 def load_model(
-    ref: str | Path, cache_dir: Path, *, threads: int = 2, max_batch: int = 8
+    ref: str | Path,
+    cache_dir: Path,
+    *,
+    threads: int = 2,
+    max_batch: int = 8,
+    make_engine: EngineFactory | None = None,
 ) -> Adapter[Any]:
     """``ref`` is a zoo name (``ssd_mobilenet_v2_coco``) or a path to a spec YAML whose
     ``file`` is the ONNX beside it."""
     path = Path(ref)
     if path.suffix in (".yaml", ".yml"):
         spec = load_spec(path)
-        return build_adapter(spec, path.parent / spec.file, threads=threads, max_batch=max_batch)
+        return build_adapter(
+            spec,
+            path.parent / spec.file,
+            threads=threads,
+            max_batch=max_batch,
+            make_engine=make_engine,
+        )
     folder = cache_dir / "models" / str(ref)
     spec_file = folder / "spec.yaml"
     if not spec_file.is_file():
@@ -67,4 +93,11 @@ def load_model(
     entry_file = folder / "model.json"
     if entry_file.is_file():
         sha = str(json.loads(entry_file.read_text(encoding="utf-8")).get("sha256", ""))
-    return build_adapter(spec, folder / spec.file, threads=threads, max_batch=max_batch, sha256=sha)
+    return build_adapter(
+        spec,
+        folder / spec.file,
+        threads=threads,
+        max_batch=max_batch,
+        sha256=sha,
+        make_engine=make_engine,
+    )

@@ -17,6 +17,7 @@ from vigil.cli import models as models_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
 from vigil.cli import topics as topics_cmd
+from vigil.cli import worker as worker_cmd
 from vigil.cli.common import console, fail, settings_of
 from vigil.settings import ConfigError, load_settings
 
@@ -35,6 +36,7 @@ app.command("detect")(models_cmd.detect)
 ingest_cmd.register(app)
 analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
 app.add_typer(drift_cmd.app, name="drift")
+worker_cmd.register(app)
 
 __all__ = ["app", "console", "main", "settings_of"]
 

@@ -1,0 +1,42 @@
+"""Pick the engine the worker settings ask for (a discriminated config: ``kind``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gpu_workers.engines.base import Engine
+from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine, gpu_providers_first
+from vigil.settings import OnnxRuntimeEngineSettings, TensorRtEngineSettings
+
+EngineSettings = OnnxRuntimeEngineSettings | TensorRtEngineSettings
+
+
+def make_engine(
+    cfg: EngineSettings,
+    onnx_path: Path,
+    output_names: list[str] | None,
+    *,
+    threads: int,
+    max_batch: int,
+    cache_dir: Path,
+) -> Engine:
+    if isinstance(cfg, TensorRtEngineSettings):
+        from gpu_workers.engines.tensorrt import TensorRtEngine
+
+        return TensorRtEngine(
+            onnx_path,
+            max_batch=max_batch,
+            output_names=output_names,
+            fp16=cfg.fp16,
+            opt_batch=cfg.opt_batch,
+            workspace_mib=cfg.workspace_mib,
+            engine_dir=cfg.engine_dir or cache_dir / "trt",
+        )
+    return OnnxRuntimeEngine(
+        onnx_path,
+        threads=threads,
+        max_batch=max_batch,
+        output_names=output_names,
+        providers=list(cfg.providers) or gpu_providers_first(),
+        spinning=cfg.spinning,
+    )

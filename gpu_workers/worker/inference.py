@@ -1,0 +1,148 @@
+"""Models on a batch of decoded frames -> DetectionEvent records: the detector for every
+frame, the face cascade for frames whose camera asks for it (``worker.face_cameras`` or the
+FrameEvent tag ``faces=1``), image statistics from the decode step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gpu_workers.engines.factory import make_engine
+from gpu_workers.models.base import Adapter, Image
+from gpu_workers.models.cascade import FaceCascade
+from gpu_workers.models.centerface import CenterFaceAdapter
+from gpu_workers.models.embedder import EmbedderAdapter
+from gpu_workers.models.loader import EngineFactory, load_model
+from gpu_workers.models.types import Detections
+from gpu_workers.worker.intake import Decoded
+from gpu_workers.worker.metrics import STAGE_SECONDS
+from vigil.imagestats import ImageStats
+from vigil.settings import VigilSettings
+
+FACE_TAG = "faces"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A decoded frame ready for the models."""
+
+    event: dict[str, Any]
+    decoded: Decoded
+    stats: ImageStats
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def wants_faces(event: dict[str, Any], face_cameras: Sequence[str]) -> bool:
+    tag = str((event.get("tags") or {}).get(FACE_TAG, "")).lower()
+    return event.get("camera_id") in face_cameras or tag in ("1", "true", "yes")
+
+
+class Inference:
+    def __init__(self, settings: VigilSettings) -> None:
+        self.settings = settings
+        self.max_batch = settings.worker.max_batch or settings.models.max_batch
+        self.detector = self._load(settings.models.detector)
+        self._cascade: FaceCascade | None = None
+        # a full batch once: allocation (ONNX Runtime's arena, TensorRT's buffers) happens now
+        self.detector.engine.warm_up(self.max_batch)
+
+    def _factory(self) -> EngineFactory:
+        s = self.settings
+
+        def factory(path: Any, outputs: list[str] | None) -> Any:
+            return make_engine(
+                s.worker.engine,
+                path,
+                outputs,
+                threads=s.models.threads,
+                max_batch=self.max_batch,
+                cache_dir=s.cache_dir,
+            )
+
+        return factory
+
+    def _load(self, ref: str) -> Adapter[Any]:
+        return load_model(
+            ref,
+            self.settings.cache_dir,
+            threads=self.settings.models.threads,
+            max_batch=self.max_batch,
+            make_engine=self._factory(),
+        )
+
+    @property
+    def model_size(self) -> tuple[int, int] | None:
+        return self.detector.spec.input_size
+
+    @property
+    def cascade(self) -> FaceCascade:
+        """Loaded on first use, so workers without face cameras never load the face models."""
+        if self._cascade is None:
+            cfg = self.settings.models
+            det, emb = self._load(cfg.face_detector), self._load(cfg.embedder)
+            if not isinstance(det, CenterFaceAdapter) or not isinstance(emb, EmbedderAdapter):
+                raise TypeError("the face cascade needs a centerface model and an embedder")
+            self._cascade = FaceCascade(
+                det, emb, min_face_px=cfg.min_face_px, min_sharpness=cfg.min_sharpness
+            )
+        return self._cascade
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        t0 = time.perf_counter()
+        batch, places = self.detector.preprocess(images)
+        outputs = self.detector.predict(batch)
+        t1 = time.perf_counter()
+        results = self.detector.postprocess(outputs, places)
+        STAGE_SECONDS.labels("infer").observe(t1 - t0)
+        STAGE_SECONDS.labels("postprocess").observe(time.perf_counter() - t1)
+        return [r for r in results if isinstance(r, Detections)]
+
+    def run(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        """One DetectionEvent per item, in the items' order."""
+        if not items:
+            return []
+        results = self.detect([i.decoded.image for i in items])
+        if len(results) != len(items):
+            raise RuntimeError(f"{self.detector.spec.name} is not a detector")
+        done = now_ms()
+        faces = self.settings.worker.face_cameras
+        out = []
+        for item, result in zip(items, results, strict=True):
+            fields = result.event_fields()
+            if wants_faces(item.event, faces):
+                fields["detections"].extend(self._faces(item.decoded.image, result))
+            ev = item.event
+            out.append(
+                {
+                    "frame_id": ev["frame_id"],
+                    "camera_id": ev["camera_id"],
+                    "sequence": ev["sequence"],
+                    "capture_ts_ms": ev["capture_ts_ms"],
+                    "inference_ts_ms": done,
+                    **fields,
+                    "frame_width": item.decoded.header.width,
+                    "frame_height": item.decoded.header.height,
+                    "image_stats": item.stats,
+                }
+            )
+        return out
+
+    def _faces(self, image: Image, result: Detections) -> list[dict[str, Any]]:
+        persons = [d.box for d in result.detections if d.label == "person"]
+        found = self.cascade(image, persons or None)
+        return [
+            {
+                "label": "face",
+                "class_id": f.detection.class_id,
+                "score": f.detection.score,
+                "box": f.detection.box.as_dict(),
+                "embedding": [float(v) for v in f.embedding],
+                "track_id": None,
+            }
+            for f in found.faces
+        ]
