@@ -36,7 +36,7 @@ def segments_cross(p1: Point, p2: Point, a: Point, b: Point) -> bool:
     """True when the move p1 -> p2 passes through the segment a-b (touching counts once:
     the start point may lie on the line, the end point must be strictly across)."""
     d1, d2 = _side(a, b, p1), _side(a, b, p2)
-    if d2 == 0 or (d1 > 0) == (d2 > 0) and d1 != 0:
+    if d2 == 0 or ((d1 > 0) == (d2 > 0) and d1 != 0):
         return False
     d3, d4 = _side(p1, p2, a), _side(p1, p2, b)
     return (d3 >= 0) != (d4 >= 0) or d3 == 0 or d4 == 0

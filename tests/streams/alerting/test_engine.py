@@ -166,12 +166,17 @@ def test_poi_confirmed_in_k_of_n_open_set_and_forgotten() -> None:
     watch.apply("man", {"embeddings": [unit(him)], "embedding_model": "m"})
     rules = parse_rules("poi: {confirm_k: 3, confirm_n: 5, threshold: 0.6, near_miss: 0.3}")
     noisy = [unit(him + rng.normal(scale=0.3, size=64)) for _ in range(6)]
-    face = lambda e: person(0.5, 0.5, label="face", w=0.2, h=0.2, embedding=e)  # noqa: E731
+
+    def face(e: list[float]) -> dict[str, Any]:
+        return person(0.5, 0.5, label="face", w=0.2, h=0.2, embedding=e)
+
     frames = [event("c", i, [face(e)]) for i, e in enumerate(noisy)]
     outs, _ = run(rules, frames, watch)
     assert fired(outs) == [(2, "poi")]  # third confirming frame, once
     note = outs[2].notifications[0]
-    assert note.poi_id == "man" and note.similarity is not None and note.similarity > 0.6
+    assert note.poi_id == "man"
+    assert note.similarity is not None
+    assert note.similarity > 0.6
     assert [a.decision for a in outs[0].audit] == ["match"]
     # a stranger never matches: the open-set threshold says unknown
     others = [
@@ -192,8 +197,10 @@ def test_poi_confirmed_in_k_of_n_open_set_and_forgotten() -> None:
         for i in range(5)
     ]
     outs, _ = run(rules, small, watch)
-    assert fired(outs) == [] and sum(o.poi_rejected for o in outs) == 5
+    assert fired(outs) == []
+    assert sum(o.poi_rejected for o in outs) == 5
     # removed: forgotten at once
     watch.apply("man", None)
     outs, _ = run(rules, frames, watch)
-    assert fired(outs) == [] and len(watch) == 0
+    assert fired(outs) == []
+    assert len(watch) == 0

@@ -31,7 +31,8 @@ def ms(text: str, tz: str) -> int:
         ("rules:\n  - id: a\n    trigger: dwell\n    zone: [[0,0],[1,0],[1,1]]\n", "dwell_s"),
         ("rules:\n  - id: a\n    trigger: line\n", "line"),
         (
-            "rules:\n  - {id: a, schedule: {timezone: Mars/Olympus, windows: [{start: '1:00', end: '2:00'}]}}\n",
+            "rules:\n  - {id: a, schedule: {timezone: Mars/Olympus, "
+            "windows: [{start: '1:00', end: '2:00'}]}}\n",
             "timezone",
         ),
         ("rules:\n  - {id: a}\n  - {id: a}\n", "duplicate rule ids"),
@@ -70,7 +71,8 @@ def test_bad_edit_keeps_previous_rules(tmp_path: Path) -> None:
     assert [r.id for r in active.rules.rules] == ["door"]
     path.write_text(GOOD + "    severty: HIGH\n")
     assert active.refresh() is False
-    assert active.error is not None and "rules.0.severty" in active.error
+    assert active.error is not None
+    assert "rules.0.severty" in active.error
     assert [r.id for r in active.rules.rules] == ["door"]
     path.write_text(GOOD.replace("door", "gate") + "    severity: HIGH\n")
     assert active.refresh() is True
