@@ -152,6 +152,18 @@ class IngestSettings(_Section):
     ack_timeout_s: float = Field(30.0, gt=0)
 
 
+class AlertingSettings(_Section):
+    """The alerting stream (``vigil alerts``) and the POI watch-list (``vigil poi``)."""
+
+    app_name: str = Field("alerting", pattern=r"^[A-Za-z0-9._-]+$", description="faust app id")
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    commit_interval_s: float = Field(1.0, gt=0)
+    rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
+    audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
+    watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")
+    deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -176,6 +188,7 @@ class VigilSettings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     models: ModelSettings = ModelSettings()
     ingest: IngestSettings = IngestSettings()
+    alerting: AlertingSettings = AlertingSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from vigil import __version__
+from vigil.cli import alerts as alerts_cmd
 from vigil.cli import config as config_cmd
 from vigil.cli import ingest as ingest_cmd
 from vigil.cli import models as models_cmd
@@ -31,6 +32,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
 app.command("detect")(models_cmd.detect)
 ingest_cmd.register(app)
+alerts_cmd.register(app)
 
 __all__ = ["app", "console", "main", "settings_of"]
 
