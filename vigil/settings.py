@@ -158,6 +158,9 @@ class AlertingSettings(_Section):
     app_name: str = Field("alerting", pattern=r"^[A-Za-z0-9._-]+$", description="faust app id")
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     commit_interval_s: float = Field(1.0, gt=0)
+    session_timeout_s: float = Field(
+        10.0, ge=6, description="a crashed worker's partitions move after this long"
+    )
     rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
     audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
     watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")

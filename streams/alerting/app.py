@@ -12,7 +12,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,16 @@ from streams.alerting import metrics
 from streams.alerting.engine import AuditEntry, CameraState, alert_record, process
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
-from vigil.dlq import H_COMPONENT, H_ERROR_CLASS, H_ERROR_MESSAGE, MAX_MESSAGE_CHARS
-from vigil.dlq import H_FAILED_TS, H_SOURCE_OFFSET, H_SOURCE_PARTITION, H_SOURCE_TOPIC
+from vigil.dlq import (
+    H_COMPONENT,
+    H_ERROR_CLASS,
+    H_ERROR_MESSAGE,
+    H_FAILED_TS,
+    H_SOURCE_OFFSET,
+    H_SOURCE_PARTITION,
+    H_SOURCE_TOPIC,
+    MAX_MESSAGE_CHARS,
+)
 from vigil.settings import KafkaSettings, VigilSettings
 from vigil.topics import Topic
 
@@ -83,7 +91,9 @@ class AuditLog:
 
 def dlq_headers(event: EventT[Any], error: BaseException) -> list[tuple[str, bytes]]:
     msg = event.message
-    original = [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in msg.headers or []]
+    raw = msg.headers or []
+    pairs = list(raw.items()) if isinstance(raw, Mapping) else list(raw)
+    original = [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs]
     reason = {
         H_ERROR_CLASS: type(error).__name__,
         H_ERROR_MESSAGE: str(error)[:MAX_MESSAGE_CHARS],
@@ -110,6 +120,8 @@ def create_app(
         web_enabled=False,
         processing_guarantee=cfg.processing_guarantee,
         broker_commit_interval=cfg.commit_interval_s,
+        broker_session_timeout=cfg.session_timeout_s,
+        broker_heartbeat_interval=cfg.session_timeout_s / 4,
         topic_partitions=settings.topics.detections_partitions,
         topic_replication_factor=settings.topics.replication_factor,
         consumer_auto_offset_reset="earliest",
@@ -178,7 +190,7 @@ def create_app(
             metrics.OPEN_INCIDENTS.set(sum(open_incidents.values()))
             yield None
 
-    @app.timer(cfg.rules_poll_s)
+    @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
         if rules.refresh():
             metrics.RULE_RELOADS.labels("applied").inc()

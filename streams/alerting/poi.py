@@ -88,7 +88,7 @@ def build_enrollment(
             problems.append(f"{name}: {len(result.faces)} faces, need exactly one")
     if problems:
         raise EnrollmentError("; ".join(problems))
-    record = {
+    record: dict[str, Any] = {
         "person_id": person_id,
         "display_name": display_name,
         "embedding_model": model,

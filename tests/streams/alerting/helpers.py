@@ -122,9 +122,10 @@ def read_topic(
                 if want is None and time.monotonic() - last > idle_s:
                     break
                 continue
-            if msg.error() is not None:
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(str(msg.error()))
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(str(err))
                 continue
             last = time.monotonic()
             out.append(serde.decode(msg) if serde is not None else msg)
