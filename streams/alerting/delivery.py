@@ -48,7 +48,7 @@ class WebhookSender:
 
     def __init__(self, hook: Webhook, capacity: int = 1000) -> None:
         self.hook = hook
-        self.name = f"webhook:{httpx.URL(hook.url).host}"
+        self.name = f"webhook:{httpx.URL(hook.url).netloc.decode()}"
         self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue(capacity)
         self.delivered = 0
         self.failed = 0

@@ -146,10 +146,16 @@ def committed(settings: VigilSettings, group: str, role: Topic = Topic.DETECTION
         cons.close()
 
 
-def wait_committed(settings: VigilSettings, group: str, total: int, timeout_s: float) -> None:
+def wait_committed(
+    settings: VigilSettings,
+    group: str,
+    total: int,
+    timeout_s: float,
+    role: Topic = Topic.DETECTIONS,
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if committed(settings, group) >= total:
+        if committed(settings, group, role) >= total:
             return
         time.sleep(0.5)
     raise TimeoutError(f"group {group} did not commit {total} offsets in {timeout_s:.0f}s")

@@ -3,6 +3,7 @@ a second incident after the quiet period, and a kill -9 mid-incident without a d
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from streams.alerting.app import app_id
@@ -14,6 +15,7 @@ from tests.streams.alerting.helpers import (
     wait_committed,
 )
 from tests.streams.alerting.synth import event, person
+from tests.streams.alerting.webhook_server import Endpoint
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
@@ -23,6 +25,8 @@ rules:
     zone: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
     quiet_s: 5
     severity: HIGH
+destinations:
+  webhooks: [{url: "URL"}]
 """
 
 
@@ -30,8 +34,9 @@ def test_one_alert_per_incident_and_restart_mid_incident(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
     prepare_topics(settings)
+    hook = Endpoint("ok")
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
+    rules.write_text(RULES.replace("URL", hook.url))
     stay = [event("cam-1", i, [person(0.2, 0.8)]) for i in range(200)]  # 20 s in the zone
     publish_detections(settings, stay[:120])
     app = AlertsProcess(settings, rules, tmp_path / "alerts.log")
@@ -39,6 +44,9 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         first = read_topic(settings, Topic.ALERTS, want=1, timeout_s=90, proc=app)
         assert len(first) == 1, app.log_text()[-3000:]
         wait_committed(settings, app_id(settings), 120, timeout_s=60)
+        delivery_group = f"{settings.topics.prefix}-alert-delivery"
+        wait_committed(settings, delivery_group, 1, timeout_s=30, role=Topic.ALERTS)
+        assert [a["frame_id"] for a in hook.received] == ["cam-1-0"]
     finally:
         app.kill()  # mid-incident: the person is still in the zone
     publish_detections(settings, stay[120:])
@@ -50,8 +58,14 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         alerts = read_topic(settings, Topic.ALERTS, want=2, timeout_s=90, proc=app)
         wait_committed(settings, app_id(settings), 280, timeout_s=60)
         alerts = read_topic(settings, Topic.ALERTS, idle_s=2)
+        deadline = time.monotonic() + 20
+        while len(hook.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         app.stop()
+        hook.close()
+    # the webhook was notified once per incident, across the crash
+    assert [a["alert_id"] for a in hook.received] == [a["alert_id"] for a in alerts]
     assert [(a["rule_id"], a["frame_id"], a["severity"]) for a in alerts] == [
         ("door", "cam-1-0", "HIGH"),
         ("door", "cam-1-260", "HIGH"),

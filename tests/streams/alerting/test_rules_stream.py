@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from tests.conftest import free_port
 from tests.streams.alerting.helpers import (
     AlertsProcess,
     prepare_topics,
@@ -105,7 +108,8 @@ def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
     publish_raw(settings, "z", b"\xc3\x01 not an event")
     publish_detections(settings, evs)
     group = f"{settings.topics.prefix}-alerting"
-    app = AlertsProcess(settings, rules, tmp_path / "alerts.log")
+    port = free_port()
+    app = AlertsProcess(settings, rules, tmp_path / "alerts.log", VIGIL_METRICS_PORT=str(port))
     try:
         read_topic(settings, Topic.ALERTS, want=len(want), timeout_s=90, proc=app)
         wait_committed(settings, group, len(evs) + 1, timeout_s=60)
@@ -142,6 +146,19 @@ def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
         publish_detections(settings, walk("z3", [0.2] * 3))
         got = read_topic(settings, Topic.ALERTS, want=len(want) + 2, timeout_s=30, proc=app)
         assert [x["severity"] for x in got if x["camera_id"] == "z3"] == ["CRITICAL"]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'vigil_alerts_total{rule="zone",severity="CRITICAL"} 1.0' in metrics
+        assert 'vigil_alerts_total{rule="night",severity="MEDIUM"} 2.0' in metrics
+        assert "vigil_alerting_dead_lettered_total 1.0" in metrics
+        assert 'vigil_alert_rule_reloads_total{outcome="applied"} 1.0' in metrics
+        assert "vigil_alert_latency_seconds_count 10.0" in metrics
+        failures = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("vigil_alert_delivery_failures_total{")
+        ]
+        assert len(failures) == 2
+        assert all(float(line.split()[-1]) >= 2 for line in failures)
     finally:
         app.stop()
         for e in (ok, failing, hanging):
