@@ -41,6 +41,7 @@ bench: install system-deps models
 	$(BIN)/python -m bench.serde
 	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.alerts
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

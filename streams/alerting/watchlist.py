@@ -2,8 +2,8 @@
 
 Open-set by design: a face is someone only when its best cosine similarity reaches that
 person's threshold; otherwise it is unknown. Rebuilt from the compacted ``vigil.poi`` topic and
-updated live; a tombstone forgets the person at once (copy-on-write snapshots, so the stream
-never sees a half-updated list)."""
+updated live; a tombstone forgets the person at once (the next match rebuilds the matrix under
+the lock, so the stream never sees a half-updated list)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class Watchlist:
         self._lock = threading.Lock()
         self._persons: dict[str, Person] = {}
         self._snapshots: dict[int, _Snapshot] = {}
+        self._dirty = False
 
     def __len__(self) -> int:
         return len(self._persons)
@@ -75,7 +76,7 @@ class Watchlist:
                     record.get("match_threshold"),
                     str(record.get("embedding_model", "")),
                 )
-            self._snapshots = self._build()
+            self._dirty = True  # rebuilt once, at the next match: loading 10k people is O(n)
 
     def _build(self) -> dict[int, _Snapshot]:
         by_dim: dict[int, list[Person]] = {}
@@ -92,6 +93,11 @@ class Watchlist:
         """Best enrolled person for each face (rows of ``faces``), in one matrix product."""
         if len(faces) == 0:
             return []
+        if self._dirty:
+            with self._lock:
+                if self._dirty:
+                    self._snapshots = self._build()
+                    self._dirty = False
         snap = self._snapshots.get(int(faces.shape[1]))
         if snap is None:
             return [Match(None, -1.0, default_threshold) for _ in range(len(faces))]
