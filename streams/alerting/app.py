@@ -12,17 +12,26 @@ import json
 import logging
 import ssl
 import time
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.alerting import metrics
-from streams.alerting.engine import AuditEntry, CameraState, alert_record, process
+from streams.alerting.engine import (
+    AuditEntry,
+    CameraState,
+    FaceMatches,
+    alert_record,
+    match_faces,
+    process,
+)
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
 from vigil.dlq import (
@@ -150,44 +159,62 @@ def create_app(
     audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
     open_incidents: dict[str, int] = {}
 
+    async def handle(event: EventT[Any], record: dict[str, Any], matches: FaceMatches) -> None:
+        camera = str(record["camera_id"])
+        state = CameraState.loads(state_table[camera].encode())
+        outcome = process(record, state, rules.rules, watch, matches)
+        state_table[camera] = state.dumps().decode()
+        now_ms = int(time.time() * 1000)
+        for note in outcome.notifications:
+            alert = alert_record(note, record, now_ms)
+            await alerts.send(
+                key=camera.encode(),
+                value=alert_serde.serialize(alert, topic=alerts.get_topic_name()),
+            )
+            metrics.ALERTS.labels(note.rule_id, note.severity).inc()
+            metrics.LATENCY.observe(max(0, now_ms - int(record["inference_ts_ms"])) / 1000)
+            log.info("alert rule=%s camera=%s incident=%s", note.rule_id, camera, note.incident_id)
+        metrics.SUPPRESSED.inc(outcome.suppressed)
+        metrics.POI_REJECTED.inc(outcome.poi_rejected)
+        for entry in outcome.audit:
+            counter = metrics.POI_MATCHES if entry.decision == "match" else metrics.NEAR_MISSES
+            counter.inc()
+        audit.write(outcome.audit, now_ms)
+        open_incidents[camera] = len(state.incidents)
+        metrics.OPEN_INCIDENTS.set(sum(open_incidents.values()))
+
     @app.agent(detections)
     async def alerting(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            msg = event.message
-            try:
-                record = det_serde.deserialize(
-                    msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset
-                )
-            except SerdeError as exc:
-                metrics.DEAD_LETTERED.inc()
-                log.warning("dead-lettered: %s", exc)
-                await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
-                yield None
-                continue
-            camera = str(record["camera_id"])
-            state = CameraState.loads(state_table[camera].encode())
-            outcome = process(record, state, rules.rules, watch)
-            state_table[camera] = state.dumps().decode()
-            now_ms = int(time.time() * 1000)
-            for note in outcome.notifications:
-                alert = alert_record(note, record, now_ms)
-                await alerts.send(
-                    key=camera.encode(),
-                    value=alert_serde.serialize(alert, topic=alerts.get_topic_name()),
-                )
-                metrics.ALERTS.labels(note.rule_id, note.severity).inc()
-                metrics.LATENCY.observe(max(0, now_ms - int(record["inference_ts_ms"])) / 1000)
-                log.info(
-                    "alert rule=%s camera=%s incident=%s", note.rule_id, camera, note.incident_id
-                )
-            metrics.SUPPRESSED.inc(outcome.suppressed)
-            metrics.POI_REJECTED.inc(outcome.poi_rejected)
-            for entry in outcome.audit:
-                counter = metrics.POI_MATCHES if entry.decision == "match" else metrics.NEAR_MISSES
-                counter.inc()
-            audit.write(outcome.audit, now_ms)
-            open_incidents[camera] = len(state.incidents)
-            metrics.OPEN_INCIDENTS.set(sum(open_incidents.values()))
+        # Small batches so the faces of many frames meet the watch-list in one matrix product;
+        # each event is then handled as the current event, so its table write goes to the
+        # changelog partition of its own source partition.
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            cfg.batch_max, within=cfg.batch_within_s
+        )
+        async for batch in batches:
+            decoded: list[tuple[EventT[Any], dict[str, Any]]] = []
+            for event in batch:
+                msg = event.message
+                try:
+                    decoded.append(
+                        (
+                            event,
+                            det_serde.deserialize(
+                                msg.value,
+                                topic=msg.topic,
+                                partition=msg.partition,
+                                offset=msg.offset,
+                            ),
+                        )
+                    )
+                except SerdeError as exc:
+                    metrics.DEAD_LETTERED.inc()
+                    log.warning("dead-lettered: %s", exc)
+                    await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
+            matches = match_faces([r for _, r in decoded], rules.rules, watch)
+            for (event, record), found in zip(decoded, matches, strict=True):
+                _current_event.set(weakref.ref(event))
+                await handle(event, record, found)
             yield None
 
     @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]
