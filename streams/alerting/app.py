@@ -159,7 +159,7 @@ def create_app(
     audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
     open_incidents: dict[str, int] = {}
 
-    async def handle(event: EventT[Any], record: dict[str, Any], matches: FaceMatches) -> None:
+    async def handle(record: dict[str, Any], matches: FaceMatches) -> None:
         camera = str(record["camera_id"])
         state = CameraState.loads(state_table[camera].encode())
         outcome = process(record, state, rules.rules, watch, matches)
@@ -214,7 +214,14 @@ def create_app(
             matches = match_faces([r for _, r in decoded], rules.rules, watch)
             for (event, record), found in zip(decoded, matches, strict=True):
                 _current_event.set(weakref.ref(event))
-                await handle(event, record, found)
+                try:
+                    await handle(record, found)
+                except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+                    # a decodable event the rules cannot use: errors are data, never a stall
+                    metrics.DEAD_LETTERED.inc()
+                    log.warning("dead-lettered %s: %r", record.get("frame_id"), exc)
+                    msg = event.message
+                    await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
             yield None
 
     @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]
