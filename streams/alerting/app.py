@@ -222,6 +222,11 @@ def create_app(
                     log.warning("dead-lettered %s: %r", record.get("frame_id"), exc)
                     msg = event.message
                     await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
+            # Table writes wait in faust's producer buffer, and faust's exactly-once commit does
+            # not drain it: without this flush a commit could carry the batch's offsets while
+            # its state changes land in the next transaction, which a crash aborts (the state
+            # would then be older than the offsets, and an open incident could alert again).
+            await app.producer.flush()
             yield None
 
     @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]

@@ -149,7 +149,13 @@ class Delivery:
             sender.close()
 
     def _run(self) -> None:
-        cons = kafka.consumer(self.settings, self.group_id)
+        # a crashed predecessor's partitions come back after the session timeout, not 45 s
+        timeout_ms = int(self.settings.alerting.session_timeout_s * 1000)
+        cons = kafka.consumer(
+            self.settings,
+            self.group_id,
+            **{"session.timeout.ms": timeout_ms, "heartbeat.interval.ms": timeout_ms // 4},
+        )
         cons.subscribe([self.topic])
         try:
             while not self._stop.is_set():
