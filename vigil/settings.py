@@ -156,7 +156,10 @@ class AlertingSettings(_Section):
     """The alerting stream (``vigil alerts``) and the POI watch-list (``vigil poi``)."""
 
     app_name: str = Field("alerting", pattern=r"^[A-Za-z0-9._-]+$", description="faust app id")
-    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="exactly_once: single worker only (faust 0.15 recovery fails on rebalance)",
+    )
     commit_interval_s: float = Field(1.0, gt=0)
     session_timeout_s: float = Field(
         10.0, ge=6, description="a crashed worker's partitions move after this long"

@@ -137,6 +137,10 @@ def create_app(
         producer_acks=-1,
         datadir=str(settings.data_dir / "alerting" / "faust"),
         table_cleanup_interval=3600.0,
+        # Standby replicas track changelog offsets outside the transactions; on fail-over they
+        # made faust's recovery crash (ConsistencyError) while the dead worker's transaction
+        # was still open. The state is one small record per camera: full recovery is quick.
+        table_standby_replicas=0,
     )
     watch = watchlist if watchlist is not None else Watchlist()
     names = settings.topics

@@ -93,6 +93,7 @@ class WebhookSender:
             try:
                 response = client.post(self.hook.url, content=body, headers=headers)
                 if response.status_code < 300:
+                    log.info("%s: alert %s delivered", self.name, alert["alert_id"])
                     self.delivered += 1
                     metrics.DELIVERED.labels(self.name).inc()
                     return

@@ -31,8 +31,8 @@ def env_for(settings: VigilSettings, **extra: str) -> dict[str, str]:
         VIGIL_DATA_DIR=str(settings.data_dir),
         VIGIL_CACHE_DIR=str(settings.cache_dir),
         VIGIL_LOG_FORMAT="json",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

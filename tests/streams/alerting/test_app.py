@@ -46,6 +46,9 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         wait_committed(settings, app_id(settings), 120, timeout_s=60)
         delivery_group = f"{settings.topics.prefix}-alert-delivery"
         wait_committed(settings, delivery_group, 1, timeout_s=30, role=Topic.ALERTS)
+        deadline = time.monotonic() + 30
+        while not hook.received and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert [a["frame_id"] for a in hook.received] == ["cam-1-0"]
     finally:
         app.kill()  # mid-incident: the person is still in the zone
@@ -71,3 +74,49 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         ("door", "cam-1-260", "HIGH"),
     ]
     assert len({a["incident_id"] for a in alerts}) == 2
+
+
+def test_rebalance_and_failover_keep_one_alert_per_incident(
+    settings: VigilSettings, tmp_path: Path
+) -> None:
+    """Two workers share the cameras, then one is killed and the other takes over everything:
+    each camera's incident is notified once, whichever worker held it."""
+    prepare_topics(settings)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        RULES.replace("quiet_s: 5", "quiet_s: 60").replace("URL", "http://127.0.0.1:9/x")
+    )
+    cams = [f"cam-{i}" for i in range(6)]
+
+    def frames(start: int) -> list[dict[str, object]]:
+        return [event(c, start + i, [person(0.2, 0.8)]) for i in range(40) for c in cams]
+
+    group = app_id(settings)
+    publish_detections(settings, frames(0))
+    a = AlertsProcess(settings, rules, tmp_path / "a.log", VIGIL_ALERTING__DELIVER="false")
+    b: AlertsProcess | None = None
+    try:
+        read_topic(settings, Topic.ALERTS, want=len(cams), timeout_s=90, proc=a)
+        wait_committed(settings, group, 240, timeout_s=60)
+        b = AlertsProcess(
+            settings,
+            rules,
+            tmp_path / "b.log",
+            VIGIL_ALERTING__DELIVER="false",
+            VIGIL_DATA_DIR=str(tmp_path / "b"),
+        )
+        deadline = time.monotonic() + 90
+        while "Worker ready" not in b.log_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        publish_detections(settings, frames(40))
+        wait_committed(settings, group, 480, timeout_s=90)
+        a.kill()
+        publish_detections(settings, frames(80))
+        wait_committed(settings, group, 720, timeout_s=120)
+        alerts = read_topic(settings, Topic.ALERTS, idle_s=2)
+    finally:
+        a.kill()
+        if b is not None:
+            b.stop()
+    assert sorted((x["camera_id"], x["frame_id"]) for x in alerts) == [(c, f"{c}-0") for c in cams]
+    assert "alert rule=door" not in (b.log_text() if b is not None else "")
