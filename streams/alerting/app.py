@@ -3,8 +3,9 @@
 Detections are consumed as raw bytes and decoded with Vigil's serde (undecodable events go to
 ``vigil.dlq`` with the reason). Each camera's tracker, rule and incident state lives in a
 changelog-backed table, so a restarted or rebalanced worker resumes where the last one stopped
-and never re-notifies an open incident. With ``exactly_once`` (the default) the alerts, the
-state changes and the consumed offsets commit in one Kafka transaction."""
+and never re-notifies an open incident: a batch's state changes and alerts are flushed before
+its offsets can be committed (at-least-once; ``exactly_once`` uses faust's transactions and is
+safe for a single worker only)."""
 
 from __future__ import annotations
 
@@ -230,6 +231,7 @@ def create_app(
             # not drain it: without this flush a commit could carry the batch's offsets while
             # its state changes land in the next transaction, which a crash aborts (the state
             # would then be older than the offsets, and an open incident could alert again).
+            # At-least-once: the batch's state and alerts are durable before it is acked.
             await app.producer.flush()
             yield None
 
