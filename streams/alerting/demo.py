@@ -145,7 +145,7 @@ def demo_alerts(settings: VigilSettings, timeout_s: float = 180) -> list[dict[st
     alerts = _run_app_until(settings, rules, run, timeout_s)
     table = Table(title="alerts (vigil.alerts)")
     for col in ("rule", "camera", "frame", "label", "POI", "similarity", "severity"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for a in alerts:
         sim = a["poi_similarity"]
         table.add_row(
