@@ -116,6 +116,14 @@ def dlq_headers(event: EventT[Any], error: BaseException) -> list[tuple[str, byt
     return original + [(k, v.encode()) for k, v in reason.items()]
 
 
+async def drain(app: faust.App) -> None:
+    """Until faust's producer buffer is empty, then until Kafka acknowledged everything."""
+    buffer = app.producer.buffer
+    while buffer.size:
+        await buffer.flush()
+    await app.producer.flush()
+
+
 def create_app(
     settings: VigilSettings, rules: RulesFile, watchlist: Watchlist | None = None
 ) -> faust.App:
@@ -232,7 +240,8 @@ def create_app(
             # its state changes land in the next transaction, which a crash aborts (the state
             # would then be older than the offsets, and an open incident could alert again).
             # At-least-once: the batch's state and alerts are durable before it is acked.
-            await app.producer.flush()
+            # faust's own flush gives up after 0.1 s without progress, so drain until empty.
+            await drain(app)
             yield None
 
     @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]

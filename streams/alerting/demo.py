@@ -21,6 +21,7 @@ import numpy as np
 from confluent_kafka import KafkaError
 from rich.table import Table
 
+from gpu_workers.models.cascade import FaceCascade
 from schemas.contracts import serde_for
 from streams.alerting.poi import build_enrollment, load_cascade, publish_enrollment
 from vigil import kafka
@@ -71,18 +72,30 @@ def _frames(path: Path, indices: list[int]) -> list[np.ndarray[Any, Any]]:
     return out
 
 
+_LOADED: dict[tuple[Any, Path], tuple[Any, FaceCascade]] = {}
+
+
+def _models(settings: VigilSettings) -> tuple[Any, FaceCascade]:
+    """The detector and face cascade, loaded once per process (demo re-runs reuse them)."""
+    from gpu_workers.models.loader import load_model
+    from gpu_workers.models.ssd import SsdAdapter
+
+    key = (settings.models, settings.cache_dir)
+    if key in _LOADED:
+        return _LOADED[key]
+    detector = load_model(settings.models.detector, settings.cache_dir)
+    if not isinstance(detector, SsdAdapter):
+        raise RuntimeError("the demo's stand-in worker runs the default SSD detector")
+    _LOADED[key] = (detector, load_cascade(settings))
+    return _LOADED[key]
+
+
 def stand_in_worker(
     settings: VigilSettings, camera: str, images: list[np.ndarray[Any, Any]], run: str
 ) -> list[dict[str, Any]]:
     """What the inference worker publishes for these frames: detector boxes, and faces with
     embeddings from the face cascade (DetectionEvent dicts, 200 ms apart)."""
-    from gpu_workers.models.loader import load_model
-    from gpu_workers.models.ssd import SsdAdapter
-
-    detector = load_model(settings.models.detector, settings.cache_dir)
-    if not isinstance(detector, SsdAdapter):
-        raise RuntimeError("the demo's stand-in worker runs the default SSD detector")
-    cascade = load_cascade(settings)
+    detector, cascade = _models(settings)
     t0 = int(time.time() * 1000)
     events = []
     for seq, (image, result) in enumerate(zip(images, detector(images), strict=True)):
@@ -126,12 +139,12 @@ def demo_alerts(settings: VigilSettings, timeout_s: float = 180) -> list[dict[st
     run = uuid.uuid4().hex[:6]
     man = _frames(carphone, [0, *range(40, 120, 8)])
     with console.status("Enrolling the carphone man from one frame..."):
-        enrollment = build_enrollment(load_cascade(settings), PERSON_ID, [("frame 0", man[0])])
+        enrollment = build_enrollment(_models(settings)[1], PERSON_ID, [("frame 0", man[0])])
         publish_enrollment(settings, enrollment.record)
     with console.status("Running the detector and face cascade on the sample videos..."):
         events = stand_in_worker(settings, "demo-carphone", man[1:], run)
         events += stand_in_worker(
-            settings, "demo-bikes", _frames(bikes, list(range(100, 165, 5))), run
+            settings, "demo-bikes", _frames(bikes, list(range(110, 150, 5))), run
         )
     topic = Topic.DETECTIONS.name_in(settings.topics)
     serde = serde_for(settings, Topic.DETECTIONS)
