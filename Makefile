@@ -44,6 +44,7 @@ bench: install system-deps models
 	$(BIN)/python -m bench.sink
 	$(BIN)/python -m bench.drift
 	$(BIN)/python -m bench.worker
+	$(BIN)/python -m bench.alerts
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -115,6 +115,11 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
 
     run_drift_demo(settings)
 
+    # Issue 7: enrol the sample person; a POI alert and a zone alert on the sample videos.
+    from streams.alerting.demo import demo_alerts
+
+    demo_alerts(settings)
+
     ch = connect(settings)
     ch_version = ch.query("SELECT version()")[0][0]
     ch.close()

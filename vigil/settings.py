@@ -270,6 +270,26 @@ class WorkerSettings(_Section):
     )
 
 
+class AlertingSettings(_Section):
+    """The alerting stream (``vigil alerts``) and the POI watch-list (``vigil poi``)."""
+
+    app_name: str = Field("alerting", pattern=r"^[A-Za-z0-9._-]+$", description="faust app id")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="exactly_once: single worker only (faust 0.15 recovery fails on rebalance)",
+    )
+    commit_interval_s: float = Field(1.0, gt=0)
+    session_timeout_s: float = Field(
+        10.0, ge=6, description="a crashed worker's partitions move after this long"
+    )
+    rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
+    batch_max: int = Field(64, ge=1, description="detections matched against the list at once")
+    batch_within_s: float = Field(0.02, gt=0, description="longest wait to fill a batch")
+    audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
+    watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")
+    deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -297,6 +317,7 @@ class VigilSettings(BaseSettings):
     clickhouse_sink: ClickHouseSinkSettings = ClickHouseSinkSettings()
     drift: DriftSettings = DriftSettings()
     worker: WorkerSettings = WorkerSettings()
+    alerting: AlertingSettings = AlertingSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

@@ -212,4 +212,7 @@ def create_app(
         UPLOADS.labels("accepted").inc()
         return JSONResponse(as_json(accepted), status_code=202)
 
+    from connectors.api.poi import router as poi_router  # POST /v1/poi (issue 7)
+
+    app.include_router(poi_router)
     return app

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from vigil import __version__
+from vigil.cli import alerts as alerts_cmd
 from vigil.cli import analytics as analytics_cmd
 from vigil.cli import config as config_cmd
 from vigil.cli import drift as drift_cmd
@@ -37,6 +38,7 @@ ingest_cmd.register(app)
 analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
 app.add_typer(drift_cmd.app, name="drift")
 worker_cmd.register(app)
+alerts_cmd.register(app)
 
 __all__ = ["app", "console", "main", "settings_of"]
 

@@ -1,0 +1,122 @@
+"""``POST /v1/poi``: enrol a person of interest from one or more face images, with the upload
+API's key and input limits (bytes, pixels, formats by magic bytes, all before decoding).
+Exactly one good face per image, else a 422 naming the images at fault and nothing published;
+201 once Kafka acknowledged the enrolment on ``vigil.poi``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Security
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.types import Message
+
+from connectors.api.app import MULTIPART_OVERHEAD, authorised, error, read_limited
+from connectors.api.images import Rejection, check_image
+
+MAX_IMAGES = 8
+router = APIRouter()
+_cascade_lock = threading.Lock()
+
+
+async def poi_images(request: Request, max_bytes: int) -> list[tuple[str, bytes]]:
+    """The images of the request: raw bytes, or every ``file`` part of a multipart form."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return [("image", await read_limited(request, max_bytes))]
+    body = await read_limited(request, max_bytes * MAX_IMAGES + MULTIPART_OVERHEAD)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=MAX_IMAGES, max_fields=16)
+    except Exception as exc:
+        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+    parts = [p for p in form.getlist("file") if isinstance(p, UploadFile)]
+    if not parts:
+        raise Rejection(400, "missing_file", "multipart body needs one or more 'file' parts")
+    out = []
+    for i, part in enumerate(parts):
+        data = await part.read()
+        if len(data) > max_bytes:
+            raise Rejection(
+                413, "body_too_large", f"file {i}: {len(data)} bytes; limit {max_bytes}"
+            )
+        out.append((part.filename or f"file {i}", data))
+    return out
+
+
+def _enrol(
+    request: Request,
+    person_id: str,
+    images: list[tuple[str, bytes]],
+    name: str | None,
+    threshold: float | None,
+) -> dict[str, Any]:
+    from streams.alerting.poi import (
+        build_enrollment,
+        decode_image,
+        load_cascade,
+        publish_enrollment,
+    )
+
+    settings = request.app.state.service.settings
+    limits = settings.ingest
+    decoded = []
+    for label, data in images:
+        checked = check_image(
+            data, max_pixels=limits.max_upload_pixels, jpeg_quality=limits.upload_jpeg_quality
+        )
+        decoded.append((label, decode_image(checked.jpeg, label)))
+    with _cascade_lock:  # models load once per app, on the first enrolment
+        cascade = getattr(request.app.state, "poi_cascade", None)
+        if cascade is None:
+            cascade = request.app.state.poi_cascade = load_cascade(settings)
+        enrollment = build_enrollment(
+            cascade, person_id, decoded, display_name=name, match_threshold=threshold
+        )
+    publish_enrollment(settings, enrollment.record, timeout_s=limits.ack_timeout_s)
+    return {
+        "person_id": person_id,
+        "faces": enrollment.faces,
+        "embedding_model": enrollment.record["embedding_model"],
+    }
+
+
+@router.post(
+    "/v1/poi",
+    status_code=201,
+    dependencies=[Security(authorised)],
+    responses={
+        401: {"description": "missing or wrong API key"},
+        413: {"description": "body or pixel count over the limit"},
+        415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
+        422: {"description": "an image without exactly one good face; nothing published"},
+        503: {"description": "Kafka did not acknowledge; nothing was accepted"},
+    },
+)
+async def enroll_poi(
+    request: Request,
+    person_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")],
+    name: Annotated[str | None, Query(max_length=256)] = None,
+    threshold: Annotated[float | None, Query(gt=-1, le=1)] = None,
+) -> JSONResponse:
+    """Enrol (or re-enrol) a person of interest from the posted face images."""
+    from streams.alerting.poi import EnrollmentError
+
+    images = await poi_images(request, request.app.state.service.settings.ingest.max_upload_bytes)
+    try:
+        body = await run_in_threadpool(_enrol, request, person_id, images, name, threshold)
+    except EnrollmentError as exc:
+        return error(422, "no_single_face", str(exc))
+    except (TimeoutError, RuntimeError) as exc:
+        return error(503, "not_acknowledged", str(exc))
+    return JSONResponse(body, status_code=201)

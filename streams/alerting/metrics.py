@@ -1,0 +1,24 @@
+"""Prometheus metrics of the alerting stream and its delivery."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ALERTS = Counter("vigil_alerts_total", "Notifications sent to vigil.alerts", ["rule", "severity"])
+SUPPRESSED = Counter("vigil_alerts_suppressed_total", "Incidents opened silently in a cooldown")
+OPEN_INCIDENTS = Gauge("vigil_alert_open_incidents", "Open incidents of this worker")
+POI_MATCHES = Counter("vigil_poi_matches_total", "Face matches at or above the threshold")
+NEAR_MISSES = Counter("vigil_poi_near_misses_total", "Face similarities in the near-miss band")
+POI_REJECTED = Counter("vigil_poi_quality_rejected_total", "Faces failing the quality gate")
+LATENCY = Histogram(
+    "vigil_alert_latency_seconds",
+    "Detection (inference time) to alert",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DEAD_LETTERED = Counter("vigil_alerting_dead_lettered_total", "Undecodable detections to DLQ")
+RULE_RELOADS = Counter("vigil_alert_rule_reloads_total", "Rules file reloads", ["outcome"])
+WATCHLIST = Gauge("vigil_poi_watchlist_size", "Persons on the watch-list")
+DELIVERED = Counter("vigil_alert_deliveries_total", "Alerts delivered", ["destination"])
+DELIVERY_FAILURES = Counter(
+    "vigil_alert_delivery_failures_total", "Delivery attempts that failed", ["destination"]
+)

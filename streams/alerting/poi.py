@@ -1,0 +1,211 @@
+"""Persons of interest on the compacted ``vigil.poi`` topic: enrolment from images (the face
+cascade), removal by tombstone (right to erasure), and the live feed that keeps a
+:class:`Watchlist` equal to the topic."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+
+from gpu_workers.models.base import Image
+from gpu_workers.models.cascade import FaceCascade
+from schemas.contracts import serde_for
+from schemas.serde import SerdeError
+from streams.alerting import metrics
+from streams.alerting.watchlist import Watchlist
+from vigil import kafka
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+log = logging.getLogger(__name__)
+PERSON_ID = r"^[A-Za-z0-9._:@-]{1,128}$"
+
+
+class EnrollmentError(ValueError):
+    """The images cannot enrol the person; nothing was published."""
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    record: dict[str, Any]
+    faces: int
+
+
+def decode_image(data: bytes, name: str) -> Image:
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if array is None:
+        raise EnrollmentError(f"{name}: not a decodable image")
+    return np.asarray(array, dtype=np.uint8)
+
+
+def load_cascade(settings: VigilSettings) -> FaceCascade:
+    """The same face cascade (detector, quality gate, embedder) the workers run."""
+    from gpu_workers.models.centerface import CenterFaceAdapter
+    from gpu_workers.models.embedder import EmbedderAdapter
+    from gpu_workers.models.loader import load_model
+
+    m = settings.models
+    detector = load_model(m.face_detector, settings.cache_dir, threads=m.threads)
+    embedder = load_model(m.embedder, settings.cache_dir, threads=m.threads)
+    if not isinstance(detector, CenterFaceAdapter) or not isinstance(embedder, EmbedderAdapter):
+        raise EnrollmentError("models.face_detector/embedder must be a face detector/embedder")
+    return FaceCascade(detector, embedder, min_face_px=m.min_face_px, min_sharpness=m.min_sharpness)
+
+
+def build_enrollment(
+    cascade: FaceCascade,
+    person_id: str,
+    images: Sequence[tuple[str, Image]],
+    *,
+    display_name: str | None = None,
+    match_threshold: float | None = None,
+) -> Enrollment:
+    """Exactly one face passing the quality gate per image, else :class:`EnrollmentError`
+    naming every image at fault (a group photo would enrol the wrong person)."""
+    if not images:
+        raise EnrollmentError("at least one image is needed")
+    vectors: list[list[float]] = []
+    problems: list[str] = []
+    model = ""
+    for name, image in images:
+        result = cascade(image)
+        model = f"{result.embedder.name}:{result.embedder.event_version}"
+        if len(result.faces) == 1:
+            vectors.append([float(v) for v in result.faces[0].embedding])
+        elif not result.faces:
+            why = "; ".join(r.reason for r in result.rejected)
+            problems.append(f"{name}: no usable face" + (f" ({why})" if why else ""))
+        else:
+            problems.append(f"{name}: {len(result.faces)} faces, need exactly one")
+    if problems:
+        raise EnrollmentError("; ".join(problems))
+    record: dict[str, Any] = {
+        "person_id": person_id,
+        "display_name": display_name,
+        "embedding_model": model,
+        "embeddings": vectors,
+        "match_threshold": match_threshold,
+        "enrolled_ts_ms": int(time.time() * 1000),
+        "tags": {},
+    }
+    return Enrollment(record, len(vectors))
+
+
+def _publish(settings: VigilSettings, key: str, value: bytes | None, timeout_s: float) -> None:
+    prod = kafka.producer(settings)
+    errors: list[KafkaError] = []
+
+    def done(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            errors.append(err)
+
+    kafka.produce(prod, Topic.POI.name_in(settings.topics), value, key=key, on_delivery=done)
+    if prod.flush(timeout_s) > 0:
+        raise TimeoutError(f"Kafka did not acknowledge {key!r} within {timeout_s:.0f}s")
+    if errors:
+        raise RuntimeError(f"Kafka refused {key!r}: {errors[0]}")
+
+
+def publish_enrollment(
+    settings: VigilSettings, record: dict[str, Any], timeout_s: float = 30
+) -> None:
+    topic = Topic.POI.name_in(settings.topics)
+    value = serde_for(settings, Topic.POI).serialize(record, topic=topic)
+    _publish(settings, str(record["person_id"]), value, timeout_s)
+
+
+def publish_removal(settings: VigilSettings, person_id: str, timeout_s: float = 30) -> None:
+    """A tombstone: compaction erases the person's vectors, every matcher forgets them now."""
+    _publish(settings, person_id, None, timeout_s)
+
+
+class PoiFeed:
+    """Reads ``vigil.poi`` from the beginning into a watch-list, then follows it live.
+    Every instance reads every partition (no consumer group sharing): each needs the whole list."""
+
+    def __init__(self, settings: VigilSettings, watchlist: Watchlist | None = None) -> None:
+        self.settings = settings
+        self.watchlist = watchlist if watchlist is not None else Watchlist()
+        self.records: dict[str, dict[str, Any]] = {}
+        self.topic = Topic.POI.name_in(settings.topics)
+        self.serde = serde_for(settings, Topic.POI)
+        self.caught_up = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> PoiFeed:
+        self._thread = threading.Thread(target=self._run, name="poi-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait(self, timeout_s: float) -> None:
+        if not self.caught_up.wait(timeout_s):
+            raise TimeoutError(f"watch-list not loaded from {self.topic} in {timeout_s:.0f}s")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        group = f"{self.settings.topics.prefix}-poi-feed-{uuid.uuid4().hex[:8]}"
+        cons = kafka.consumer(self.settings, group, **{"enable.partition.eof": True})
+        try:
+            ends = {tp.partition: tp.offset for tp in kafka.end_offsets(cons, self.topic)}
+            cons.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in ends])
+            pending = {p for p, end in ends.items() if end > 0}
+            if not pending:
+                self.caught_up.set()
+            while not self._stop.is_set():
+                msg = cons.poll(0.2)
+                if msg is None:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(msg.partition() or 0)
+                        if not pending:
+                            self.caught_up.set()
+                    else:
+                        log.warning("poi feed: %s", err)
+                    continue
+                self._apply(msg)
+        finally:
+            cons.close()
+
+    def _apply(self, msg: Message) -> None:
+        raw_key = msg.key()
+        person = raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else str(raw_key)
+        if msg.value() is None:
+            self.records.pop(person, None)
+            self.watchlist.apply(person, None)
+            log.info("poi removed: %s", person)
+        else:
+            try:
+                record = self.serde.decode(msg)
+                self.watchlist.apply(person, record)
+            except (SerdeError, ValueError) as exc:
+                log.error("poi record for %s ignored: %s", person, exc)
+                return
+            self.records[person] = record
+            log.info("poi enrolled: %s (%d vectors)", person, len(record["embeddings"]))
+        metrics.WATCHLIST.set(len(self.watchlist))
+
+
+def read_watchlist(settings: VigilSettings, timeout_s: float = 30) -> dict[str, dict[str, Any]]:
+    """The current watch-list (for ``vigil poi list``)."""
+    feed = PoiFeed(settings).start()
+    try:
+        feed.wait(timeout_s)
+    finally:
+        feed.stop()
+    return dict(feed.records)

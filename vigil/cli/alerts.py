@@ -1,0 +1,136 @@
+"""``vigil alerts`` (the alerting stream) and ``vigil poi enroll|remove|list`` (the watch-list)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vigil.cli.common import console, fail, settings_of
+
+poi_app = typer.Typer(help="Persons of interest on the vigil.poi watch-list.", no_args_is_help=True)
+
+
+def alerts(
+    ctx: typer.Context,
+    rules: Annotated[
+        Path, typer.Option("--rules", help="Rules YAML; re-read when it changes while running.")
+    ],
+    loglevel: Annotated[str, typer.Option(help="faust worker log level")] = "warning",
+) -> None:
+    """Run the alerting stream: vigil.detections -> rules, tracks, POI -> vigil.alerts."""
+    from streams.alerting.rules import RulesFile
+    from streams.alerting.runner import run_alerting
+    from vigil.settings import ConfigError
+
+    settings = settings_of(ctx)
+    try:
+        active = RulesFile(rules)  # a bad file at start is refused, naming the field
+    except ConfigError as exc:
+        fail(str(exc))
+    try:
+        run_alerting(settings, active, loglevel=loglevel)
+    except TimeoutError as exc:
+        fail(str(exc), code=1)
+
+
+@poi_app.command("enroll")
+def enroll(
+    ctx: typer.Context,
+    person_id: Annotated[str, typer.Option("--id", help="Person id (the topic key).")],
+    image: Annotated[list[Path], typer.Option("--image", help="Face image; repeatable.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Per-person similarity threshold override.")
+    ] = None,
+) -> None:
+    """Enrol a person: exactly one good face per image, else nothing is published."""
+    import re
+
+    from streams.alerting.poi import (
+        PERSON_ID,
+        EnrollmentError,
+        build_enrollment,
+        decode_image,
+        load_cascade,
+        publish_enrollment,
+    )
+
+    settings = settings_of(ctx)
+    if not re.match(PERSON_ID, person_id):
+        fail(f"--id {person_id!r}: use 1-128 of A-Z a-z 0-9 . _ : @ -")
+    try:
+        images = [(str(p), decode_image(_read(p), str(p))) for p in image]
+        enrollment = build_enrollment(
+            load_cascade(settings), person_id, images, display_name=name, match_threshold=threshold
+        )
+    except EnrollmentError as exc:
+        fail(f"not enrolled: {exc}")
+    _ensure_poi_topic(settings)
+    publish_enrollment(settings, enrollment.record)
+    console.print(f"enrolled {person_id} with {enrollment.faces} face(s)")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror or exc}")
+
+
+@poi_app.command("remove")
+def remove(
+    ctx: typer.Context, person_id: Annotated[str, typer.Option("--id", help="Person id.")]
+) -> None:
+    """Remove a person (a tombstone: matchers forget them at once, compaction erases them)."""
+    from streams.alerting.poi import publish_removal
+
+    settings = settings_of(ctx)
+    _ensure_poi_topic(settings)
+    publish_removal(settings, person_id)
+    console.print(f"removed {person_id}")
+
+
+@poi_app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """The watch-list as the topic holds it now."""
+    from streams.alerting.poi import read_watchlist
+
+    settings = settings_of(ctx)
+    _ensure_poi_topic(settings)
+    records = read_watchlist(settings)
+    table = Table(title=f"watch-list ({len(records)})")
+    for col in ("id", "name", "faces", "model", "threshold", "enrolled (ms)"):
+        table.add_column(col)
+    for pid, rec in sorted(records.items()):
+        thr = rec.get("match_threshold")
+        table.add_row(
+            pid,
+            rec.get("display_name") or "",
+            str(len(rec["embeddings"])),
+            rec["embedding_model"],
+            "-" if thr is None else f"{thr:.2f}",
+            str(rec["enrolled_ts_ms"]),
+        )
+    console.print(table)
+
+
+def _ensure_poi_topic(settings: object) -> None:
+    from vigil import kafka
+    from vigil.settings import VigilSettings
+    from vigil.topics import ensure_topics, topic_specs
+
+    if not isinstance(settings, VigilSettings):
+        raise TypeError("settings")
+    try:
+        kafka.wait_until_ready(settings, timeout_s=15)
+    except TimeoutError as exc:
+        fail(str(exc), code=1)
+    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(alerts)
+    app.add_typer(poi_app, name="poi")
