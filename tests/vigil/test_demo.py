@@ -15,6 +15,7 @@ from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
 
 
+@pytest.mark.timeout(600)  # the whole demo twice: ingest, worker, drift, alerting, sink
 def test_demo_sends_every_event_once_in_order(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
     settings = VigilSettings(
         kafka=KafkaSettings(bootstrap_servers=kafka_broker.bootstrap),
@@ -30,6 +31,7 @@ def test_demo_sends_every_event_once_in_order(kafka_broker: KafkaBroker, tmp_pat
     assert (second.frames_produced, second.detections_committed) == (40, 40)
 
 
+@pytest.mark.timeout(600)
 def test_demo_cli_prints_its_summary(
     kafka_broker: KafkaBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
