@@ -55,6 +55,15 @@ BODY_DOC: dict[str, Any] = {
 }
 
 
+# The error answers every image-upload route shares (frames here, POI enrolment in poi.py).
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or wrong API key"},
+    413: {"description": "body or pixel count over the limit"},
+    415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
+    503: {"description": "Kafka did not acknowledge; nothing was accepted"},
+}
+
+
 def key_matches(given: str | None, keys: Sequence[SecretStr]) -> bool:
     """Constant-time comparison against every configured key (no early exit)."""
     if not given:
@@ -179,11 +188,8 @@ def create_app(
         openapi_extra=BODY_DOC,
         dependencies=[Security(authorised)],
         responses={
-            401: {"description": "missing or wrong API key"},
-            413: {"description": "body or pixel count over the limit"},
-            415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
+            **UPLOAD_ERRORS,
             400: {"description": "empty, truncated or undecodable image; bad tag"},
-            503: {"description": "Kafka did not acknowledge; nothing was accepted"},
         },
     )
     async def post_frame(

@@ -14,7 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from connectors.api.app import MULTIPART_OVERHEAD, authorised, error, read_limited
+from connectors.api.app import (
+    MULTIPART_OVERHEAD,
+    UPLOAD_ERRORS,
+    authorised,
+    error,
+    read_limited,
+)
 from connectors.api.images import Rejection, check_image
 
 MAX_IMAGES = 8
@@ -96,11 +102,8 @@ def _enrol(
     status_code=201,
     dependencies=[Security(authorised)],
     responses={
-        401: {"description": "missing or wrong API key"},
-        413: {"description": "body or pixel count over the limit"},
-        415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
+        **UPLOAD_ERRORS,
         422: {"description": "an image without exactly one good face; nothing published"},
-        503: {"description": "Kafka did not acknowledge; nothing was accepted"},
     },
 )
 async def enroll_poi(
