@@ -21,20 +21,25 @@ SOURCE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("kafka_offset", "Int64"),
 )
 
+# The frame-level fields every DetectionEvent row repeats, per object and per frame.
+FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("frame_id", "String"),
+    ("camera_id", "String"),
+    ("sequence", "Int64"),
+    ("capture_ts_ms", "Int64"),
+    ("inference_ts_ms", "Int64"),
+    ("model_name", "String"),
+    ("model_version", "String"),
+    ("frame_width", "UInt32"),
+    ("frame_height", "UInt32"),
+)
+
 # (name, ClickHouse type) in insert order; types chosen to exist on ClickHouse 18.16 and 26.x.
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "detections": (
         *SOURCE_COLUMNS,
         ("object_index", "UInt32"),
-        ("frame_id", "String"),
-        ("camera_id", "String"),
-        ("sequence", "Int64"),
-        ("capture_ts_ms", "Int64"),
-        ("inference_ts_ms", "Int64"),
-        ("model_name", "String"),
-        ("model_version", "String"),
-        ("frame_width", "UInt32"),
-        ("frame_height", "UInt32"),
+        *FRAME_COLUMNS,
         ("label", "String"),
         ("class_id", "Int32"),
         ("score", "Float32"),
@@ -47,15 +52,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "frames": (
         *SOURCE_COLUMNS,
-        ("frame_id", "String"),
-        ("camera_id", "String"),
-        ("sequence", "Int64"),
-        ("capture_ts_ms", "Int64"),
-        ("inference_ts_ms", "Int64"),
-        ("model_name", "String"),
-        ("model_version", "String"),
-        ("frame_width", "UInt32"),
-        ("frame_height", "UInt32"),
+        *FRAME_COLUMNS,
         ("brightness", "Float32"),
         ("contrast", "Float32"),
         ("sharpness", "Float32"),
