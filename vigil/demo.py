@@ -8,13 +8,13 @@ embedded ClickHouse answering. Later issues replace the synthetic parts with rea
 
 from __future__ import annotations
 
-import statistics
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from confluent_kafka import KafkaError, TopicPartition
 from prometheus_client import Counter
 from rich.table import Table
@@ -23,6 +23,7 @@ from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.cli.common import console
 from vigil.clickhouse import connect
+from vigil.imagestats import ImageStats, image_stats
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
 from vigil.settings import VigilSettings
@@ -48,13 +49,9 @@ def synthetic_frame(camera: int, seq: int) -> bytes:
     )
 
 
-def image_stats(pixels: bytes) -> dict[str, float]:
-    mean = statistics.fmean(pixels)
-    return {
-        "brightness": mean / 255,
-        "contrast": statistics.pstdev(pixels, mean) / 255,
-        "sharpness": 0.0,
-    }
+def raw_gray_stats(pixels: bytes) -> ImageStats:
+    """The shared image statistics of a RAW_GRAY8 synthetic frame."""
+    return image_stats(np.frombuffer(pixels, dtype=np.uint8).reshape(HEIGHT, WIDTH))
 
 
 @dataclass(frozen=True)
@@ -229,7 +226,7 @@ def process_exactly_once(
                 "frame_width": frame["width"],
                 "frame_height": frame["height"],
                 "detections": [],
-                "image_stats": image_stats(frame["image"]),
+                "image_stats": raw_gray_stats(frame["image"]),
             }
             kafka.produce(
                 prod, det_topic, det_serde.serialize(det, topic=det_topic), key=det["camera_id"]
