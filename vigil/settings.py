@@ -283,8 +283,6 @@ class AlertingSettings(_Section):
         10.0, ge=6, description="a crashed worker's partitions move after this long"
     )
     rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
-    batch_max: int = Field(64, ge=1, description="detections matched against the list at once")
-    batch_within_s: float = Field(0.02, gt=0, description="longest wait to fill a batch")
     audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
     watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")
     deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")

@@ -3,9 +3,9 @@
 Detections are consumed as raw bytes and decoded with Vigil's serde (undecodable events go to
 ``vigil.dlq`` with the reason). Each camera's tracker, rule and incident state lives in a
 changelog-backed table, so a restarted or rebalanced worker resumes where the last one stopped
-and never re-notifies an open incident: a batch's state changes and alerts are flushed before
-its offsets can be committed (at-least-once; ``exactly_once`` uses faust's transactions and is
-safe for a single worker only)."""
+and never re-notifies an open incident: state reaches the changelog before the offsets that
+imply it are committed, and together with any alert it raised; events delivered again are
+recognised by their offset (at-least-once delivery, applied once)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ import json
 import logging
 import ssl
 import time
-import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import faust
-from faust.streams import _current_event
 from faust.types import EventT
 
 from schemas.contracts import serde_for
@@ -28,13 +26,12 @@ from streams.alerting import metrics
 from streams.alerting.engine import (
     AuditEntry,
     CameraState,
-    FaceMatches,
     alert_record,
-    match_faces,
     process,
 )
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
+from streams.state import FlushBeforeCommit, WriteBehindTable
 from vigil.dlq import (
     H_COMPONENT,
     H_ERROR_CLASS,
@@ -160,23 +157,37 @@ def create_app(
     dlq = app.topic(Topic.DLQ.name_in(names), key_serializer="raw", value_serializer="raw")
     for t in (detections, alerts, dlq):
         t.internal = False
-    state_table = app.Table(
-        "camera-state",
-        default=str,
-        key_type=str,
-        value_type=str,
-        partitions=settings.topics.detections_partitions,
+    # Camera state is kept write-behind: set in the table's local store on every event, sent to
+    # the changelog when faust starts a commit (so committed offsets never run ahead of it) and
+    # at once when an event raised alerts (so an alert and the incident it opened are durable
+    # together). Each state records the last (partition, offset) it applied, so events faust
+    # delivers again after a crash or a rebalance change nothing and alert nobody twice.
+    state = WriteBehindTable(
+        app.Table(
+            "camera-state",
+            default=None,
+            key_type=str,
+            value_type=str,
+            partitions=settings.topics.detections_partitions,
+        )
     )
+    app.sensors.add(FlushBeforeCommit(state))
     det_serde = serde_for(settings, Topic.DETECTIONS)
     alert_serde = serde_for(settings, Topic.ALERTS)
     audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
     open_incidents: dict[str, int] = {}
 
-    async def handle(record: dict[str, Any], matches: FaceMatches) -> None:
+    async def handle(record: dict[str, Any], partition: int, offset: int) -> bool:
+        """Apply one detection event; True when it raised alerts."""
         camera = str(record["camera_id"])
-        state = CameraState.loads(state_table[camera].encode())
-        outcome = process(record, state, rules.rules, watch, matches)
-        state_table[camera] = state.dumps().decode()
+        current = CameraState.loads(state.get(camera, "").encode())
+        if current.is_applied(partition, offset):
+            metrics.REDELIVERED.inc()
+            return False
+        outcome = process(record, current, rules.rules, watch)
+        current.applied = (partition, offset)
+        state.partition = partition
+        state[camera] = current.dumps().decode()
         now_ms = int(time.time() * 1000)
         for note in outcome.notifications:
             alert = alert_record(note, record, now_ms)
@@ -193,56 +204,39 @@ def create_app(
             counter = metrics.POI_MATCHES if entry.decision == "match" else metrics.NEAR_MISSES
             counter.inc()
         audit.write(outcome.audit, now_ms)
-        open_incidents[camera] = len(state.incidents)
+        open_incidents[camera] = len(current.incidents)
         metrics.OPEN_INCIDENTS.set(sum(open_incidents.values()))
+        return bool(outcome.notifications)
+
+    async def dead_letter(event: EventT[Any], exc: Exception) -> None:
+        metrics.DEAD_LETTERED.inc()
+        log.warning("dead-lettered %s/%s: %r", event.message.partition, event.message.offset, exc)
+        msg = event.message
+        await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
+        await drain(app)
 
     @app.agent(detections)
-    async def alerting(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        # Small batches so the faces of many frames meet the watch-list in one matrix product;
-        # each event is then handled as the current event, so its table write goes to the
-        # changelog partition of its own source partition.
-        batches = cast(faust.Stream[bytes], stream).take_events(
-            cfg.batch_max, within=cfg.batch_within_s
-        )
-        async for batch in batches:
-            decoded: list[tuple[EventT[Any], dict[str, Any]]] = []
-            for event in batch:
-                msg = event.message
-                try:
-                    decoded.append(
-                        (
-                            event,
-                            det_serde.deserialize(
-                                msg.value,
-                                topic=msg.topic,
-                                partition=msg.partition,
-                                offset=msg.offset,
-                            ),
-                        )
-                    )
-                except SerdeError as exc:
-                    metrics.DEAD_LETTERED.inc()
-                    log.warning("dead-lettered: %s", exc)
-                    await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
-            matches = match_faces([r for _, r in decoded], rules.rules, watch)
-            for (event, record), found in zip(decoded, matches, strict=True):
-                _current_event.set(weakref.ref(event))
-                try:
-                    await handle(record, found)
-                except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-                    # a decodable event the rules cannot use: errors are data, never a stall
-                    metrics.DEAD_LETTERED.inc()
-                    log.warning("dead-lettered %s: %r", record.get("frame_id"), exc)
-                    msg = event.message
-                    await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
-            # Table writes wait in faust's producer buffer, and faust's exactly-once commit does
-            # not drain it: without this flush a commit could carry the batch's offsets while
-            # its state changes land in the next transaction, which a crash aborts (the state
-            # would then be older than the offsets, and an open incident could alert again).
-            # At-least-once: the batch's state and alerts are durable before it is acked.
-            # faust's own flush gives up after 0.1 s without progress, so drain until empty.
-            await drain(app)
-            yield None
+    async def alerting(stream: faust.StreamT[bytes]) -> None:
+        # One event at a time, acknowledged by faust when the next is requested (so only after
+        # it was applied). Faces are matched per event: one matrix product against the list.
+        async for event in stream.events():
+            msg = event.message
+            try:
+                record = det_serde.deserialize(
+                    msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset
+                )
+            except SerdeError as exc:
+                await dead_letter(event, exc)
+                continue
+            try:
+                alerted = await handle(record, msg.partition, msg.offset)
+            except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+                # a decodable event the rules cannot use: errors are data, never a stall
+                await dead_letter(event, exc)
+                continue
+            if alerted:
+                state.flush()
+                await drain(app)
 
     @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:

@@ -43,6 +43,14 @@ class CameraState:
     incidents: dict[str, Incident] = field(default_factory=dict)  # "rule|subject"
     last_notified: dict[str, int] = field(default_factory=dict)  # rule -> ms (cooldown)
     votes: dict[str, list[str | None]] = field(default_factory=dict)  # track -> last n persons
+    # (partition, offset) of the last detection applied: a redelivered event is recognised
+    applied: tuple[int, int] | None = None
+
+    def is_applied(self, partition: int, offset: int) -> bool:
+        """True when this state already reflects the event at ``partition``/``offset``."""
+        return (
+            self.applied is not None and self.applied[0] == partition and offset <= self.applied[1]
+        )
 
     def dumps(self) -> bytes:
         return json.dumps(
@@ -52,6 +60,7 @@ class CameraState:
                 "incidents": {k: i.to_dict() for k, i in self.incidents.items()},
                 "last_notified": self.last_notified,
                 "votes": self.votes,
+                "applied": self.applied,
             },
             separators=(",", ":"),
         ).encode()
@@ -67,6 +76,7 @@ class CameraState:
             incidents={k: Incident(**v) for k, v in d["incidents"].items()},
             last_notified={k: int(v) for k, v in d["last_notified"].items()},
             votes={k: list(v) for k, v in d["votes"].items()},
+            applied=(int(d["applied"][0]), int(d["applied"][1])) if d.get("applied") else None,
         )
 
 

@@ -16,6 +16,9 @@ LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 DEAD_LETTERED = Counter("vigil_alerting_dead_lettered_total", "Undecodable detections to DLQ")
+REDELIVERED = Counter(
+    "vigil_alerting_redelivered_total", "Detections delivered again that the state already held"
+)
 RULE_RELOADS = Counter("vigil_alert_rule_reloads_total", "Rules file reloads", ["outcome"])
 WATCHLIST = Gauge("vigil_poi_watchlist_size", "Persons on the watch-list")
 DELIVERED = Counter("vigil_alert_deliveries_total", "Alerts delivered", ["destination"])

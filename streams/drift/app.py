@@ -26,7 +26,7 @@ from schemas.serde import AvroSerde, SerdeError
 from streams.drift import metrics
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import Closed, DriftEngine
-from streams.drift.state import FlushBeforeCommit, WriteBehindTable
+from streams.state import FlushBeforeCommit, WriteBehindTable
 from vigil import kafka
 from vigil.dlq import dead_letter
 from vigil.settings import ConfigError, VigilSettings

@@ -32,11 +32,6 @@ destinations:
 """
 
 
-@pytest.mark.skip(
-    reason="fails on main (issue 7 left open): after kill -9 mid-incident the restarted app "
-    "re-alerted at frame 120 (a duplicate notification) in 1 of 2 runs, and its offsets lagged "
-    "past 60 s in another; passed 3 of 3 on its branch"
-)
 @pytest.mark.timeout(420)
 def test_one_alert_per_incident_and_restart_mid_incident(
     settings: VigilSettings, tmp_path: Path
@@ -85,11 +80,7 @@ def test_one_alert_per_incident_and_restart_mid_incident(
     assert len({a["incident_id"] for a in alerts}) == 2
 
 
-@pytest.mark.skip(
-    reason="flaky: passed 2 of 3 runs; once faust 0.15.3's table recovery on the surviving "
-    "worker waited forever for changelog partitions ('No event received for active tp ... "
-    "since recovery start') after the other worker was killed. Unresolved; see issue 7 report."
-)
+@pytest.mark.timeout(420)
 def test_rebalance_and_failover_keep_one_alert_per_incident(
     settings: VigilSettings, tmp_path: Path
 ) -> None:

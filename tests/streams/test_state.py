@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.drift.state import FlushBeforeCommit, WriteBehindTable
+from streams.state import FlushBeforeCommit, WriteBehindTable
 
 
 class FakeTable:

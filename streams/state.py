@@ -1,4 +1,4 @@
-"""Write-behind over a faust table: the drift state changes on every event, but its changelog
+"""Write-behind over a faust table: stream state changes on every event, but its changelog
 only has to hold what the committed offsets imply.
 
 Setting a faust table key sends one changelog record per event (measured: the app then ran at
