@@ -131,7 +131,13 @@ class ChartReader:
                     self._server.close()
                     self._server = None
                 text = str(exc)
-                missing = ("UNKNOWN_TABLE", "UNKNOWN_DATABASE", "doesn't exist", "Code: 60", "Code: 81")
+                missing = (
+                    "UNKNOWN_TABLE",
+                    "UNKNOWN_DATABASE",
+                    "doesn't exist",
+                    "Code: 60",
+                    "Code: 81",
+                )
                 if any(m in text for m in missing):
                     raise ChartsUnavailable(
                         f"no {self.db} tables yet: run `vigil sink clickhouse` once"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +39,7 @@ LOGINS = Counter("vigil_dashboard_logins", "Dashboard logins by outcome", ["outc
 LIVE_CLIENTS = Gauge("vigil_dashboard_live_clients", "Open live-alert feeds (server-sent events)")
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+STATIC_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 PERSON = r"^[A-Za-z0-9._:@-]{1,128}$"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -205,6 +207,8 @@ def _persons(feed: Any) -> list[dict[str, Any]]:
 async def static(name: str, _who: Who) -> Response:
     """Only files directly in ``static/`` with a known type: ``..``, absolute paths, encoded
     separators and symlinks out of the folder all end in 404."""
+    if not STATIC_NAME.match(name):
+        return JSONResponse({"error": "not_found", "detail": "no such file"}, status_code=404)
     root = STATIC.resolve()
     candidate = (root / name).resolve()
     if candidate.parent != root or not candidate.is_file() or candidate.suffix not in STATIC_TYPES:
@@ -316,8 +320,6 @@ async def poi_enrol(
 
 @router.delete("/api/poi/{person_id}")
 async def poi_remove(request: Request, person_id: str, _who: PoiWho) -> JSONResponse:
-    import re
-
     from streams.alerting.poi import publish_removal
 
     if not re.match(PERSON, person_id):

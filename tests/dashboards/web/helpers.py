@@ -117,3 +117,42 @@ def login(base: str, key: str) -> httpx.Client:
     resp = client.post("/dashboard/login", data={"key": key})
     assert resp.status_code == 303, resp.text
     return client
+
+
+def fill_clickhouse(settings: VigilSettings, camera: str = "gate", minutes: int = 5) -> int:
+    """Migrated tables with ``minutes`` of detections, alerts and drift windows (one alarm)
+    written the way the sink writes them; the number of detection objects."""
+    from connectors.sinks.clickhouse.rows import COLUMNS, map_event
+    from connectors.sinks.clickhouse.schema import Retention, migrate
+    from vigil.clickhouse import connect
+
+    now = int(time.time() * 1000)
+    events: list[tuple[Topic, dict[str, Any]]] = []
+    for m in range(minutes):
+        ts = now - (minutes - m) * 60_000
+        det = {**samples.detection_event(), "camera_id": camera, "capture_ts_ms": ts}
+        det["frame_id"] = f"{camera}-ch-{m}"
+        alert = {**samples.alert(), "camera_id": camera, "alert_ts_ms": ts, "alert_id": f"a{m}"}
+        drift = {
+            **samples.drift_stat(),
+            "camera_id": camera,
+            "window_start_ms": ts,
+            "window_end_ms": ts + 60_000,
+            "value": 0.05 * (m + 1),
+            "alarm": m == minutes - 1,
+        }
+        events += [(Topic.DETECTIONS, det), (Topic.ALERTS, alert), (Topic.DRIFT, drift)]
+    client = connect(settings)
+    db = settings.clickhouse.database
+    try:
+        migrate(client, db, Retention())
+        objects = 0
+        for offset, (topic, record) in enumerate(events):
+            mapped = map_event(topic, record, (topic.name_in(settings.topics), 0, offset))
+            for table, rows in mapped.rows.items():
+                names = [name for name, _ in COLUMNS[table]]
+                client.insert(f"{db}.{table}", names, rows)
+                objects += len(rows) if table == "detections" else 0
+        return objects
+    finally:
+        client.close()
