@@ -90,7 +90,7 @@ def test_every_route_refuses_without_a_key_or_with_a_forged_cookie(
         (method, concrete(r.path))
         for r in dashboard_router.routes
         if isinstance(r, APIRoute)
-        for method in sorted(r.methods)
+        for method in sorted(r.methods or ())
     ]
     assert len(routes) >= 14
     # forged: right shape, wrong secret, claiming the POI role of a real key
@@ -123,8 +123,8 @@ def test_every_route_refuses_without_a_key_or_with_a_forged_cookie(
 
 def face_change(jpeg: bytes) -> float:
     """Mean absolute difference inside the face box (its border excluded) to the original."""
-    original = cv2.imdecode(np.frombuffer(astronaut_jpeg()[0], np.uint8), cv2.IMREAD_COLOR)
-    shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    original: Any = cv2.imdecode(np.frombuffer(astronaut_jpeg()[0], np.uint8), cv2.IMREAD_COLOR)
+    shown: Any = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert shown.shape == original.shape
     h, w = original.shape[:2]
     x0, x1 = int(FACE_BOX["x_min"] * w) + 8, int(FACE_BOX["x_max"] * w) - 8
