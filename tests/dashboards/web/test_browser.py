@@ -112,7 +112,7 @@ def test_operator_sees_cameras_live_alerts_and_charts(
             page,
             "document.querySelector('figure[data-camera=\"gate\"] img').naturalWidth >= 320",
         )
-        assert "person×1" in camera.locator(".labels").inner_text()
+        assert "person\u00d71" in camera.locator(".labels").inner_text()
         # the seeded alert is listed, its POI identity hidden from a viewer
         first = page.locator(f'tr[data-incident="{seeded["alert"]["incident_id"]}"]')
         assert "lobby-after-hours" in first.inner_text()
