@@ -19,6 +19,7 @@ from vigil.settings import VigilSettings
 
 CAMERA = re.compile(r"^[A-Za-z0-9._:-]{0,128}$")
 CHARTS = ("detections", "alerts", "drift")
+MAX_SERIES = 8
 
 
 class ChartsUnavailable(RuntimeError):
@@ -79,10 +80,17 @@ def to_series(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
             alarms.append({"series": str(name), "t": int(t), "value": float(value)})
         if float(threshold):
             thresholds[str(name)] = float(threshold)
+    # a readable chart: the series that alarmed first, then the highest peaks
+    alarmed = {a["series"] for a in alarms}
+    ranked = sorted(
+        series, key=lambda k: (k in alarmed, max(v for _t, v in series[k])), reverse=True
+    )
+    shown = set(ranked[:MAX_SERIES])
     return {
-        "series": [{"name": k, "points": v} for k, v in series.items()],
-        "alarms": alarms,
-        "thresholds": thresholds,
+        "series": [{"name": k, "points": v} for k, v in series.items() if k in shown],
+        "alarms": [a for a in alarms if a["series"] in shown],
+        "thresholds": {k: v for k, v in thresholds.items() if k in shown},
+        "hidden": len(series) - len(shown),
     }
 
 

@@ -55,13 +55,32 @@ def _free_port(host: str) -> int:
 
 
 def sink_alerts_and_drift(settings: VigilSettings, timeout_s: float = 60.0) -> int:
-    """The demo's alerts and drift statistics into ClickHouse (the detections are already
-    there from the sink step); messages read."""
+    """The demo's alerts and drift statistics into ClickHouse (the detections are already there
+    from the sink step), including the drift step's own topics (``<prefix>-drift-demo``, see
+    streams/drift/demo.py), whose windows carry the brightness alarm; messages read."""
+    from vigil.settings import TopicSettings
+
+    read = _sink(settings, [Topic.ALERTS, Topic.DRIFT], timeout_s)
+    drift_demo = settings.model_copy(
+        update={"topics": TopicSettings(prefix=f"{settings.topics.prefix}-drift-demo")}
+    )
+    if _topic_exists(drift_demo, Topic.DRIFT):
+        read += _sink(drift_demo, [Topic.DRIFT], timeout_s)
+    return read
+
+
+def _topic_exists(settings: VigilSettings, topic: Topic) -> bool:
+    from vigil import kafka
+
+    name = topic.name_in(settings.topics)
+    return name in kafka.admin(settings).list_topics(timeout=10).topics
+
+
+def _sink(settings: VigilSettings, topics: list[Topic], timeout_s: float) -> int:
     from connectors.sinks.clickhouse.sink import ClickHouseSink
     from vigil import kafka
     from vigil.clickhouse import connect
 
-    topics = [Topic.ALERTS, Topic.DRIFT]
     probe = kafka.consumer(settings, "vigil-demo-dashboard-probe")
     ends = {
         (tp.topic, tp.partition): tp.offset

@@ -35,7 +35,11 @@ function liveAlerts() {
   const body = document.getElementById("incidents");
   if (!body) return;
   stampTimes(body);
-  for (const img of body.querySelectorAll("img.snap")) img.onerror = () => img.remove();
+  // snapshots whose frame is no longer (or never was) in memory: no broken-image icons
+  for (const img of body.querySelectorAll("img.snap")) {
+    if (img.complete && img.naturalWidth === 0) img.remove();
+    else img.onerror = () => img.remove();
+  }
   const status = document.getElementById("live-status");
   const source = new EventSource("/dashboard/api/alerts/stream");
   source.onopen = () => { status.textContent = "live"; };

@@ -58,6 +58,7 @@ function drawChart(container, data) {
     m.appendChild(el("title", {}, `alarm: ${a.series}`));
     svg.appendChild(m);
   }
+  if (data.hidden) legend.appendChild(Object.assign(document.createElement("span"), { textContent: `(+${data.hidden} quieter series not drawn)` }));
   container.appendChild(legend);
 }
 window.drawChart = drawChart;
