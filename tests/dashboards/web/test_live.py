@@ -86,5 +86,6 @@ def test_raw_frames_render_scaled_with_boxes(tmp_path: Path) -> None:
     det = samples.detection_event()["detections"]
     jpeg = annotate(image, det, blur_faces=True)
     shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert shown is not None
     assert shown.shape[1] == 320  # scaled up to stay readable
     assert shown.std() > 5  # boxes and labels drawn on a flat grey frame
