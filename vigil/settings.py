@@ -288,6 +288,26 @@ class AlertingSettings(_Section):
     deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")
 
 
+class DashboardSettings(_Section):
+    """The web dashboard served by ``vigil api`` under ``/dashboard/`` (dashboards/web)."""
+
+    enabled: bool = True
+    poi_keys: tuple[SecretStr, ...] = Field(
+        (), description="API keys that also get the POI role (faces unblurred, POI list)."
+    )
+    session_secret: SecretStr | None = Field(
+        None, description="Signs session cookies; None or empty: random per process."
+    )
+    session_ttl_s: float = Field(12 * 3600, gt=0)
+    cookie_secure: bool = Field(False, description="Mark the cookie Secure (serve over HTTPS).")
+    tail_messages: int = Field(
+        300, ge=1, description="Messages per partition read back at start (frames, alerts)."
+    )
+    max_alerts: int = Field(500, ge=1, description="Alerts kept in memory for the feed.")
+    max_frames: int = Field(400, ge=1, description="Frames kept in memory for snapshots.")
+    stale_after_s: float = Field(30.0, gt=0, description="A camera without frames this long.")
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -316,6 +336,7 @@ class VigilSettings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     worker: WorkerSettings = WorkerSettings()
     alerting: AlertingSettings = AlertingSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

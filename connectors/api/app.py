@@ -221,4 +221,7 @@ def create_app(
     from connectors.api.poi import router as poi_router  # POST /v1/poi (issue 7)
 
     app.include_router(poi_router)
+    from dashboards.web.routes import mount as mount_dashboard  # /dashboard/ (issue 10)
+
+    mount_dashboard(app, settings)
     return app

@@ -12,6 +12,7 @@ from vigil import __version__
 from vigil.cli import alerts as alerts_cmd
 from vigil.cli import analytics as analytics_cmd
 from vigil.cli import config as config_cmd
+from vigil.cli import dashboard as dashboard_cmd
 from vigil.cli import drift as drift_cmd
 from vigil.cli import ingest as ingest_cmd
 from vigil.cli import models as models_cmd
@@ -39,6 +40,7 @@ analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
 app.add_typer(drift_cmd.app, name="drift")
 worker_cmd.register(app)
 alerts_cmd.register(app)
+app.add_typer(dashboard_cmd.app, name="dashboard")
 
 __all__ = ["app", "console", "main", "settings_of"]
 

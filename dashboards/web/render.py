@@ -1,0 +1,92 @@
+"""A frame as the dashboard shows it: decoded (JPEG/PNG/WebP/BMP or raw), faces blurred unless
+the viewer has the POI role, detection boxes and labels drawn, JPEG out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.blobs import BlobResolver
+
+MIN_WIDTH = 320  # tiny synthetic frames are scaled up so the labels stay readable
+PRIVATE_LABELS = ("face",)
+HEAD_SHARE = 0.2  # of a person box, blurred too: faces the face cascade did not look for
+
+
+class RenderError(ValueError):
+    """The frame cannot be shown (missing blob, undecodable, over the pixel limit)."""
+
+
+def decode(event: dict[str, Any], resolver: BlobResolver, max_pixels: int) -> np.ndarray[Any, Any]:
+    width, height = int(event["width"]), int(event["height"])
+    if width * height > max_pixels:
+        raise RenderError(f"{width}x{height} is over the pixel limit {max_pixels}")
+    try:
+        data = resolver.resolve(event)
+    except (OSError, ValueError) as exc:
+        raise RenderError(str(exc)) from None
+    encoding = event.get("encoding")
+    raw = np.frombuffer(data, np.uint8)
+    if encoding == "RAW_GRAY8" and raw.size == width * height:
+        return cv2.cvtColor(raw.reshape(height, width), cv2.COLOR_GRAY2BGR)
+    if encoding == "RAW_BGR24" and raw.size == width * height * 3:
+        return raw.reshape(height, width, 3).copy()
+    image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+    if image is None:
+        raise RenderError(f"frame {event.get('frame_id')} does not decode as {encoding}")
+    return np.asarray(image, np.uint8)
+
+
+def _blur(image: np.ndarray[Any, Any], x0: int, y0: int, x1: int, y1: int) -> None:
+    region = image[y0:y1, x0:x1]
+    if region.size == 0:
+        return
+    h, w = region.shape[:2]
+    # pixelate then blur: nothing of the face survives, at any size
+    small = cv2.resize(region, (max(1, w // 12), max(1, h // 12)), interpolation=cv2.INTER_AREA)
+    image[y0:y1, x0:x1] = cv2.GaussianBlur(
+        cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(2.0, w / 20)
+    )
+
+
+def annotate(
+    image: np.ndarray[Any, Any], detections: list[dict[str, Any]], *, blur_faces: bool
+) -> bytes:
+    if image.shape[1] < MIN_WIDTH:
+        scale = MIN_WIDTH / image.shape[1]
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    else:
+        image = image.copy()
+    h, w = image.shape[:2]
+
+    def px(d: dict[str, Any]) -> tuple[int, int, int, int]:
+        b = d["box"]
+        return (
+            int(np.clip(b["x_min"], 0, 1) * w),
+            int(np.clip(b["y_min"], 0, 1) * h),
+            int(np.clip(b["x_max"], 0, 1) * w),
+            int(np.clip(b["y_max"], 0, 1) * h),
+        )
+
+    if blur_faces:
+        for d in detections:
+            x0, y0, x1, y1 = px(d)
+            if d["label"] in PRIVATE_LABELS:
+                _blur(image, x0, y0, x1, y1)
+            elif d["label"] == "person":
+                _blur(image, x0, y0, x1, y0 + max(1, int((y1 - y0) * HEAD_SHARE)))
+    for d in detections:
+        x0, y0, x1, y1 = px(d)
+        color = (0, 200, 255) if d["label"] in PRIVATE_LABELS else (60, 220, 60)
+        cv2.rectangle(image, (x0, y0), (x1, y1), color, 2)
+        text = f"{d['label']} {d['score']:.2f}"
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        ty = max(th + 4, y0)
+        cv2.rectangle(image, (x0, ty - th - 4), (x0 + tw + 4, ty), color, -1)
+        cv2.putText(image, text, (x0 + 2, ty - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise RenderError("JPEG encoding failed")
+    return bytes(buf.tobytes())
