@@ -290,6 +290,26 @@ class AlertingSettings(_Section):
     deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")
 
 
+class ReplaySettings(_Section):
+    """``vigil replay``, ``vigil worker --shadow`` and ``vigil eval``: candidate models run
+    beside production, their detections on topics of their own."""
+
+    candidates_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Topic prefix of candidate outputs; empty: '<topics.prefix>.candidates'.",
+    )
+    group_prefix: str = Field("vigil-replay", description="A fresh group <prefix>-<model>-<id>.")
+    shadow_group_prefix: str = Field("vigil-shadow", description="Stable: <prefix>-<model>.")
+    clock_skew_ms: int = Field(
+        5_000, ge=0, description="Records stamped up to this long before their capture time."
+    )
+    max_ingest_delay_ms: int = Field(
+        60_000, ge=0, description="Capture to Kafka record timestamp; read this far past --to."
+    )
+    iou: float = Field(0.5, gt=0, le=1, description="eval: IoU for two boxes to match")
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vigil"
 
@@ -318,6 +338,7 @@ class VigilSettings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     worker: WorkerSettings = WorkerSettings()
     alerting: AlertingSettings = AlertingSettings()
+    replay: ReplaySettings = ReplaySettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

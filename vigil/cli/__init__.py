@@ -15,6 +15,7 @@ from vigil.cli import config as config_cmd
 from vigil.cli import drift as drift_cmd
 from vigil.cli import ingest as ingest_cmd
 from vigil.cli import models as models_cmd
+from vigil.cli import replay as replay_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
 from vigil.cli import topics as topics_cmd
@@ -39,6 +40,7 @@ analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
 app.add_typer(drift_cmd.app, name="drift")
 worker_cmd.register(app)
 alerts_cmd.register(app)
+replay_cmd.register(app)  # vigil replay, vigil eval
 
 __all__ = ["app", "console", "main", "settings_of"]
 
