@@ -197,4 +197,4 @@ def evaluate(
     folder = out or settings.data_dir / "eval" / f"{stamp}-{slug(candidate)}"
     json_path, html_path = write_report(report, folder)
     print_report(console, report)
-    console.print(f"JSON report: {json_path}\nHTML report: {html_path}")
+    console.print(f"JSON report: {json_path}\nHTML report: {html_path}", soft_wrap=True)
