@@ -173,7 +173,8 @@ def test_eval_cli_with_labels_and_rules(
     assert chosen
     labels = sorted({d.label for f in chosen for d in f.detections})
     cats = {name: i + 1 for i, name in enumerate(labels)}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i, frame in enumerate(chosen):
         w, h = frame.width, frame.height
         images.append({"id": i, "file_name": f"{frame.frame_id}.jpg", "width": w, "height": h})
