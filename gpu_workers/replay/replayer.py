@@ -172,6 +172,8 @@ class Replayer(Worker):
             self.finished.set()
 
     def result(self) -> ReplayResult:
+        """Elapsed from the first frame read (model loading and planning excluded, as the
+        worker bench measures the live worker)."""
         end = self.finished_at or time.monotonic()
         return ReplayResult(
             model=self.timed.model,
@@ -181,6 +183,6 @@ class Replayer(Worker):
             consumed=self.committed_frames,
             replayed=self.timed.frames,
             skipped=self.skipped,
-            elapsed_s=end - self.started_at,
+            elapsed_s=end - (self.first_message_at or self.started_at),
             infer_s=self.timed.seconds,
         )
