@@ -100,6 +100,7 @@ class Replayer(Worker):
         self.done: dict[int, int] = {p.partition: p.start for p in plan.partitions}
         self.started_at = time.monotonic()
         self.finished_at: float | None = None
+        self.last_commit_at: float | None = None
         self.finished = threading.Event()
 
     def start_consuming(self) -> None:
@@ -151,7 +152,8 @@ class Replayer(Worker):
     def _commit_open(self) -> bool:
         offsets = dict(self._txn.offsets) if self._txn is not None else {}
         ok = super()._commit_open()
-        if ok:
+        if ok and offsets:
+            self.last_commit_at = time.monotonic()
             for (_topic, partition), offset in offsets.items():
                 self.done[partition] = max(self.done.get(partition, 0), offset)
         return ok
@@ -172,9 +174,9 @@ class Replayer(Worker):
             self.finished.set()
 
     def result(self) -> ReplayResult:
-        """Elapsed from the first frame read (model loading and planning excluded, as the
-        worker bench measures the live worker)."""
-        end = self.finished_at or time.monotonic()
+        """Elapsed from the first frame read to the last commit (model loading, planning and
+        closing excluded, as the worker bench measures the live worker)."""
+        end = self.last_commit_at or self.finished_at or time.monotonic()
         return ReplayResult(
             model=self.timed.model,
             group_id=self.group_id,
