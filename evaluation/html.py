@@ -28,12 +28,15 @@ def bars(
     title: str, categories: Sequence[str], series: Mapping[str, Sequence[float]], top: float = 1.0
 ) -> str:
     """Grouped vertical bars: one group per category, one bar per series."""
-    width, height, pad = max(320, 70 * len(categories) + 80), 240, 40
+    per_group = 70 if len(categories) <= 10 else 40
+    height, pad = 240, 40
+    width = max(360, per_group * len(categories) + 80, 9 * len(title) + pad)
     n = max(1, len(series))
     group = (width - pad - 10) / max(1, len(categories))
     bar = group * 0.8 / n
+    legend_h = 18 * n + 24
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + legend_h}">',
         f'<text x="{pad}" y="16" font-weight="bold">{escape(title)}</text>',
         f'<line x1="{pad}" y1="{height}" x2="{width}" y2="{height}" stroke="#999"/>',
     ]
@@ -54,11 +57,10 @@ def bars(
             f'<text x="{x0:.1f}" y="{height + 14}" font-size="10">{escape(cat[:14])}</text>'
         )
     for si, name in enumerate(series):
-        y = height + 32 + 0 * si
-        x = pad + si * 220
+        y = height + 26 + 18 * si
         parts.append(
-            f'<rect x="{x}" y="{y}" width="10" height="10" fill="{COLOURS[si % len(COLOURS)]}"/>'
-            f'<text x="{x + 14}" y="{y + 9}" font-size="11">{escape(name)}</text>'
+            f'<rect x="{pad}" y="{y}" width="10" height="10" fill="{COLOURS[si % len(COLOURS)]}"/>'
+            f'<text x="{pad + 14}" y="{y + 9}" font-size="11">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

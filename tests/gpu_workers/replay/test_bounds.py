@@ -41,6 +41,7 @@ def test_plan_uses_record_times_with_skew_and_delay(
             cons, topic, base + 30_000, base + 50_000, clock_skew_ms=5_000,
             max_ingest_delay_ms=10_000,
         )  # fmt: skip
+        only = plan_replay(cons, topic, base + 30_000, base + 50_000, partitions=[1])
         with pytest.raises(ValueError, match="before --from"):
             plan_replay(cons, topic, base + 1, base)
         with pytest.raises(ValueError, match="no \\[7\\]"):
@@ -53,3 +54,4 @@ def test_plan_uses_record_times_with_skew_and_delay(
     assert (p1.start, p1.end, p1.size) == (0, 0, 0)
     assert plan.total == 8
     assert [tp.partition for tp in plan.assignment()] == [0]
+    assert [p.partition for p in only.partitions] == [1]  # --partitions: this process's share
