@@ -72,8 +72,17 @@ class ReplayResult:
     def frames_per_s(self) -> float:
         return self.replayed / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    @property
+    def infer_ms_per_frame(self) -> float:
+        """Time in the model (pre- and post-processing included) per frame, in batches."""
+        return 1000 * self.infer_s / self.replayed if self.replayed else 0.0
+
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "frames_per_s": self.frames_per_s}
+        return {
+            **self.__dict__,
+            "frames_per_s": self.frames_per_s,
+            "infer_ms_per_frame": self.infer_ms_per_frame,
+        }
 
 
 class Replayer(Worker):
