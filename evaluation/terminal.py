@@ -58,6 +58,11 @@ def print_report(console: Console, r: Mapping[str, Any], max_rows: int = 12) -> 
         fps = runs[-1].get("frames_per_s") if runs else s.get("frames_per_s")
         summary.add_row(f"speed {name} (frames/s)", _f(fps, 1))
     console.print(summary)
+    if not r["frames_compared"]:
+        console.print(
+            "[yellow]no frame was recorded by both models in this window: replay the same "
+            "range (vigil replay) and sink it into ClickHouse first[/]"
+        )
 
     labels = Table(title="per label: candidate vs baseline (same frames)")
     for col in (
