@@ -137,6 +137,10 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
     from connectors.sinks.clickhouse.demo import sink_and_show
 
     sink_and_show(settings, console)
+    # Issue 9: replay the sample video through a second model configuration and evaluate it.
+    from gpu_workers.replay.demo import run_replay_demo
+
+    run_replay_demo(settings, console)
     # issue 10: the web dashboard in the background, its URL and a one-time login key
     from dashboards.web.demo import start_demo_dashboard
 

@@ -274,10 +274,6 @@ class AlertingSettings(_Section):
     """The alerting stream (``vigil alerts``) and the POI watch-list (``vigil poi``)."""
 
     app_name: str = Field("alerting", pattern=r"^[A-Za-z0-9._-]+$", description="faust app id")
-    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
-        "at_least_once",
-        description="exactly_once: single worker only (faust 0.15 recovery fails on rebalance)",
-    )
     commit_interval_s: float = Field(1.0, gt=0)
     session_timeout_s: float = Field(
         10.0, ge=6, description="a crashed worker's partitions move after this long"
@@ -306,6 +302,26 @@ class DashboardSettings(_Section):
     max_alerts: int = Field(500, ge=1, description="Alerts kept in memory for the feed.")
     max_frames: int = Field(400, ge=1, description="Frames kept in memory for snapshots.")
     stale_after_s: float = Field(30.0, gt=0, description="A camera without frames this long.")
+
+
+class ReplaySettings(_Section):
+    """``vigil replay``, ``vigil worker --shadow`` and ``vigil eval``: candidate models run
+    beside production, their detections on topics of their own."""
+
+    candidates_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Topic prefix of candidate outputs; empty: '<topics.prefix>.candidates'.",
+    )
+    group_prefix: str = Field("vigil-replay", description="A fresh group <prefix>-<model>-<id>.")
+    shadow_group_prefix: str = Field("vigil-shadow", description="Stable: <prefix>-<model>.")
+    clock_skew_ms: int = Field(
+        5_000, ge=0, description="Records stamped up to this long before their capture time."
+    )
+    max_ingest_delay_ms: int = Field(
+        60_000, ge=0, description="Capture to Kafka record timestamp; read this far past --to."
+    )
+    iou: float = Field(0.5, gt=0, le=1, description="eval: IoU for two boxes to match")
 
 
 def _default_data_dir() -> Path:
@@ -337,6 +353,7 @@ class VigilSettings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     alerting: AlertingSettings = AlertingSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    replay: ReplaySettings = ReplaySettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)

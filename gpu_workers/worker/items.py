@@ -17,11 +17,13 @@ from vigil.imagestats import image_stats
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One consumed message: a decode in flight, or the reason it goes to the DLQ."""
+    """One consumed message: a decode in flight, the reason it goes to the DLQ, or skipped
+    (not admitted: its offset is committed, nothing is produced)."""
 
     message: Message
     future: Future[Item] | None = None
     error: Rejected | None = None
+    skipped: bool = False
 
     @property
     def key(self) -> tuple[str, int]:

@@ -66,10 +66,13 @@ class Worker:
         *,
         inference: Inference | None = None,
         instance: str | None = None,
+        group_id: str | None = None,
+        consumer_options: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         cfg = settings.worker
         self.instance = instance or instance_id(settings)
+        self.group_id = group_id or cfg.group_id  # replay and shadow runs have their own
         self.inference = inference or Inference(settings)
         self.frames_topic = Topic.FRAMES.name_in(settings.topics)
         self.det_topic = Topic.DETECTIONS.name_in(settings.topics)
@@ -97,18 +100,19 @@ class Worker:
         self._txn: Txn | None = None
         self.consumer: Consumer = kafka.consumer(
             settings,
-            cfg.group_id,
+            self.group_id,
             **{
                 "queued.max.messages.kbytes": cfg.queued_max_kbytes,
                 "fetch.max.bytes": cfg.fetch_max_bytes,
                 "session.timeout.ms": cfg.session_timeout_ms,
                 "max.poll.interval.ms": cfg.max_poll_interval_ms,
                 "client.id": f"vigil-worker-{self.instance}",
+                **(consumer_options or {}),
             },
         )
         self.producer = kafka.transactional_producer(
             settings,
-            f"vigil-worker-{cfg.group_id}-{self.instance}",
+            f"vigil-worker-{self.group_id}-{self.instance}",
             **{"transaction.timeout.ms": cfg.transaction_timeout_ms},
         )
 
@@ -117,12 +121,7 @@ class Worker:
     def run(self) -> None:
         """Until :meth:`stop`: poll, queue decodes, process every batch that is ready. On stop
         the queued frames are finished and committed, then the group is left cleanly."""
-        self.consumer.subscribe(
-            [self.frames_topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        self.start_consuming()
         log.info("worker %s consuming %s", self.instance, self.frames_topic)
         try:
             while not self.stop_event.is_set():
@@ -132,6 +131,20 @@ class Worker:
             self._commit_open()
         finally:
             self.close()
+
+    def start_consuming(self) -> None:
+        """Join the group; a replay assigns its planned partitions instead."""
+        self.consumer.subscribe(
+            [self.frames_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    def admit(self, event: dict[str, Any]) -> bool:
+        """Whether a decoded frame is inferred; others are consumed and committed unprocessed
+        (a replay skips frames outside its capture-time range or cameras)."""
+        return True
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -180,6 +193,8 @@ class Worker:
             event = self.frames_serde.decode(message)
         except SerdeError as exc:
             return WorkItem(message, error=Rejected("avro_undecodable", str(exc)))
+        if not self.admit(event):
+            return WorkItem(message, skipped=True)
         try:
             data = self.resolver.resolve(event)
         except (OSError, ValueError) as exc:
@@ -204,6 +219,8 @@ class Worker:
         ready: list[Item] = []
         dead: list[tuple[WorkItem, Rejected]] = []
         for item in items:
+            if item.skipped:
+                continue
             if item.error is not None:
                 dead.append((item, item.error))
                 continue

@@ -133,7 +133,7 @@ def create_app(
         store="memory://",
         autodiscover=False,
         web_enabled=False,
-        processing_guarantee=cfg.processing_guarantee,
+        processing_guarantee="at_least_once",  # applied once: see the module docstring
         broker_commit_interval=cfg.commit_interval_s,
         broker_session_timeout=cfg.session_timeout_s,
         broker_heartbeat_interval=cfg.session_timeout_s / 4,

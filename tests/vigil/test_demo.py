@@ -42,3 +42,5 @@ def test_demo_cli_prints_its_summary(
     assert result.exit_code == 0, result.output
     assert "Vigil demo" in result.output
     assert "per-camera order kept" in result.output
+    assert "HTML report:" in result.output  # issue 9: the replay + eval walk-through
+    assert (tmp_path / "eval" / "demo" / "report.html").is_file()

@@ -16,6 +16,7 @@ from vigil.cli import dashboard as dashboard_cmd
 from vigil.cli import drift as drift_cmd
 from vigil.cli import ingest as ingest_cmd
 from vigil.cli import models as models_cmd
+from vigil.cli import replay as replay_cmd
 from vigil.cli import schemas as schemas_cmd
 from vigil.cli import stack as stack_cmd
 from vigil.cli import topics as topics_cmd
@@ -41,6 +42,7 @@ app.add_typer(drift_cmd.app, name="drift")
 worker_cmd.register(app)
 alerts_cmd.register(app)
 app.add_typer(dashboard_cmd.app, name="dashboard")
+replay_cmd.register(app)  # vigil replay, vigil eval
 
 __all__ = ["app", "console", "main", "settings_of"]
 

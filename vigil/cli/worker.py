@@ -22,6 +22,12 @@ def worker(
         str | None,
         typer.Option(help="Stable id of this worker process (default: worker.instance_id)."),
     ] = None,
+    shadow: Annotated[
+        bool, typer.Option(help="Run --model beside production: own group, candidates' topic.")
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option(help="With --shadow: candidate zoo name or spec YAML.")
+    ] = None,
 ) -> None:
     """Consume frames, batch them through the detector, publish detections exactly once."""
     from gpu_workers.engines import EngineError
@@ -34,12 +40,21 @@ def worker(
     from vigil.topics import ensure_topics, topic_specs
 
     settings = settings_of(ctx)
+    if shadow != bool(model):
+        fail("--shadow and --model go together (production's detector is models.detector)")
     setup_logging(settings, "worker")
     serve_metrics(settings.metrics_port, "worker")
     kafka.wait_until_ready(settings)
     ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
     try:
-        w = Worker(settings, instance=instance)
+        if shadow and model:
+            from gpu_workers.replay.candidate import ensure_candidate_topics
+            from gpu_workers.replay.shadow import shadow_worker
+
+            ensure_candidate_topics(settings)
+            w = shadow_worker(settings, model, instance=instance)
+        else:
+            w = Worker(settings, instance=instance)
     except (ModelNotPrepared, SpecError, EngineError) as exc:
         fail(escape(str(exc)))
 

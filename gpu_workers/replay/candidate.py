@@ -1,0 +1,66 @@
+"""A candidate model's settings and its output topics.
+
+Candidates write to ``<candidates prefix>.detections`` (default ``vigil.candidates.detections``)
+and ``<candidates prefix>.dlq``, never to production's ``vigil.detections``: the alerting app
+reads that topic, and a candidate must not raise production alerts. The ClickHouse sink takes
+the candidates' topic like any other (rows keep their source topic), so ``vigil eval`` finds
+both models in the same tables."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from vigil import kafka
+from vigil.settings import (
+    OnnxRuntimeEngineSettings,
+    TensorRtEngineSettings,
+    TopicSettings,
+    VigilSettings,
+)
+from vigil.topics import Topic, ensure_topics, topic_specs
+
+EngineKind = Literal["onnxruntime", "tensorrt"]
+
+
+def candidates_topics(settings: VigilSettings) -> TopicSettings:
+    """The topic settings whose DETECTIONS and DLQ names are the candidates' outputs."""
+    prefix = settings.replay.candidates_prefix or f"{settings.topics.prefix}.candidates"
+    return settings.topics.model_copy(update={"prefix": prefix})
+
+
+def candidates_settings(settings: VigilSettings) -> VigilSettings:
+    """Settings as the ClickHouse sink of the candidates' topics needs them."""
+    sink = settings.clickhouse_sink.model_copy(
+        update={"group_id": f"{settings.clickhouse_sink.group_id}-candidates"}
+    )
+    return settings.model_copy(
+        update={"topics": candidates_topics(settings), "clickhouse_sink": sink}
+    )
+
+
+def candidate_settings(
+    settings: VigilSettings, model: str, engine: EngineKind | None = None
+) -> VigilSettings:
+    """``settings`` with ``model`` as the detector (zoo name or spec YAML) and ``engine``."""
+    models = settings.models.model_copy(update={"detector": model})
+    worker = settings.worker
+    if engine is not None and engine != worker.engine.kind:
+        chosen = (
+            OnnxRuntimeEngineSettings() if engine == "onnxruntime" else TensorRtEngineSettings()
+        )
+        worker = worker.model_copy(update={"engine": chosen})
+    return settings.model_copy(update={"models": models, "worker": worker})
+
+
+def ensure_candidate_topics(settings: VigilSettings) -> tuple[str, str]:
+    """Create the candidates' detections and DLQ topics (idempotent); their names."""
+    topics = candidates_topics(settings)
+    wanted = {Topic.DETECTIONS.name_in(topics), Topic.DLQ.name_in(topics)}
+    ensure_topics(kafka.admin(settings), [s for s in topic_specs(topics) if s.name in wanted])
+    return Topic.DETECTIONS.name_in(topics), Topic.DLQ.name_in(topics)
+
+
+def slug(text: str) -> str:
+    """A model name and version as a group-id-safe word."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
