@@ -12,7 +12,6 @@ import os
 import secrets
 import socket
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -77,31 +76,12 @@ def _topic_exists(settings: VigilSettings, topic: Topic) -> bool:
 
 
 def _sink(settings: VigilSettings, topics: list[Topic], timeout_s: float) -> int:
-    from connectors.sinks.clickhouse.sink import ClickHouseSink
-    from vigil import kafka
+    from connectors.sinks.clickhouse.catchup import sink_until_caught_up
     from vigil.clickhouse import connect
 
-    probe = kafka.consumer(settings, "vigil-demo-dashboard-probe")
-    ends = {
-        (tp.topic, tp.partition): tp.offset
-        for t in topics
-        for tp in kafka.end_offsets(probe, t.name_in(settings.topics))
-    }
-    probe.close()
     client = connect(settings)
     try:
-        sink = ClickHouseSink(settings, client, topics=topics)
-        sink.prepare()
-        stop = threading.Event()
-        deadline = time.monotonic() + timeout_s
-
-        def caught_up() -> None:
-            at = sink.positions()
-            done = all(at.get(k, 0) >= end for k, end in ends.items() if end > 0)
-            if (sink.idle and done) or time.monotonic() > deadline:
-                stop.set()
-
-        return sink.run(stop, idle=caught_up).messages
+        return sink_until_caught_up(settings, client, topics, timeout_s).messages
     finally:
         client.close()
 

@@ -39,9 +39,9 @@ def stricter_spec(settings: VigilSettings, threshold: float = THRESHOLD) -> Path
 
 def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
     """Replay, sink, evaluate; the HTML report's path."""
+    from connectors.sinks.clickhouse.catchup import sink_until_caught_up
     from evaluation.report import EvalRequest, build_report, write_report
     from evaluation.source import Window
-    from evaluation.sync import sink_detections
     from evaluation.terminal import print_report
 
     spec = stricter_spec(settings)
@@ -56,7 +56,7 @@ def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
     client = connect(settings)
     try:
         with console.status("Sinking the candidate's detections into ClickHouse..."):
-            sink_detections(candidates_settings(settings), client)
+            sink_until_caught_up(candidates_settings(settings), client)
         prod = Topic.DETECTIONS.name_in(settings.topics)
         cands = Topic.DETECTIONS.name_in(candidates_topics(settings))
         rules = settings.data_dir / "demo" / "rules.yaml"  # the alerting demo's rules

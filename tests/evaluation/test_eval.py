@@ -16,9 +16,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from evaluation.report import EvalRequest, build_report
 from evaluation.source import Window, load_frames, resolve
-from evaluation.sync import sink_detections
 from gpu_workers.replay.candidate import candidates_settings, candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from gpu_workers.worker.loop import Worker
@@ -76,8 +76,8 @@ def replayed(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
     }
     client = connect(settings)
     try:
-        sink_detections(settings, client)
-        sink_detections(candidates_settings(settings), client)
+        sink_until_caught_up(settings, client)
+        sink_until_caught_up(candidates_settings(settings), client)
     finally:
         client.close()
     return {"settings": settings, "results": results, "base": base, "tmp": tmp}

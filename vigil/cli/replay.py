@@ -118,13 +118,13 @@ def replay(
         f"records outside the range or cameras skipped) -> {result.output_topic}"
     )
     if sink:
-        from evaluation.sync import sink_detections
+        from connectors.sinks.clickhouse.catchup import sink_until_caught_up
         from gpu_workers.replay.candidate import candidates_settings
         from vigil.clickhouse import connect
 
         client = connect(settings)
         try:
-            stats = sink_detections(candidates_settings(settings), client)
+            stats = sink_until_caught_up(candidates_settings(settings), client)
         finally:
             client.close()
         console.print(f"ClickHouse: {stats.rows} rows from {stats.messages} candidate events")

@@ -3,17 +3,13 @@ few named queries over it."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 from rich.console import Console
 
+from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from connectors.sinks.clickhouse.queries import named_query
-from connectors.sinks.clickhouse.sink import ClickHouseSink, SinkStats
-from vigil import kafka
+from connectors.sinks.clickhouse.sink import SinkStats
 from vigil.clickhouse import connect
 from vigil.settings import VigilSettings
-from vigil.topics import Topic
 
 SHOWN = ("busiest_cameras", "detections_per_camera_per_hour", "frames_without_detections")
 
@@ -23,24 +19,9 @@ def sink_and_show(settings: VigilSettings, console: Console, timeout_s: float = 
     the named queries in ``SHOWN`` (at most 8 rows each)."""
     from rich.table import Table
 
-    topic = Topic.DETECTIONS.name_in(settings.topics)
-    probe = kafka.consumer(settings, "vigil-demo-sink-probe")
-    ends = {(tp.topic, tp.partition): tp.offset for tp in kafka.end_offsets(probe, topic)}
-    probe.close()
     client = connect(settings)
-    sink = ClickHouseSink(settings, client, topics=[Topic.DETECTIONS])
-    sink.prepare()
-    stop = threading.Event()
-    deadline = time.monotonic() + timeout_s
-
-    def caught_up() -> None:
-        at = sink.positions()
-        done = all(at.get(k, 0) >= end for k, end in ends.items() if end > 0)
-        if (sink.idle and len(at) == len(ends) and done) or time.monotonic() > deadline:
-            stop.set()
-
     with console.status("Sinking detections into embedded ClickHouse (exactly once)..."):
-        stats = sink.run(stop, idle=caught_up)
+        stats = sink_until_caught_up(settings, client, timeout_s=timeout_s)
     db = settings.clickhouse.database
     try:
         for name in SHOWN:
