@@ -4,10 +4,10 @@ Prints JSON. Two measurements side by side in one run:
 
 - ``engine``: the pure rule/tracker/POI step (``streams.alerting.engine.process`` plus the
   state encoding the faust table needs) on one core, detections/s;
-- ``app``: the real ``vigil alerts`` process (faust, exactly-once) on its own broker:
+- ``app``: the real ``vigil alerts`` process (faust, events applied once) on its own broker:
   detections/s sustained from a backlog, and detection -> alert latency p50/p99, both when the
   alert is produced (``alert_ts_ms - inference_ts_ms``) and when a ``read_committed`` consumer
-  can see it (bounded below by the transaction commit interval).
+  can see it (each alert is flushed together with its camera state).
 
 Run: ``make bench`` or ``python -m bench.alerts``.
 """

@@ -278,6 +278,11 @@ class AlertingSettings(_Section):
     session_timeout_s: float = Field(
         10.0, ge=6, description="a crashed worker's partitions move after this long"
     )
+    stall_s: float = Field(
+        15.0,
+        gt=0,
+        description="re-read a partition whose commits stopped this long (streams/stall.py)",
+    )
     rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
     audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
     watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")

@@ -31,6 +31,7 @@ from streams.alerting.engine import (
 )
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
+from streams.stall import StallGuard
 from streams.state import FlushBeforeCommit, WriteBehindTable
 from vigil.dlq import (
     H_COMPONENT,
@@ -221,6 +222,7 @@ def create_app(
         # it was applied). Faces are matched per event: one matrix product against the list.
         async for event in stream.events():
             msg = event.message
+            guard.seen(msg.partition)
             try:
                 record = det_serde.deserialize(
                     msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset
@@ -237,6 +239,12 @@ def create_app(
             if alerted:
                 state.flush()
                 await drain(app)
+
+    guard = StallGuard(detections.get_topic_name(), cfg.stall_s)
+
+    @app.timer(min(5.0, cfg.stall_s / 2))  # type: ignore[untyped-decorator]
+    async def unstall() -> None:
+        metrics.REWINDS.inc(len(await guard.check(app.consumer)))
 
     @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:

@@ -20,10 +20,10 @@ def sink_and_show(settings: VigilSettings, console: Console, timeout_s: float = 
     from rich.table import Table
 
     client = connect(settings)
-    with console.status("Sinking detections into embedded ClickHouse (exactly once)..."):
-        stats = sink_until_caught_up(settings, client, timeout_s=timeout_s)
     db = settings.clickhouse.database
     try:
+        with console.status("Sinking detections into embedded ClickHouse (exactly once)..."):
+            stats = sink_until_caught_up(settings, client, timeout_s=timeout_s)
         for name in SHOWN:
             query = named_query(name)
             names, rows = client.query_columns(query.sql(db))

@@ -98,6 +98,7 @@ class ClickHouseSink:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._assigned: set[tuple[str, int]] = set()
+        self._starts: dict[tuple[str, int], int] = {}  # where each partition resumed
         self._paused = False
         self._retry_at: float | None = None
         self._backoff = self._retry[0]
@@ -115,11 +116,15 @@ class ClickHouseSink:
         return not self.writer.items and self._retry_at is None
 
     def positions(self) -> dict[tuple[str, int], int]:
-        """The next offset to read per assigned partition (call from the loop's thread)."""
+        """The next offset to read per assigned partition (call from the loop's thread); a
+        partition nothing was read from yet is where it resumed (librdkafka knows no position)."""
         if self._consumer is None or not self._assigned:
             return {}
         parts = [TopicPartition(t, p) for t, p in sorted(self._assigned)]
-        return {(tp.topic, tp.partition): tp.offset for tp in self._consumer.position(parts)}
+        return {
+            (tp.topic, tp.partition): max(tp.offset, self._starts.get((tp.topic, tp.partition), -1))
+            for tp in self._consumer.position(parts)
+        }
 
     # -- start-up ---------------------------------------------------------------------------
     def prepare(self) -> Capabilities:
@@ -156,6 +161,7 @@ class ClickHouseSink:
         for key in keys:
             done = committed.get(key, OFFSET_INVALID)
             start = max(done if done >= 0 else -1, starts.get(key, -1))
+            self._starts[key] = start
             assign.append(TopicPartition(key[0], key[1], start if start > 0 else OFFSET_INVALID))
         log.info("assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in assign])
         consumer.incremental_assign(assign)
@@ -180,6 +186,8 @@ class ClickHouseSink:
         self.writer.discard(lambda m: (m.topic, m.partition) in keys, lambda m: m.row_count)
         self.writer.forget(keys)
         self._assigned -= keys
+        for key in keys:
+            self._starts.pop(key, None)
 
     # -- one message ------------------------------------------------------------------------
     def _accept(self, msg: Message) -> None:
