@@ -36,12 +36,11 @@ from gpu_workers.worker.metrics import (
     DLQ,
     END_TO_END,
     FRAMES,
-    FRAMES_PER_S,
-    LAG,
     PAUSED,
     REBALANCES,
     STAGE_SECONDS,
     TRANSACTIONS,
+    Progress,
 )
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
@@ -93,8 +92,7 @@ class Worker:
         self.max_queued = 0
         self.first_message_at: float | None = None  # monotonic; benches exclude the group join
         self.latencies_ms: deque[float] = deque(maxlen=10_000)  # capture -> committed, recent
-        self._rate_mark = (time.monotonic(), 0)
-        self._lag_at = 0.0
+        self.rates = Progress()
         self.stop_event = threading.Event()
         self._closed = False
         self._txn: Txn | None = None
@@ -183,7 +181,7 @@ class Worker:
             self._process(self.batcher.take())
         elif self._commit_due():
             self._commit_open()
-        self._report()
+        self.rates.report(self.consumer, self.committed_frames)
 
     def _accept(self, message: Message) -> WorkItem:
         """Decode the event, resolve the image, check its header; queue its decode."""
@@ -389,20 +387,3 @@ class Worker:
         if self.paused and assigned:
             self.consumer.pause(assigned)  # again each time: newly assigned ones too
             PAUSED.set(len(assigned))
-
-    def _report(self) -> None:
-        now = time.monotonic()
-        if now - self._lag_at < 2.0:
-            return
-        self._lag_at = now
-        mark_t, mark_n = self._rate_mark
-        FRAMES_PER_S.set((self.committed_frames - mark_n) / max(1e-6, now - mark_t))
-        self._rate_mark = (now, self.committed_frames)
-        try:
-            assigned = self.consumer.assignment()
-            for tp in self.consumer.position(assigned) if assigned else []:
-                _low, high = self.consumer.get_watermark_offsets(tp, cached=True) or (-1, -1)
-                if high >= 0 and tp.offset >= 0:
-                    LAG.labels(str(tp.partition)).set(high - tp.offset)
-        except KafkaException as exc:
-            log.debug("lag metric: %s", exc)
