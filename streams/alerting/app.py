@@ -216,6 +216,8 @@ def create_app(
         await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
         await drain(app)
 
+    guard = StallGuard(detections.get_topic_name(), cfg.stall_s)
+
     @app.agent(detections)
     async def alerting(stream: faust.StreamT[bytes]) -> None:
         # One event at a time, acknowledged by faust when the next is requested (so only after
@@ -239,8 +241,6 @@ def create_app(
             if alerted:
                 state.flush()
                 await drain(app)
-
-    guard = StallGuard(detections.get_topic_name(), cfg.stall_s)
 
     @app.timer(min(5.0, cfg.stall_s / 2))  # type: ignore[untyped-decorator]
     async def unstall() -> None:
