@@ -63,7 +63,7 @@ def main() -> None:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     store = SchemaStore.default()
-    registry = SchemaRegistryClient.new_client({"url": "mock://bench"})
+    registry = SchemaRegistryClient.new_client({"url": "mock://bench"})  # type: ignore[attr-defined]
     results = []
     for name, record in ((c.FRAME_EVENT, frame_event()), (c.DETECTION_EVENT, detection_event())):
         serdes: dict[str, AvroSerde] = {

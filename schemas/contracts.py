@@ -43,7 +43,7 @@ def make_serde(settings: VigilSettings, schema_name: str) -> AvroSerde:
     conf = {"url": settings.schema_registry_url}
     if settings.schema_registry_basic_auth is not None:
         conf["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()
-    return ConfluentSerde(store, schema_name, SchemaRegistryClient.new_client(conf))
+    return ConfluentSerde(store, schema_name, SchemaRegistryClient.new_client(conf))  # type: ignore[attr-defined]  # stubs predate it
 
 
 def serde_for(settings: VigilSettings, topic: Topic) -> AvroSerde:

@@ -30,19 +30,32 @@ def _header_pairs(message: Message) -> list[tuple[str, bytes]]:
     return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in pairs]
 
 
-def dlq_headers(message: Message, error: BaseException, component: str) -> list[tuple[str, bytes]]:
-    """The original headers, then the reason and the source coordinates."""
-    original = _header_pairs(message)
+def reason_headers(
+    error: BaseException, component: str, *, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    """The reason and the source coordinates, as DLQ headers."""
     reason = {
         H_ERROR_CLASS: type(error).__name__,
         H_ERROR_MESSAGE: str(error)[:MAX_MESSAGE_CHARS],
-        H_SOURCE_TOPIC: message.topic() or "",
-        H_SOURCE_PARTITION: str(message.partition()),
-        H_SOURCE_OFFSET: str(message.offset()),
+        H_SOURCE_TOPIC: topic,
+        H_SOURCE_PARTITION: str(partition),
+        H_SOURCE_OFFSET: str(offset),
         H_COMPONENT: component,
         H_FAILED_TS: str(int(time.time() * 1000)),
     }
-    return original + [(k, v.encode()) for k, v in reason.items()]
+    return [(k, v.encode()) for k, v in reason.items()]
+
+
+def dlq_headers(message: Message, error: BaseException, component: str) -> list[tuple[str, bytes]]:
+    """The original headers, then the reason and the source coordinates."""
+    partition, offset = message.partition(), message.offset()
+    return _header_pairs(message) + reason_headers(
+        error,
+        component,
+        topic=message.topic() or "",
+        partition=-1 if partition is None else partition,
+        offset=-1 if offset is None else offset,
+    )
 
 
 def dead_letter(

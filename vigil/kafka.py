@@ -131,6 +131,8 @@ def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[Top
             ]
         except KafkaException as exc:
             err = exc.args[0]
+            if not isinstance(err, KafkaError):
+                raise
             transient = err.retriable() or err.code() in _TRANSIENT_METADATA
             if not transient or time.monotonic() > deadline:
                 raise

@@ -5,13 +5,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class _Section(BaseModel):
+    """Unknown keys are errors; a retired key's error says what replaced it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _retired: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, why in cls._retired.items():
+                if key in data:
+                    raise ValueError(f"{key!r} {why}")
+        return data
 
 
 class KafkaSettings(_Section):
@@ -197,6 +209,15 @@ class DriftSettings(_Section):
     session_timeout_s: float = Field(
         30.0, ge=6, description="Consumer group session: how soon a dead worker's share moves."
     )
+    commit_interval_s: float = Field(
+        1.0, gt=0, description="Checkpoint (one Kafka transaction) at least this often."
+    )
+    transaction_timeout_s: float = Field(
+        10.0, ge=1, description="A crashed instance's open transaction is aborted after this."
+    )
+    state_dir: Path | None = Field(
+        None, description="RocksDB state; None: <data_dir>/drift/state (restored if lost)."
+    )
 
 
 class OnnxRuntimeEngineSettings(_Section):
@@ -256,15 +277,31 @@ class WorkerSettings(_Section):
 class AlertingSettings(_Section):
     """The alerting stream (``vigil alerts``) and the POI watch-list (``vigil poi``)."""
 
-    app_name: str = Field("alerting", pattern=r"^[A-Za-z0-9._-]+$", description="faust app id")
-    commit_interval_s: float = Field(1.0, gt=0)
+    _retired = {
+        "stall_s": "removed: the stall guard of the faust runtime is gone (Quix Streams, "
+        "exactly-once, needs none)",
+        "processing_guarantee": "removed: the alerting stream is always exactly-once",
+    }
+
+    app_name: str = Field(
+        "alerting",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="consumer group <topics.prefix>-<app_name>, also names its changelog",
+    )
+    commit_interval_s: float = Field(
+        0.1,
+        gt=0,
+        description="checkpoint (one Kafka transaction) at least this often: alerts become "
+        "visible to read_committed readers when it commits",
+    )
+    transaction_timeout_s: float = Field(
+        10.0, ge=1, description="a crashed instance's open transaction is aborted after this"
+    )
     session_timeout_s: float = Field(
         10.0, ge=6, description="a crashed worker's partitions move after this long"
     )
-    stall_s: float = Field(
-        15.0,
-        gt=0,
-        description="re-read a partition whose commits stopped this long (streams/stall.py)",
+    state_dir: Path | None = Field(
+        None, description="RocksDB state; None: <data_dir>/alerting/state (restored if lost)"
     )
     rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
     audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")

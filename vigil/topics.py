@@ -103,7 +103,8 @@ def ensure_topics(
                 fut.result(timeout_s)
                 created.add(name)
             except KafkaException as exc:  # created concurrently by another process: fine
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                err = exc.args[0]
+                if not isinstance(err, KafkaError) or err.code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
     if created:
         wait_for_leaders(client, sorted(created), timeout_s)

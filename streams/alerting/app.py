@@ -1,83 +1,47 @@
-"""The alerting app: a faust-streaming worker from ``vigil.detections`` to ``vigil.alerts``.
+"""The alerting app: ``vigil.detections`` to ``vigil.alerts`` on Quix Streams, exactly-once.
 
-Detections are consumed as raw bytes and decoded with Vigil's serde (undecodable events go to
-``vigil.dlq`` with the reason). Each camera's tracker, rule and incident state lives in a
-changelog-backed table, so a restarted or rebalanced worker resumes where the last one stopped
-and never re-notifies an open incident: state reaches the changelog before the offsets that
-imply it are committed, and together with any alert it raised; events delivered again are
-recognised by their offset (at-least-once delivery, applied once)."""
+Each detection event is decoded with Vigil's serde (an undecodable event, or one the rules
+cannot use, goes to ``vigil.dlq`` with the reason) and applied to its camera's state: tracker,
+rule and incident state, one JSON value per camera in the app's RocksDB store. Quix Streams
+commits the store's changelog, the alerts and the consumed offsets in one transaction
+(``streams/runtime.py``), so after a crash, a rebalance or the loss of the local state
+directory an instance resumes from exactly the state its committed offsets imply: an open
+incident is never notified twice, and no alert is lost or published twice on ``vigil.alerts``
+for ``read_committed`` readers."""
 
 from __future__ import annotations
 
 import json
 import logging
-import ssl
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import faust
-from faust.types import EventT
+from quixstreams import Application
+from quixstreams.state import State
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.alerting import metrics
-from streams.alerting.engine import (
-    AuditEntry,
-    CameraState,
-    alert_record,
-    process,
-)
+from streams.alerting.engine import AuditEntry, CameraState, alert_record, process
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
-from streams.stall import StallGuard
-from streams.state import FlushBeforeCommit, WriteBehindTable
-from vigil.dlq import (
-    H_COMPONENT,
-    H_ERROR_CLASS,
-    H_ERROR_MESSAGE,
-    H_FAILED_TS,
-    H_SOURCE_OFFSET,
-    H_SOURCE_PARTITION,
-    H_SOURCE_TOPIC,
-    MAX_MESSAGE_CHARS,
-)
-from vigil.settings import KafkaSettings, VigilSettings
+from streams.runtime import Output, Source, application, dead_letter, wire
+from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger(__name__)
 COMPONENT = "alerting"
+STATE_KEY = "camera"  # the one state value under each camera's key
 
 
 def app_id(settings: VigilSettings) -> str:
-    """The faust app id: its consumer group and the prefix of its changelog topics."""
+    """The app's consumer group, also the prefix of its changelog topic."""
     return f"{settings.topics.prefix}-{settings.alerting.app_name}"
 
 
-def credentials(kafka: KafkaSettings) -> Any:
-    """faust's credentials for the same security options every other Vigil client uses."""
-    context = None
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(kafka.ssl_ca_location) if kafka.ssl_ca_location else None
-        )
-        if kafka.ssl_certificate_location:
-            context.load_cert_chain(
-                str(kafka.ssl_certificate_location),
-                str(kafka.ssl_key_location) if kafka.ssl_key_location else None,
-                kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None,
-            )
-    if kafka.security_protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
-            mechanism=kafka.sasl_mechanism,
-            ssl_context=context,
-        )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
+def state_dir(settings: VigilSettings) -> Path:
+    return settings.alerting.state_dir or settings.data_dir / "alerting" / "state"
 
 
 class AuditLog:
@@ -97,105 +61,55 @@ class AuditLog:
                 log.info("poi %s", json.dumps(line))
 
 
-def dlq_headers(event: EventT[Any], error: BaseException) -> list[tuple[str, bytes]]:
-    msg = event.message
-    raw = msg.headers or []
-    pairs = list(raw.items()) if isinstance(raw, Mapping) else list(raw)
-    original = [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs]
-    reason = {
-        H_ERROR_CLASS: type(error).__name__,
-        H_ERROR_MESSAGE: str(error)[:MAX_MESSAGE_CHARS],
-        H_SOURCE_TOPIC: msg.topic,
-        H_SOURCE_PARTITION: str(msg.partition),
-        H_SOURCE_OFFSET: str(msg.offset),
-        H_COMPONENT: COMPONENT,
-        H_FAILED_TS: str(int(time.time() * 1000)),
-    }
-    return original + [(k, v.encode()) for k, v in reason.items()]
+class AlertingStep:
+    """One detection event in, its alerts (or its DLQ record) out."""
 
+    def __init__(
+        self, settings: VigilSettings, rules: RulesFile, watchlist: Watchlist | None
+    ) -> None:
+        self.rules = rules
+        self.watchlist = watchlist if watchlist is not None else Watchlist()
+        self.detections = serde_for(settings, Topic.DETECTIONS)
+        self.alerts = serde_for(settings, Topic.ALERTS)
+        self.alerts_topic = Topic.ALERTS.name_in(settings.topics)
+        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
+        cfg = settings.alerting
+        self.audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
+        self.open_incidents: dict[str, int] = {}
 
-async def drain(app: faust.App) -> None:
-    """Until faust's producer buffer is empty, then until Kafka acknowledged everything."""
-    buffer = app.producer.buffer
-    while buffer.size:
-        await buffer.flush()
-    await app.producer.flush()
+    def __call__(self, source: Source, state: State[Any, Any]) -> list[Output]:
+        if source.key is None:
+            return self._dead_letter(source, ValueError("no key: detections are keyed by camera"))
+        try:
+            record = self.detections.deserialize(
+                source.value, topic=source.topic, partition=source.partition, offset=source.offset
+            )
+        except SerdeError as exc:
+            return self._dead_letter(source, exc)
+        try:
+            return self._apply(record, source, state)
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            # a decodable event the rules cannot use: errors are data, never a stall. The state
+            # is untouched: it is written only once the event was applied.
+            return self._dead_letter(source, exc)
 
-
-def create_app(
-    settings: VigilSettings, rules: RulesFile, watchlist: Watchlist | None = None
-) -> faust.App:
-    """Build the faust app for ``settings`` (broker, security, topics) and ``rules``."""
-    cfg = settings.alerting
-    app = faust.App(
-        app_id(settings),
-        broker=[f"kafka://{h.strip()}" for h in settings.kafka.bootstrap_servers.split(",")],
-        broker_credentials=credentials(settings.kafka),
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        processing_guarantee="at_least_once",  # applied once: see the module docstring
-        broker_commit_interval=cfg.commit_interval_s,
-        broker_session_timeout=cfg.session_timeout_s,
-        broker_heartbeat_interval=cfg.session_timeout_s / 4,
-        topic_partitions=settings.topics.detections_partitions,
-        topic_replication_factor=settings.topics.replication_factor,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        datadir=str(settings.data_dir / "alerting" / "faust"),
-        table_cleanup_interval=3600.0,
-        # Standby replicas track changelog offsets outside the transactions; on fail-over they
-        # made faust's recovery crash (ConsistencyError) while the dead worker's transaction
-        # was still open. The state is one small record per camera: full recovery is quick.
-        table_standby_replicas=0,
-    )
-    watch = watchlist if watchlist is not None else Watchlist()
-    names = settings.topics
-    detections = app.topic(
-        Topic.DETECTIONS.name_in(names), key_serializer="raw", value_serializer="raw"
-    )
-    alerts = app.topic(Topic.ALERTS.name_in(names), key_serializer="raw", value_serializer="raw")
-    dlq = app.topic(Topic.DLQ.name_in(names), key_serializer="raw", value_serializer="raw")
-    for t in (detections, alerts, dlq):
-        t.internal = False
-    # Camera state is kept write-behind: set in the table's local store on every event, sent to
-    # the changelog when faust starts a commit (so committed offsets never run ahead of it) and
-    # at once when an event raised alerts (so an alert and the incident it opened are durable
-    # together). Each state records the last (partition, offset) it applied, so events faust
-    # delivers again after a crash or a rebalance change nothing and alert nobody twice.
-    state = WriteBehindTable(
-        app.Table(
-            "camera-state",
-            default=None,
-            key_type=str,
-            value_type=str,
-            partitions=settings.topics.detections_partitions,
-        )
-    )
-    app.sensors.add(FlushBeforeCommit(state))
-    det_serde = serde_for(settings, Topic.DETECTIONS)
-    alert_serde = serde_for(settings, Topic.ALERTS)
-    audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
-    open_incidents: dict[str, int] = {}
-
-    async def handle(record: dict[str, Any], partition: int, offset: int) -> bool:
-        """Apply one detection event; True when it raised alerts."""
+    def _apply(
+        self, record: dict[str, Any], source: Source, state: State[Any, Any]
+    ) -> list[Output]:
         camera = str(record["camera_id"])
-        current = CameraState.loads(state.get(camera, "").encode())
-        if current.is_applied(partition, offset):
-            metrics.REDELIVERED.inc()
-            return False
-        outcome = process(record, current, rules.rules, watch)
-        current.applied = (partition, offset)
-        state.partition = partition
-        state[camera] = current.dumps().decode()
+        current = CameraState.loads(state.get_bytes(STATE_KEY))
+        if current.is_applied(source.partition, source.offset):
+            metrics.REDELIVERED.inc()  # never expected under exactly-once; counted if it happens
+            return []
+        outcome = process(record, current, self.rules.rules, self.watchlist)
+        current.applied = (source.partition, source.offset)
+        state.set_bytes(STATE_KEY, current.dumps())
         now_ms = int(time.time() * 1000)
+        out = []
         for note in outcome.notifications:
             alert = alert_record(note, record, now_ms)
-            await alerts.send(
-                key=camera.encode(),
-                value=alert_serde.serialize(alert, topic=alerts.get_topic_name()),
-            )
+            value = self.alerts.serialize(alert, topic=self.alerts_topic)
+            out.append(Output(self.alerts_topic, value))
             metrics.ALERTS.labels(note.rule_id, note.severity).inc()
             metrics.LATENCY.observe(max(0, now_ms - int(record["inference_ts_ms"])) / 1000)
             log.info("alert rule=%s camera=%s incident=%s", note.rule_id, camera, note.incident_id)
@@ -204,54 +118,35 @@ def create_app(
         for entry in outcome.audit:
             counter = metrics.POI_MATCHES if entry.decision == "match" else metrics.NEAR_MISSES
             counter.inc()
-        audit.write(outcome.audit, now_ms)
-        open_incidents[camera] = len(current.incidents)
-        metrics.OPEN_INCIDENTS.set(sum(open_incidents.values()))
-        return bool(outcome.notifications)
+        self.audit.write(outcome.audit, now_ms)
+        self.open_incidents[camera] = len(current.incidents)
+        metrics.OPEN_INCIDENTS.set(sum(self.open_incidents.values()))
+        return out
 
-    async def dead_letter(event: EventT[Any], exc: Exception) -> None:
+    def _dead_letter(self, source: Source, exc: Exception) -> list[Output]:
         metrics.DEAD_LETTERED.inc()
-        log.warning("dead-lettered %s/%s: %r", event.message.partition, event.message.offset, exc)
-        msg = event.message
-        await dlq.send(key=msg.key, value=msg.value, headers=dlq_headers(event, exc))
-        await drain(app)
+        log.warning("dead-lettered %s/%s: %r", source.partition, source.offset, exc)
+        return [dead_letter(source, exc, COMPONENT, self.dlq_topic)]
 
-    guard = StallGuard(detections.get_topic_name(), cfg.stall_s)
 
-    @app.agent(detections)
-    async def alerting(stream: faust.StreamT[bytes]) -> None:
-        # One event at a time, acknowledged by faust when the next is requested (so only after
-        # it was applied). Faces are matched per event: one matrix product against the list.
-        async for event in stream.events():
-            msg = event.message
-            guard.seen(msg.partition)
-            try:
-                record = det_serde.deserialize(
-                    msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset
-                )
-            except SerdeError as exc:
-                await dead_letter(event, exc)
-                continue
-            try:
-                alerted = await handle(record, msg.partition, msg.offset)
-            except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-                # a decodable event the rules cannot use: errors are data, never a stall
-                await dead_letter(event, exc)
-                continue
-            if alerted:
-                state.flush()
-                await drain(app)
-
-    @app.timer(min(5.0, cfg.stall_s / 2))  # type: ignore[untyped-decorator]
-    async def unstall() -> None:
-        metrics.REWINDS.inc(len(await guard.check(app.consumer)))
-
-    @app.timer(cfg.rules_poll_s)  # type: ignore[untyped-decorator]
-    async def reload_rules() -> None:
-        if rules.refresh():
-            metrics.RULE_RELOADS.labels("applied").inc()
-        elif rules.error is not None:
-            metrics.RULE_RELOADS.labels("rejected").inc()
-
-    app.vigil_watchlist = watch  # type: ignore[attr-defined]
+def create_app(
+    settings: VigilSettings,
+    rules: RulesFile,
+    watchlist: Watchlist | None = None,
+    *,
+    loglevel: str = "WARNING",
+) -> Application:
+    """The Quix Streams application for ``settings`` (broker, security, topics) and ``rules``."""
+    cfg = settings.alerting
+    app = application(
+        settings,
+        group=app_id(settings),
+        state_dir=state_dir(settings),
+        commit_interval_s=cfg.commit_interval_s,
+        session_timeout_s=cfg.session_timeout_s,
+        transaction_timeout_s=cfg.transaction_timeout_s,
+        loglevel=loglevel,
+    )
+    step = AlertingStep(settings, rules, watchlist)
+    wire(app, settings, Topic.DETECTIONS, step, [Topic.ALERTS, Topic.DLQ])
     return app

@@ -18,7 +18,7 @@ def alerts(
     rules: Annotated[
         Path, typer.Option("--rules", help="Rules YAML; re-read when it changes while running.")
     ],
-    loglevel: Annotated[str, typer.Option(help="faust worker log level")] = "warning",
+    loglevel: Annotated[str, typer.Option(help="Quix Streams log level")] = "warning",
 ) -> None:
     """Run the alerting stream: vigil.detections -> rules, tracks, POI -> vigil.alerts."""
     from streams.alerting.rules import RulesFile

@@ -16,7 +16,7 @@ app = typer.Typer(help="Drift statistics per camera and model version.")
 
 @app.callback(invoke_without_command=True)
 def drift(ctx: typer.Context) -> None:
-    """Run the drift app (faust) over the detections topic until stopped."""
+    """Run the drift app (Quix Streams, exactly-once) over the detections topic until stopped."""
     if ctx.invoked_subcommand is not None:
         return
     from streams.drift.app import run

@@ -193,7 +193,8 @@ def members_with_partitions(settings: VigilSettings, topic: str) -> int:
     client = kafka.admin(settings)
     group = settings.clickhouse_sink.group_id
     try:
-        description = client.describe_consumer_groups([group])[group].result(30)
+        # the stubs (types-confluent-kafka) type this future's result wrongly
+        description: Any = client.describe_consumer_groups([group])[group].result(30)
     except KafkaException:  # the group's coordinator is still being elected
         return -1
     return sum(

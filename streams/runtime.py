@@ -1,0 +1,178 @@
+"""The stream apps' runtime: a Quix Streams ``Application`` per app, exactly-once.
+
+Each app is one stateful step over ``vigil.detections``: raw bytes in (decoded with Vigil's
+serde, so an undecodable event becomes a DLQ record with the reason), a list of
+:class:`Output` records out, each naming its topic. Quix Streams keeps the step's state in
+RocksDB with a changelog topic and commits, in one Kafka transaction per checkpoint, the
+changelog records, every output and the consumed offsets. So for a ``read_committed`` reader an
+event's effects appear exactly once, whatever crashed when; and the source is read
+``read_committed`` too, so detections of an aborted worker transaction are never seen.
+
+Connection and security come from the same ``kafka`` settings as every other Vigil client
+(SASL and TLS included); ``kafka.client_options`` pass through to both clients. The
+transactional id is stable per host and state directory, so a restarted instance fences its
+crashed predecessor and aborts that one's open transaction at once instead of after
+``transaction.timeout.ms``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from quixstreams import Application, message_context
+from quixstreams.kafka.configuration import ConnectionConfig
+from quixstreams.models import Topic as QuixTopic
+from quixstreams.models.serializers import SerializationContext, Serializer
+from quixstreams.state import State
+
+from vigil.dlq import reason_headers
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+log = logging.getLogger(__name__)
+
+Headers = tuple[tuple[str, bytes], ...]
+
+# librdkafka options that describe the connection; everything else is per client
+_CONNECTION_KEYS = ("bootstrap.servers", "security.protocol", "sasl.", "ssl.")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record a step produces: the topic's full name, the value's bytes, its headers.
+    The key is always the source record's key (the camera id)."""
+
+    topic: str
+    value: bytes
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """The record being processed, as the DLQ needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+
+Step = Callable[[Source, State[Any, Any]], list[Output]]
+
+
+class _OutputSerializer(Serializer):
+    """Outputs are serialized by the step (Avro, Vigil's serde): their bytes go out as they are."""
+
+    def __call__(self, value: Output, ctx: SerializationContext) -> bytes:
+        return value.value
+
+
+def _headers(raw: Any) -> Headers:
+    pairs = raw.items() if isinstance(raw, dict) else (raw or ())
+    return tuple((str(k), v.encode() if isinstance(v, str) else bytes(v or b"")) for k, v in pairs)
+
+
+def dead_letter(source: Source, error: BaseException, component: str, dlq_topic: str) -> Output:
+    """The source record, unchanged, for ``vigil.dlq``: its headers, then the reason."""
+    reason = reason_headers(
+        error,
+        component,
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+    )
+    return Output(dlq_topic, source.value, source.headers + tuple(reason))
+
+
+def transactional_id(group: str, state_dir: Path) -> str:
+    """Stable across restarts of one instance (same host, same state directory), distinct
+    between instances: a restart fences the crashed predecessor's open transaction."""
+    where = f"{socket.gethostname()}:{state_dir.resolve()}"
+    return f"{group}-{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+
+
+def connection(settings: VigilSettings) -> tuple[ConnectionConfig, dict[str, Any]]:
+    """Vigil's Kafka settings as Quix's connection config, plus the remaining client options."""
+    conf = settings.kafka.client_config()
+    conn = {k: v for k, v in conf.items() if k.startswith(_CONNECTION_KEYS)}
+    extras = {k: v for k, v in conf.items() if not k.startswith(_CONNECTION_KEYS)}
+    return ConnectionConfig.from_librdkafka_dict(conn), extras
+
+
+def application(
+    settings: VigilSettings,
+    *,
+    group: str,
+    state_dir: Path,
+    commit_interval_s: float,
+    session_timeout_s: float,
+    transaction_timeout_s: float = 10.0,
+    loglevel: str = "WARNING",
+) -> Application:
+    """The Quix Streams application for one stream app: exactly-once, ``read_committed``,
+    from the earliest offset of a new group, state under ``state_dir``."""
+    conn, extras = connection(settings)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    session_ms = int(session_timeout_s * 1000)
+    consumer = {
+        **extras,
+        "isolation.level": "read_committed",
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": max(100, session_ms // 4),
+    }
+    producer = {
+        **extras,
+        "transactional.id": transactional_id(group, state_dir),
+        "transaction.timeout.ms": int(transaction_timeout_s * 1000),
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "message.max.bytes": settings.topics.max_message_bytes,
+    }
+    return Application(
+        broker_address=conn,
+        consumer_group=group,
+        processing_guarantee="exactly-once",
+        auto_offset_reset="earliest",
+        commit_interval=commit_interval_s,
+        state_dir=state_dir,
+        consumer_extra_config=consumer,
+        producer_extra_config=producer,
+        loglevel=logging.getLevelNamesMapping().get(loglevel.upper(), logging.WARNING),
+        consumer_poll_timeout=0.1,
+    )
+
+
+def wire(
+    app: Application, settings: VigilSettings, source: Topic, step: Step, outputs: Sequence[Topic]
+) -> None:
+    """Connect ``step`` from the ``source`` topic to the ``outputs`` (full names via settings).
+    The key of every output is the key of the record it came from."""
+    names = settings.topics
+    src = app.topic(source.name_in(names), key_deserializer="bytes", value_deserializer="bytes")
+    serializer = _OutputSerializer()
+    sinks: dict[str, QuixTopic] = {
+        t.name_in(names): app.topic(
+            t.name_in(names), key_serializer="bytes", value_serializer=serializer
+        )
+        for t in outputs
+    }
+
+    def apply(
+        value: bytes, key: Any, timestamp: int, headers: Any, state: State[Any, Any]
+    ) -> list[Output]:
+        ctx = message_context()
+        record = Source(ctx.topic, ctx.partition, ctx.offset, key, value, _headers(headers))
+        return step(record, state)
+
+    sdf = app.dataframe(src)
+    sdf = sdf.apply(apply, stateful=True, expand=True, metadata=True)
+    sdf = sdf.set_headers(lambda value, key, ts, headers: list(value.headers))
+    sdf.to_topic(lambda value, key, ts, headers: sinks[value.topic])
