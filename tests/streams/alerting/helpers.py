@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from schemas.contracts import serde_for
 from vigil import kafka
@@ -152,10 +153,119 @@ def wait_committed(
     total: int,
     timeout_s: float,
     role: Topic = Topic.DETECTIONS,
+    proc: AlertsProcess | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if committed(settings, group, role) >= total:
             return
-        time.sleep(0.5)
+        if proc is not None and proc.proc.poll() is not None:
+            raise RuntimeError(f"vigil alerts exited: {proc.log_text()[-3000:]}")
+        time.sleep(0.2)
     raise TimeoutError(f"group {group} did not commit {total} offsets in {timeout_s:.0f}s")
+
+
+def wait_members(settings: VigilSettings, group: str, members: int, timeout_s: float) -> None:
+    """Until the consumer group is stable with ``members`` members, each holding partitions."""
+    client = kafka.admin(settings)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            desc: Any = client.describe_consumer_groups([group])[group].result(10)
+        except KafkaException:
+            desc = None
+        if desc is not None and str(desc.state).endswith("STABLE"):
+            holding = [m for m in desc.members if m.assignment.topic_partitions]
+            if len(holding) == members:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"group {group} did not reach {members} members in {timeout_s:.0f}s")
+
+
+class PacedPublisher:
+    """Publishes detection events in order at about ``per_s`` a second from a thread, as live
+    cameras do, so that processes can be killed while the stream is still flowing."""
+
+    def __init__(self, settings: VigilSettings, events: list[dict[str, Any]], per_s: float):
+        self.settings = settings
+        self.events = events
+        self.per_s = per_s
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="paced-publisher", daemon=True)
+
+    def start(self) -> PacedPublisher:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        topic = Topic.DETECTIONS.name_in(self.settings.topics)
+        serde = serde_for(self.settings, Topic.DETECTIONS)
+        prod = kafka.producer(self.settings)
+        started = time.monotonic()
+        try:
+            for i, ev in enumerate(self.events):
+                if self._stop.is_set():
+                    return
+                ahead = started + i / self.per_s - time.monotonic()
+                if ahead > 0:
+                    prod.flush(ahead)
+                    self._stop.wait(max(0.0, started + i / self.per_s - time.monotonic()))
+                kafka.produce(prod, topic, serde.serialize(ev, topic=topic), key=ev["camera_id"])
+                self.sent = i + 1
+            if prod.flush(30) > 0:
+                raise TimeoutError("detections not acknowledged")
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            raise TimeoutError(f"published {self.sent} of {len(self.events)} in {timeout_s} s")
+        if self.error is not None:
+            raise RuntimeError("publishing failed") from self.error
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+class UncommittedAlerts:
+    """What the alerting app has *produced* to ``vigil.alerts``, committed or not: a probe
+    reading ``read_uncommitted`` (no Vigil consumer does), so a test can SIGKILL the app in the
+    window between an alert's send and its transaction's commit."""
+
+    def __init__(self, settings: VigilSettings) -> None:
+        from confluent_kafka import Consumer
+
+        self.topic = Topic.ALERTS.name_in(settings.topics)
+        self.serde = serde_for(settings, Topic.ALERTS)
+        self.cons = Consumer(
+            {
+                **settings.kafka.client_config(),
+                "group.id": f"probe-{uuid.uuid4().hex[:8]}",
+                "isolation.level": "read_uncommitted",
+                "enable.auto.commit": False,
+            }
+        )
+        parts = kafka.end_offsets(self.cons, self.topic)
+        self.cons.assign([TopicPartition(self.topic, tp.partition, 0) for tp in parts])
+        self.seen: list[dict[str, Any]] = []
+
+    def wait_for(self, match: Any, timeout_s: float, proc: AlertsProcess | None = None) -> None:
+        """Until an alert for which ``match(alert)`` is true has been produced."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for msg in self.cons.consume(100, timeout=0.05):
+                if msg.error() is None:
+                    self.seen.append(self.serde.decode(msg))
+            if any(match(a) for a in self.seen):
+                return
+            if proc is not None and proc.proc.poll() is not None:
+                raise RuntimeError(f"vigil alerts exited: {proc.log_text()[-3000:]}")
+        raise TimeoutError(f"no such alert produced in {timeout_s:.0f}s")
+
+    def close(self) -> None:
+        self.cons.close()
