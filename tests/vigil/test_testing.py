@@ -6,43 +6,57 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from tests.vigil.test_kafka_is_real import read_uncommitted
 from vigil import kafka
 from vigil.settings import VigilSettings
-from vigil.testing import Landed, write_aborted, write_committed
-
-
-def _read_to(cons: Consumer, topic: str, end: int, timeout_s: float = 30.0) -> list[bytes]:
-    """Values read from offset 0 until the position reaches ``end`` (past any marker)."""
-    cons.assign([TopicPartition(topic, 0, 0)])
-    out: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    while cons.position([TopicPartition(topic, 0)])[0].offset < end:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{topic} not read to {end}: {out}")
-        out.extend(m.value() or b"" for m in cons.consume(100, timeout=0.5) if m.error() is None)
-    return out
+from vigil.testing import Landed, read_to_end, write_aborted, write_committed
 
 
 def test_aborted_records_land_in_the_log_and_read_committed_skips_them(
     settings: VigilSettings, new_topic: Callable[..., str]
 ) -> None:
-    topic = new_topic()
+    topic = new_topic(partitions=2)
     aborted = write_aborted(settings, topic, [("k", f"a{i}".encode()) for i in range(3)])
     committed = write_committed(settings, topic, [("k", f"c{i}".encode()) for i in range(2)])
+    partition = aborted[0].partition
     # offsets 0-2 aborted, 3 the abort marker, 4-5 committed, 6 the commit marker
-    assert aborted == [Landed(b"k", 0, i) for i in range(3)]
-    assert committed == [Landed(b"k", 0, 4), Landed(b"k", 0, 5)]
+    assert aborted == [Landed(b"k", partition, i) for i in range(3)]
+    assert committed == [Landed(b"k", partition, 4), Landed(b"k", partition, 5)]
+    # the other partition holds an aborted transaction only: a reader must still finish it
+    other = write_aborted(settings, topic, [(f"x{i}", b"x") for i in range(40)])
+    assert {r.partition for r in other} == {0, 1}
 
-    rc = kafka.consumer(settings, f"rc-{topic}", **{"isolation.level": "read_committed"})
+    assert [m.value() for m in read_to_end(settings, topic)] == [b"c0", b"c1"]
     ru = read_uncommitted(settings, f"ru-{topic}")
     try:
-        end = kafka.end_offsets(rc, topic)[0].offset
-        assert end == 7
-        assert _read_to(rc, topic, end) == [b"c0", b"c1"]
-        assert _read_to(ru, topic, end) == [b"a0", b"a1", b"a2", b"c0", b"c1"]
+        ru.assign([TopicPartition(topic, partition, 0)])
+        seen: list[bytes | None] = []
+        deadline = time.monotonic() + 30
+        while len(seen) < 5 + sum(r.partition == partition for r in other):
+            assert time.monotonic() < deadline, seen
+            seen.extend(m.value() for m in ru.consume(100, timeout=0.5) if m.error() is None)
     finally:
-        rc.close()
         ru.close()
+    assert seen[:5] == [b"a0", b"a1", b"a2", b"c0", b"c1"]
+    assert set(seen[5:]) == {b"x"}
+
+
+def test_explicit_read_committed_override_reads_committed_only(
+    settings: VigilSettings, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic()
+    write_aborted(settings, topic, [("k", b"aborted")])
+    write_committed(settings, topic, [("k", b"committed")])
+    cons = kafka.consumer(settings, f"rc-{topic}", **{"isolation.level": "read_committed"})
+    try:
+        cons.assign([TopicPartition(topic, 0, 0)])
+        got: list[bytes | None] = []
+        deadline = time.monotonic() + 30
+        while cons.position([TopicPartition(topic, 0)])[0].offset < 4:
+            assert time.monotonic() < deadline, got
+            got.extend(m.value() for m in cons.consume(10, timeout=0.5) if m.error() is None)
+    finally:
+        cons.close()
+    assert got == [b"committed"]
