@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from vigil.sections import ISOLATION, READ_COMMITTED
 from vigil.settings import VigilSettings
 
 # librdkafka's own log lines go through Python logging (structured, levelled), not raw stderr.
@@ -52,17 +53,34 @@ def transactional_producer(
 
 
 def consumer(settings: VigilSettings, group_id: str, **overrides: Any) -> Consumer:
-    """A consumer that reads only committed records and commits offsets explicitly."""
+    """A consumer that reads only committed records and commits offsets explicitly.
+
+    ``isolation.level`` cannot be overridden: an aborted transaction must never be seen by any
+    Vigil component (workers, the sink and the stream apps rely on it for exactly-once).
+    Raises ``ValueError`` naming the option when an override or ``kafka.client_options`` tries.
+    """
+    _refuse_isolation(overrides.get(ISOLATION, READ_COMMITTED), "a consumer override")
+    _refuse_isolation(
+        settings.kafka.client_options.get(ISOLATION, READ_COMMITTED), "kafka.client_options"
+    )
     conf = {
         **_base(settings),
         "group.id": group_id,
-        "isolation.level": "read_committed",
+        ISOLATION: READ_COMMITTED,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         **overrides,
     }
     return Consumer(conf)
+
+
+def _refuse_isolation(value: object, where: str) -> None:
+    if value != READ_COMMITTED:
+        raise ValueError(
+            f"{ISOLATION}={value!r} from {where} is refused: every Vigil consumer reads "
+            f"{READ_COMMITTED} (an aborted transaction must never be seen)"
+        )
 
 
 def produce(
@@ -131,9 +149,9 @@ def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[Top
             ]
         except KafkaException as exc:
             err = exc.args[0]
-            if not isinstance(err, KafkaError):
-                raise
-            transient = err.retriable() or err.code() in _TRANSIENT_METADATA
+            transient = isinstance(err, KafkaError) and (
+                err.retriable() or err.code() in _TRANSIENT_METADATA
+            )
             if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

@@ -7,7 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+# Every Vigil consumer reads only committed records; neither settings nor code may undo it.
+ISOLATION = "isolation.level"
+READ_COMMITTED = "read_committed"
 
 
 class _Section(BaseModel):
@@ -42,6 +46,19 @@ class KafkaSettings(_Section):
         default_factory=dict,
         description="Passed verbatim to librdkafka (confluent-kafka) for every client.",
     )
+
+    @field_validator("client_options")
+    @classmethod
+    def _keep_read_committed(
+        cls, options: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        value = options.get(ISOLATION, READ_COMMITTED)
+        if value != READ_COMMITTED:
+            raise ValueError(
+                f"{ISOLATION}={value!r} is refused: every Vigil consumer reads {READ_COMMITTED} "
+                "(an aborted transaction must never be seen); remove the option"
+            )
+        return options
 
     @model_validator(mode="after")
     def _check_security(self) -> KafkaSettings:

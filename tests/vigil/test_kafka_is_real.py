@@ -11,6 +11,19 @@ from vigil import kafka
 from vigil.settings import VigilSettings
 
 
+def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
+    """A consumer that sees aborted records too. ``kafka.consumer`` refuses to build one, so
+    this is a bare confluent-kafka consumer: only tests proving the records are there use it."""
+    return Consumer(
+        {
+            **settings.kafka.client_config(),
+            "group.id": group,
+            "isolation.level": "read_uncommitted",
+            "enable.auto.commit": False,
+        }
+    )
+
+
 def _drain(cons: Consumer, seconds: float = 4.0) -> list[bytes | None]:
     out: list[bytes | None] = []
     deadline = time.monotonic() + seconds
@@ -36,7 +49,7 @@ def test_aborted_transaction_is_invisible_to_read_committed(
 
     committed = kafka.consumer(settings, f"rc-{topic}")
     committed.assign([TopicPartition(topic, 0, 0)])
-    uncommitted = kafka.consumer(settings, f"ru-{topic}", **{"isolation.level": "read_uncommitted"})
+    uncommitted = read_uncommitted(settings, f"ru-{topic}")
     uncommitted.assign([TopicPartition(topic, 0, 0)])
     seen_committed = _drain(committed)
     seen_uncommitted = _drain(uncommitted)

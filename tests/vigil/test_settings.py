@@ -86,3 +86,21 @@ def test_sasl_without_credentials_is_refused(tmp_path: Path) -> None:
     cfg.write_text("kafka:\n  security_protocol: SASL_SSL\n")
     with pytest.raises(ConfigError, match="needs sasl_mechanism"):
         load_settings(cfg)
+
+
+def test_client_options_cannot_turn_off_read_committed(tmp_path: Path) -> None:
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("kafka:\n  client_options:\n    isolation.level: read_uncommitted\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    msg = str(info.value)
+    assert "invalid setting 'kafka.client_options'" in msg
+    assert "isolation.level='read_uncommitted' is refused" in msg
+    assert str(cfg) in msg
+
+
+def test_client_options_may_repeat_read_committed(tmp_path: Path) -> None:
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("kafka:\n  client_options:\n    isolation.level: read_committed\n")
+    conf = load_settings(cfg).kafka.client_config()
+    assert conf["isolation.level"] == "read_committed"

@@ -1,0 +1,62 @@
+"""The transaction doubles users' tests rely on: aborted records really are in the log, and
+only a read_committed reader skips them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from confluent_kafka import TopicPartition
+
+from tests.vigil.test_kafka_is_real import read_uncommitted
+from vigil import kafka
+from vigil.settings import VigilSettings
+from vigil.testing import Landed, read_to_end, write_aborted, write_committed
+
+
+def test_aborted_records_land_in_the_log_and_read_committed_skips_them(
+    settings: VigilSettings, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic(partitions=2)
+    aborted = write_aborted(settings, topic, [("k", f"a{i}".encode()) for i in range(3)])
+    committed = write_committed(settings, topic, [("k", f"c{i}".encode()) for i in range(2)])
+    partition = aborted[0].partition
+    # offsets 0-2 aborted, 3 the abort marker, 4-5 committed, 6 the commit marker
+    assert aborted == [Landed(b"k", partition, i) for i in range(3)]
+    assert committed == [Landed(b"k", partition, 4), Landed(b"k", partition, 5)]
+    # the other partition holds an aborted transaction only: a reader must still finish it
+    other = write_aborted(settings, topic, [(f"x{i}", b"x") for i in range(40)])
+    assert {r.partition for r in other} == {0, 1}
+
+    assert [m.value() for m in read_to_end(settings, topic)] == [b"c0", b"c1"]
+    ru = read_uncommitted(settings, f"ru-{topic}")
+    try:
+        ru.assign([TopicPartition(topic, partition, 0)])
+        seen: list[bytes | None] = []
+        deadline = time.monotonic() + 30
+        while len(seen) < 5 + sum(r.partition == partition for r in other):
+            assert time.monotonic() < deadline, seen
+            seen.extend(m.value() for m in ru.consume(100, timeout=0.5) if m.error() is None)
+    finally:
+        ru.close()
+    assert seen[:5] == [b"a0", b"a1", b"a2", b"c0", b"c1"]
+    assert set(seen[5:]) == {b"x"}
+
+
+def test_explicit_read_committed_override_reads_committed_only(
+    settings: VigilSettings, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic()
+    write_aborted(settings, topic, [("k", b"aborted")])
+    write_committed(settings, topic, [("k", b"committed")])
+    cons = kafka.consumer(settings, f"rc-{topic}", **{"isolation.level": "read_committed"})
+    try:
+        cons.assign([TopicPartition(topic, 0, 0)])
+        got: list[bytes | None] = []
+        deadline = time.monotonic() + 30
+        while cons.position([TopicPartition(topic, 0)])[0].offset < 4:
+            assert time.monotonic() < deadline, got
+            got.extend(m.value() for m in cons.consume(10, timeout=0.5) if m.error() is None)
+    finally:
+        cons.close()
+    assert got == [b"committed"]

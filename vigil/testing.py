@@ -1,0 +1,141 @@
+"""Test doubles for Kafka transactions, shipped with the library so users' tests and the benches
+can prove a consumer of theirs reads ``read_committed`` the way Vigil's own tests do.
+
+:func:`write_aborted` puts records on a topic inside a transaction and aborts it, after making
+sure every record reached the log (a record purged before it was sent would prove nothing);
+:func:`write_committed` does the same with a commit. Both return where each record landed.
+:func:`read_to_end` reads back every committed record of a topic, with no idle wait.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+
+from vigil import kafka
+from vigil.settings import VigilSettings
+
+Record = tuple[str | bytes | None, bytes | None]  # (key, value)
+
+
+@dataclass(frozen=True)
+class Landed:
+    """Where one record of a transaction landed in the log."""
+
+    key: str | bytes | None
+    partition: int
+    offset: int
+
+
+def write_aborted(
+    settings: VigilSettings,
+    topic: str,
+    records: Iterable[Record],
+    *,
+    transactional_id: str | None = None,
+    timeout_s: float = 30.0,
+) -> list[Landed]:
+    """Produce ``records`` in one transaction, flush them into the log, then abort it."""
+    return _transaction(settings, topic, records, transactional_id, timeout_s, commit=False)
+
+
+def write_committed(
+    settings: VigilSettings,
+    topic: str,
+    records: Iterable[Record],
+    *,
+    transactional_id: str | None = None,
+    timeout_s: float = 30.0,
+) -> list[Landed]:
+    """Produce ``records`` in one transaction and commit it."""
+    return _transaction(settings, topic, records, transactional_id, timeout_s, commit=True)
+
+
+def _transaction(
+    settings: VigilSettings,
+    topic: str,
+    records: Iterable[Record],
+    transactional_id: str | None,
+    timeout_s: float,
+    *,
+    commit: bool,
+) -> list[Landed]:
+    txn_id = transactional_id or f"vigil-testing-{uuid.uuid4().hex[:12]}"
+    prod = kafka.transactional_producer(settings, txn_id)
+    landed: list[Landed] = []
+    errors: list[KafkaError] = []
+
+    def done(err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            errors.append(err)
+        else:
+            landed.append(Landed(msg.key(), int(msg.partition() or 0), int(msg.offset() or 0)))
+
+    prod.begin_transaction()
+    sent = 0
+    for key, value in records:
+        kafka.produce(prod, topic, value, key=key, on_delivery=done, timeout_s=timeout_s)
+        sent += 1
+    left = prod.flush(timeout_s)
+    if left or errors or len(landed) != sent:
+        prod.abort_transaction(timeout_s)
+        raise RuntimeError(
+            f"transaction {txn_id} on {topic}: {sent} records, {len(landed)} in the log, "
+            f"{left} unsent, errors {errors[:3]}"
+        )
+    if commit:
+        prod.commit_transaction(timeout_s)
+    else:
+        prod.abort_transaction(timeout_s)
+    return sorted(landed, key=lambda r: (r.partition, r.offset))
+
+
+def read_to_end(
+    settings: VigilSettings,
+    topic: str,
+    until: Callable[[list[Message]], bool] | None = None,
+    timeout_s: float = 60.0,
+) -> list[Message]:
+    """Every committed record of ``topic`` from its start: read until ``until(records)`` holds
+    (records another process is still writing), then on to the end offsets the topic has at
+    that moment, so everything committed before ``until`` held is in the result. The end is
+    a position, which moves past transaction markers and aborted records; there is no idle
+    wait, so a test that asserts nothing more came is never slow nor flaky."""
+    cons = kafka.consumer(settings, f"vigil-testing-reader-{uuid.uuid4().hex[:12]}")
+    out: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        ends = kafka.end_offsets(cons, topic)
+        cons.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in ends])
+        targets: list[TopicPartition] | None = None
+        while True:
+            if targets is None and (until is None or until(out)):
+                targets = [tp for tp in kafka.end_offsets(cons, topic) if tp.offset > 0]
+            if targets is not None:
+                at = cons.position([TopicPartition(topic, tp.partition) for tp in targets])
+                if all(p.offset >= tp.offset for p, tp in zip(at, targets, strict=True)):
+                    return out
+            if time.monotonic() > deadline:
+                state = "its end" if targets is not None else "the condition"
+                raise TimeoutError(f"{topic}: {len(out)} records read, {state} not reached")
+            for msg in cons.consume(500, timeout=0.2):
+                err = msg.error()
+                if err is None:
+                    out.append(msg)
+                elif err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"reading {topic}: {err}")
+    finally:
+        cons.close()
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``check`` until it holds; ``TimeoutError`` naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout_s:.0f}s")
+        time.sleep(0.05)
