@@ -51,6 +51,9 @@ class AlertsProcess:
             start_new_session=True,
         )
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -230,42 +233,3 @@ class PacedPublisher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
-
-
-class UncommittedAlerts:
-    """What the alerting app has *produced* to ``vigil.alerts``, committed or not: a probe
-    reading ``read_uncommitted`` (no Vigil consumer does), so a test can SIGKILL the app in the
-    window between an alert's send and its transaction's commit."""
-
-    def __init__(self, settings: VigilSettings) -> None:
-        from confluent_kafka import Consumer
-
-        self.topic = Topic.ALERTS.name_in(settings.topics)
-        self.serde = serde_for(settings, Topic.ALERTS)
-        self.cons = Consumer(
-            {
-                **settings.kafka.client_config(),
-                "group.id": f"probe-{uuid.uuid4().hex[:8]}",
-                "isolation.level": "read_uncommitted",
-                "enable.auto.commit": False,
-            }
-        )
-        parts = kafka.end_offsets(self.cons, self.topic)
-        self.cons.assign([TopicPartition(self.topic, tp.partition, 0) for tp in parts])
-        self.seen: list[dict[str, Any]] = []
-
-    def wait_for(self, match: Any, timeout_s: float, proc: AlertsProcess | None = None) -> None:
-        """Until an alert for which ``match(alert)`` is true has been produced."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for msg in self.cons.consume(100, timeout=0.05):
-                if msg.error() is None:
-                    self.seen.append(self.serde.decode(msg))
-            if any(match(a) for a in self.seen):
-                return
-            if proc is not None and proc.proc.poll() is not None:
-                raise RuntimeError(f"vigil alerts exited: {proc.log_text()[-3000:]}")
-        raise TimeoutError(f"no such alert produced in {timeout_s:.0f}s")
-
-    def close(self) -> None:
-        self.cons.close()

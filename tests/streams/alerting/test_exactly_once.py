@@ -4,16 +4,17 @@ incident on ``vigil.alerts`` (read_committed), none missing, whatever was killed
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from schemas.contracts import serde_for
 from streams.alerting.app import app_id, state_dir
 from tests.streams.alerting.helpers import (
     AlertsProcess,
     PacedPublisher,
-    UncommittedAlerts,
     committed,
     prepare_topics,
     publish_detections,
@@ -22,7 +23,9 @@ from tests.streams.alerting.helpers import (
     wait_members,
 )
 from tests.streams.alerting.synth import event, person
+from tests.streams.probe import Uncommitted
 from vigil.settings import VigilSettings
+from vigil.testing import read_to_end
 from vigil.topics import Topic
 
 RULES = """
@@ -54,7 +57,11 @@ def incidents() -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
 
 
 def alerts_seen(settings: VigilSettings) -> list[dict[str, Any]]:
-    return read_topic(settings, Topic.ALERTS, idle_s=2, timeout_s=30)
+    """Everything committed on vigil.alerts, to the topic's end. After a fail-over that end
+    waits for the killed instance's open transaction to time out and be aborted."""
+    serde = serde_for(settings, Topic.ALERTS)
+    topic = Topic.ALERTS.name_in(settings.topics)
+    return [serde.decode(m) for m in read_to_end(settings, topic, timeout_s=120)]
 
 
 def assert_exactly_once(alerts: list[dict[str, Any]], want: set[tuple[str, str]]) -> None:
@@ -66,6 +73,11 @@ def assert_exactly_once(alerts: list[dict[str, Any]], want: set[tuple[str, str]]
 
 def seq_of(alert: dict[str, Any]) -> int:
     return int(str(alert["frame_id"]).rsplit("-", 1)[1])
+
+
+def opens_round(k: int) -> Callable[[dict[str, Any]], bool]:
+    """True for an alert of the k-th round of incidents."""
+    return lambda alert: seq_of(alert) == k * (PRESENT + ABSENT)
 
 
 @pytest.mark.timeout(600)
@@ -84,11 +96,11 @@ def test_three_sigkills_during_three_incidents_on_four_cameras(
     env = {**FAST, "VIGIL_ALERTING__COMMIT_INTERVAL_S": "2"}
     app = AlertsProcess(settings, rules, log, **env)
     publisher = PacedPublisher(settings, events, per_s=60).start()
-    probe = UncommittedAlerts(settings)
+    probe = Uncommitted(settings, Topic.ALERTS)
     kills = []
     try:
         for k in range(INCIDENTS):  # 840 events, 14 s: every kill lands mid-stream
-            probe.wait_for(lambda a, k=k: seq_of(a) == k * (PRESENT + ABSENT), 120, app)
+            probe.wait_for(opens_round(k), 120, app.alive)
             app.kill()
             kills.append(committed(settings, group))
             app = AlertsProcess(settings, rules, log, **env)
@@ -117,11 +129,11 @@ def test_two_instances_one_killed_mid_stream(settings: VigilSettings, tmp_path: 
         settings, rules, tmp_path / "b.log", VIGIL_DATA_DIR=str(tmp_path / "b"), **env
     )
     publisher: PacedPublisher | None = None
-    probe = UncommittedAlerts(settings)
+    probe = Uncommitted(settings, Topic.ALERTS)
     try:
         wait_members(settings, group, 2, timeout_s=120)
         publisher = PacedPublisher(settings, events, per_s=60).start()
-        probe.wait_for(lambda x: seq_of(x) == PRESENT + ABSENT, 120, b)
+        probe.wait_for(opens_round(1), 120, b.alive)
         a.kill()  # b takes over a's cameras, their state and their open incidents
         assert committed(settings, group) < len(events)
         publisher.join(timeout_s=120)

@@ -1,0 +1,55 @@
+"""A probe of what a stream app has *produced*, committed or not: it reads ``read_uncommitted``
+(no Vigil consumer can), so a test can SIGKILL an app in the window between a record's send
+and its transaction's commit, the window exactly-once has to get right."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas.contracts import serde_for
+from vigil import kafka
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+
+class Uncommitted:
+    def __init__(self, settings: VigilSettings, role: Topic) -> None:
+        self.topic = role.name_in(settings.topics)
+        self.serde = serde_for(settings, role)
+        self.cons = Consumer(
+            {
+                **settings.kafka.client_config(),
+                "group.id": f"probe-{uuid.uuid4().hex[:8]}",
+                "isolation.level": "read_uncommitted",
+                "enable.auto.commit": False,
+            }
+        )
+        parts = kafka.end_offsets(self.cons, self.topic)
+        self.cons.assign([TopicPartition(self.topic, tp.partition, 0) for tp in parts])
+        self.seen: list[dict[str, Any]] = []
+
+    def wait_for(
+        self,
+        match: Callable[[dict[str, Any]], bool],
+        timeout_s: float,
+        alive: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Until a record for which ``match`` holds has been produced (maybe not committed)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for msg in self.cons.consume(100, timeout=0.05):
+                if msg.error() is None:
+                    self.seen.append(self.serde.decode(msg))
+            if any(match(r) for r in self.seen):
+                return
+            if not alive():
+                raise RuntimeError(f"the app writing {self.topic} exited")
+        raise TimeoutError(f"no such record produced on {self.topic} in {timeout_s:.0f}s")
+
+    def close(self) -> None:
+        self.cons.close()
