@@ -104,3 +104,9 @@ def test_client_options_may_repeat_read_committed(tmp_path: Path) -> None:
     cfg.write_text("kafka:\n  client_options:\n    isolation.level: read_committed\n")
     conf = load_settings(cfg).kafka.client_config()
     assert conf["isolation.level"] == "read_committed"
+
+
+def test_a_retired_stream_setting_names_what_replaced_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_ALERTING__STALL_S", "15")
+    with pytest.raises(ConfigError, match=r"'alerting'.*'stall_s' removed.*Quix Streams"):
+        load_settings()

@@ -118,6 +118,9 @@ class KafkaBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # a crashed stream-app instance's open transaction holds back read_committed
+            # readers until it times out; look for timed-out ones every second, not every 10
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",
             "num.network.threads": "2",
             "num.io.threads": "2",
             "num.recovery.threads.per.data.dir": "1",

@@ -1,0 +1,78 @@
+"""The stream apps' runtime without a broker: the same Kafka security settings as every other
+Vigil client, transactional ids that fence a restarted instance's predecessor but not a peer,
+and DLQ records that keep the source bytes and say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from streams.runtime import Source, application, connection, dead_letter, transactional_id
+from vigil.dlq import H_COMPONENT, H_ERROR_CLASS, H_ERROR_MESSAGE, H_SOURCE_OFFSET
+from vigil.settings import KafkaSettings, VigilSettings
+
+
+def sasl_ssl() -> VigilSettings:
+    return VigilSettings(
+        kafka=KafkaSettings(
+            bootstrap_servers="b1:9096,b2:9096",
+            security_protocol="SASL_SSL",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username="vigil",
+            sasl_password=SecretStr("s3cret"),
+            ssl_ca_location=Path("/etc/vigil/ca.pem"),
+            client_options={"socket.keepalive.enable": True},
+        )
+    )
+
+
+def test_security_settings_reach_both_clients() -> None:
+    conn, extras = connection(sasl_ssl())
+    assert conn.as_librdkafka_dict() == {
+        "bootstrap.servers": "b1:9096,b2:9096",
+        "security.protocol": "sasl_ssl",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "vigil",
+        "sasl.password": "s3cret",
+        "ssl.ca.location": "/etc/vigil/ca.pem",
+    }
+    assert extras == {"socket.keepalive.enable": True}
+
+
+def test_application_is_exactly_once_and_reads_committed(tmp_path: Path) -> None:
+    app = application(
+        sasl_ssl(),
+        group="g",
+        state_dir=tmp_path / "state",
+        commit_interval_s=0.1,
+        session_timeout_s=6,
+    )
+    cfg = app.config
+    assert cfg.exactly_once
+    assert cfg.consumer_extra_config["isolation.level"] == "read_committed"
+    assert cfg.consumer_extra_config["socket.keepalive.enable"] is True
+    assert cfg.producer_extra_config["transactional.id"] == transactional_id(
+        "g", tmp_path / "state"
+    )
+    assert cfg.broker_address.sasl_username == "vigil"
+    assert cfg.commit_interval == 0.1
+
+
+def test_transactional_id_is_stable_per_instance_and_distinct_between(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert transactional_id("g", a) == transactional_id("g", a)
+    assert transactional_id("g", a) != transactional_id("g", b)
+    assert transactional_id("g", a) != transactional_id("h", a)
+
+
+def test_dead_letter_keeps_the_bytes_and_the_headers() -> None:
+    source = Source("t.detections", 3, 41, b"cam-1", b"\x00junk", (("trace", b"1"),))
+    out = dead_letter(source, ValueError("bad box"), "alerting", "t.dlq")
+    headers = dict(out.headers)
+    assert (out.topic, out.value) == ("t.dlq", b"\x00junk")
+    assert out.headers[0] == ("trace", b"1")
+    assert headers[H_ERROR_CLASS] == b"ValueError"
+    assert headers[H_ERROR_MESSAGE] == b"bad box"
+    assert headers[H_SOURCE_OFFSET] == b"41"
+    assert headers[H_COMPONENT] == b"alerting"
