@@ -3,7 +3,8 @@ by the real SSD from bikes.mp4 frames (cached), side by side:
 
 - the pure engine in-process (the statistics' own cost);
 - ``vigil drift`` (Quix Streams, exactly-once, RocksDB + changelog, real broker) as a
-  subprocess, draining a backlog produced beforehand: events/s and detections/s from its first output to its last window;
+  subprocess, draining a backlog produced beforehand: events/s and detections/s from its
+  first output to its last window;
 - memory per (camera, model version): the state value (JSON, as the changelog stores it) with
   one open window and the reference, and the Python heap of one window summary.
 
