@@ -2,7 +2,7 @@
 notification, not one per frame or per object.
 
 Pure logic over plain data: :func:`process` takes a decoded DetectionEvent and the camera's
-:class:`CameraState` (which the faust app keeps in a changelog-backed table) and returns the
+:class:`CameraState` (which the app keeps in its changelog-backed state store) and returns the
 notifications to send. All times are event times (``capture_ts_ms``), so a replay or a restart
 reaches the same decisions, and the ids it produces are deterministic."""
 

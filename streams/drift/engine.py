@@ -1,12 +1,13 @@
 """Event-time tumbling windows per (camera, model version), references and alarm streaks.
 
-Pure logic over one mutable mapping (the faust app passes a changelog-backed table, unit
-tests a dict) holding, per ``camera␟version``, one value: the watermark (largest capture time
+Pure logic over one mutable mapping (the app passes its Quix Streams state, unit tests a
+dict) holding, per ``camera␟version``, one value: the watermark (largest capture time
 seen), the open windows' summaries, late counts, alarm streaks and the automatic reference.
 
-Restarts: one value per key means one changelog record per event, so state is never half
-written; the value records the source offset it last applied (one camera's events share one
-partition, keyed by camera id), so an event replayed after a crash (at-least-once) is skipped.
+Restarts: one value per key, so state is never half written; the app commits it with the
+offsets and outputs in one transaction. The value also records the source offset it last
+applied (one camera's events share one partition, keyed by camera id), so an event delivered
+again changes nothing.
 A window closes once its camera's event time (the watermark: the largest
 capture time seen) passes its end plus the allowed lateness; an event for a closed window is
 counted as late (reported with the next closed window, and in a metric), never dropped silently.

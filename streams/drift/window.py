@@ -3,7 +3,7 @@
 Numeric features go into fixed fine-grained histograms (the mergeable sketch: windows merge
 by adding counts, so a reference built from many windows is exact and a restart loses
 nothing); categorical ones into counts. The summary is a plain JSON-able dict so it can live
-in a changelog-backed faust table.
+in the app's changelog-backed state store.
 """
 
 from __future__ import annotations

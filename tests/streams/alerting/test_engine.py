@@ -1,5 +1,5 @@
 """Rule semantics, incidents and POI confirmation on synthetic streams (pure logic; the same
-scenarios run through Kafka and faust in test_app.py)."""
+scenarios run through Kafka and the app in test_app.py)."""
 
 from __future__ import annotations
 

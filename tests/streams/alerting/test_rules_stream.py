@@ -1,4 +1,4 @@
-"""Rule semantics through the real app (Kafka + faust) on synthetic streams, one camera per
+"""Rule semantics through the real app (Kafka + Quix Streams) on synthetic streams, one camera per
 rule; webhooks (one good, one answering 500, one hanging) do not hold anything up; an
 undecodable detection goes to the DLQ; a bad edit of the rules file keeps the previous rules,
 a good one applies."""
