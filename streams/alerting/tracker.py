@@ -3,7 +3,8 @@
 Detections of a frame are matched to live tracks of the same label by IoU, confident ones
 first, then the low-score ones against the tracks still unmatched (ByteTrack's trick for
 keeping occluded objects). Unmatched confident detections start tracks; tracks unseen for
-``max_age_s`` of event time are dropped. The state is plain data so it lives in the app's state store."""
+``max_age_s`` of event time are dropped. The state is plain data so it lives in the app's
+state store."""
 
 from __future__ import annotations
 
