@@ -19,17 +19,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
 from quixstreams import Application, message_context
 from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models import Topic as QuixTopic
 from quixstreams.models.serializers import SerializationContext, Serializer
 from quixstreams.state import State
 
+from schemas.contracts import serde_for
+from schemas.serde import SerdeError
 from vigil.dlq import reason_headers
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
@@ -89,6 +93,46 @@ def dead_letter(source: Source, error: BaseException, component: str, dlq_topic:
         offset=source.offset,
     )
     return Output(dlq_topic, source.value, source.headers + tuple(reason))
+
+
+class DetectionStep(ABC):
+    """A step over ``vigil.detections``: decodes each event and hands it to :meth:`apply`; an
+    event without a key (the camera id), one that does not decode, or one ``apply`` cannot use
+    (a data error) becomes its DLQ record instead. Errors are data, never a stall, and the
+    state is untouched: Quix Streams only keeps what ``apply`` set once it returned."""
+
+    DATA_ERRORS = (ValueError, KeyError, TypeError, ArithmeticError)
+
+    def __init__(self, settings: VigilSettings, component: str, dead_lettered: Counter) -> None:
+        self.component = component
+        self.dead_lettered = dead_lettered
+        self.detections = serde_for(settings, Topic.DETECTIONS)
+        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
+
+    def __call__(self, source: Source, state: State[Any, Any]) -> list[Output]:
+        if source.key is None:
+            return self._dead_letter(source, ValueError("no key: detections are keyed by camera"))
+        try:
+            record = self.detections.deserialize(
+                source.value, topic=source.topic, partition=source.partition, offset=source.offset
+            )
+        except SerdeError as exc:
+            return self._dead_letter(source, exc)
+        try:
+            return self.apply(record, source, state)
+        except self.DATA_ERRORS as exc:
+            return self._dead_letter(source, exc)
+
+    @abstractmethod
+    def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
+        """The outputs of one decoded DetectionEvent."""
+
+    def _dead_letter(self, source: Source, exc: Exception) -> list[Output]:
+        self.dead_lettered.inc()
+        log.warning(
+            "%s dead-lettered %s/%s: %r", self.component, source.partition, source.offset, exc
+        )
+        return [dead_letter(source, exc, self.component, self.dlq_topic)]
 
 
 def transactional_id(group: str, state_dir: Path) -> str:

@@ -21,12 +21,11 @@ from quixstreams import Application
 from quixstreams.state import State
 
 from schemas.contracts import serde_for
-from schemas.serde import SerdeError
 from streams.alerting import metrics
 from streams.alerting.engine import AuditEntry, CameraState, alert_record, process
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
-from streams.runtime import Output, Source, application, dead_letter, wire
+from streams.runtime import DetectionStep, Output, Source, application, wire
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
@@ -61,41 +60,22 @@ class AuditLog:
                 log.info("poi %s", json.dumps(line))
 
 
-class AlertingStep:
+class AlertingStep(DetectionStep):
     """One detection event in, its alerts (or its DLQ record) out."""
 
     def __init__(
         self, settings: VigilSettings, rules: RulesFile, watchlist: Watchlist | None
     ) -> None:
+        super().__init__(settings, COMPONENT, metrics.DEAD_LETTERED)
         self.rules = rules
         self.watchlist = watchlist if watchlist is not None else Watchlist()
-        self.detections = serde_for(settings, Topic.DETECTIONS)
         self.alerts = serde_for(settings, Topic.ALERTS)
         self.alerts_topic = Topic.ALERTS.name_in(settings.topics)
-        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
         cfg = settings.alerting
         self.audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
         self.open_incidents: dict[str, int] = {}
 
-    def __call__(self, source: Source, state: State[Any, Any]) -> list[Output]:
-        if source.key is None:
-            return self._dead_letter(source, ValueError("no key: detections are keyed by camera"))
-        try:
-            record = self.detections.deserialize(
-                source.value, topic=source.topic, partition=source.partition, offset=source.offset
-            )
-        except SerdeError as exc:
-            return self._dead_letter(source, exc)
-        try:
-            return self._apply(record, source, state)
-        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-            # a decodable event the rules cannot use: errors are data, never a stall. The state
-            # is untouched: it is written only once the event was applied.
-            return self._dead_letter(source, exc)
-
-    def _apply(
-        self, record: dict[str, Any], source: Source, state: State[Any, Any]
-    ) -> list[Output]:
+    def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
         camera = str(record["camera_id"])
         current = CameraState.loads(state.get_bytes(STATE_KEY))
         if current.is_applied(source.partition, source.offset):
@@ -122,11 +102,6 @@ class AlertingStep:
         self.open_incidents[camera] = len(current.incidents)
         metrics.OPEN_INCIDENTS.set(sum(self.open_incidents.values()))
         return out
-
-    def _dead_letter(self, source: Source, exc: Exception) -> list[Output]:
-        metrics.DEAD_LETTERED.inc()
-        log.warning("dead-lettered %s/%s: %r", source.partition, source.offset, exc)
-        return [dead_letter(source, exc, COMPONENT, self.dlq_topic)]
 
 
 def create_app(

@@ -20,11 +20,10 @@ from quixstreams import Application
 from quixstreams.state import State
 
 from schemas.contracts import serde_for
-from schemas.serde import SerdeError
 from streams.drift import metrics
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import Closed, DriftEngine
-from streams.runtime import Output, Source, application, dead_letter, wire
+from streams.runtime import DetectionStep, Output, Source, application, wire
 from vigil import kafka
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
@@ -73,10 +72,11 @@ class EventState(MutableMapping[str, Any]):
         raise TypeError("the drift state is read by key only")
 
 
-class DriftStep:
+class DriftStep(DetectionStep):
     """One detection event in; the windows it closed, as DriftStat and Alert records, out."""
 
     def __init__(self, settings: VigilSettings) -> None:
+        super().__init__(settings, COMPONENT, metrics.DEAD_LETTERED)
         cfg = settings.drift
         self.state = EventState()
         self.store = BaselineStore.of(settings)
@@ -84,28 +84,16 @@ class DriftStep:
         self.engine = DriftEngine(
             cfg, self.state, pinned=self.store.pinned, on_reference=self._save_auto
         )
-        self.detections = serde_for(settings, Topic.DETECTIONS)
         self.drift = serde_for(settings, Topic.DRIFT)
         self.alerts = serde_for(settings, Topic.ALERTS)
         self.drift_topic = Topic.DRIFT.name_in(settings.topics)
         self.alerts_topic = Topic.ALERTS.name_in(settings.topics)
-        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
 
-    def __call__(self, source: Source, state: State[Any, Any]) -> list[Output]:
-        if source.key is None:
-            return self._dead_letter(source, ValueError("no key: detections are keyed by camera"))
-        try:
-            record = self.detections.deserialize(
-                source.value, topic=source.topic, partition=source.partition, offset=source.offset
-            )
-        except SerdeError as exc:
-            return self._dead_letter(source, exc)
+    def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
         metrics.EVENTS.inc()
         self.state.current = state
         try:
             closed = self.engine.process(record, source.offset)
-        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-            return self._dead_letter(source, exc)  # the state is written only at the end
         finally:
             self.state.current = None
         return self._outputs(closed)
@@ -138,11 +126,6 @@ class DriftStep:
             )
         except OSError as exc:
             log.warning("cannot write the automatic reference copy: %s", exc)
-
-    def _dead_letter(self, source: Source, exc: Exception) -> list[Output]:
-        metrics.DEAD_LETTERED.inc()
-        log.warning("dead-lettered %s/%s: %r", source.partition, source.offset, exc)
-        return [dead_letter(source, exc, COMPONENT, self.dlq_topic)]
 
 
 def create_app(settings: VigilSettings) -> Application:
