@@ -228,6 +228,7 @@ class Lane:
         room = max(1, self.backlog_max - len(self._backlog))
         for msg in consumer.consume(room, timeout):
             self._accept(msg)
+        self._flow(consumer)  # a backlog filled up by this consume pauses at once
 
     def _accept(self, msg: Message) -> None:
         err = msg.error()

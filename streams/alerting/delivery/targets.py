@@ -20,6 +20,8 @@ from streams.alerting.delivery.signing import post_headers
 from streams.alerting.rules import Webhook
 
 log = logging.getLogger("streams.alerting.delivery")
+# httpx logs every request with its full URL at INFO, and webhook URLs often carry tokens
+logging.getLogger("httpx").setLevel(logging.WARNING)
 SEVERITIES = ("INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 MAX_BACKOFF_S = 30.0
 
