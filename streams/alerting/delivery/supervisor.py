@@ -113,6 +113,8 @@ class Delivery:
                     while not lane.seeded.wait(0.2):
                         if self._stop.is_set() or time.monotonic() > deadline:
                             break
+                if self._stop.is_set():
+                    return
                 self._restarted(ref)
                 self.lanes[LOG_LANE] = Lane(
                     self.settings, self._log_target, self.group_id, dead_letter_undecodable=True
