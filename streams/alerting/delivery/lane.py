@@ -23,39 +23,25 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.alerting import metrics
 from streams.alerting.delivery.bookkeeping import OffsetBook, RecentIds
-from streams.alerting.delivery.groups import committed_offsets
+from streams.alerting.delivery.commits import Committer
+from streams.alerting.delivery.dead_letters import COMPONENT, DeadLetters, Work
+from streams.alerting.delivery.groups import seed_group
 from streams.alerting.delivery.targets import Abandoned, Delivered, Failed, Result, Target
 from vigil import kafka
-from vigil.dlq import H_DESTINATION, dead_letter
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger("streams.alerting.delivery")
-COMPONENT = "alert-delivery"
+__all__ = ["COMPONENT", "Lane", "LaneStats"]
 POLL_S = 0.1
-COMMIT_EVERY_S = 0.2
-RECOMMIT_AFTER_S = 2.0  # an async commit not acknowledged by then is sent again
 MAX_OPEN_OFFSETS = 10_000
 KAFKA_TIMEOUT_S = 10.0
-
-
-@dataclass(eq=False)
-class Work:
-    """One record on its way: the original message is kept for the DLQ."""
-
-    message: Message
-    alert: dict[str, Any] | None  # None: the record is not an Alert
-    alert_id: str = ""
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.message.partition() or 0, self.message.offset() or 0)
 
 
 @dataclass
@@ -90,7 +76,6 @@ class Lane:
         self.seed_from = seed_from
         self.dead_letter_undecodable = dead_letter_undecodable
         self.topic = Topic.ALERTS.name_in(settings.topics)
-        self.dlq_topic = Topic.DLQ.name_in(settings.topics)
         self.serde = serde_for(settings, Topic.ALERTS)
         self.limit = target.max_in_flight
         self.backlog_max = max(16, 2 * target.max_in_flight)
@@ -105,15 +90,14 @@ class Lane:
         self._ids = RecentIds()
         self._active: dict[tuple[int, int], Work] = {}  # being sent, or waiting for the DLQ
         self._backlog: deque[Message] = deque()
-        self._owned: set[int] = set()
+        self._commits = Committer(self.topic, group_id, self._book)
+        self._dlq = DeadLetters(
+            settings, target.name, self._dead_lettered, lambda w: self._active.get(w.key) is w
+        )
         self._in_flight = 0
         self._paused = False
-        self._acked: dict[int, int] = {}
-        self._requested: dict[int, tuple[int, float]] = {}
-        self._last_commit = 0.0
         self._todo: queue.Queue[tuple[Work, dict[str, Any]] | None] = queue.Queue()
         self._done: queue.SimpleQueue[tuple[Work, Result]] = queue.SimpleQueue()
-        self._producer: Producer | None = None
         self._thread = threading.Thread(target=self._run, name=f"lane {target.name}", daemon=True)
 
     # -- control (any thread) ----------------------------------------------------------------
@@ -155,12 +139,12 @@ class Lane:
                     "session.timeout.ms": timeout_ms,
                     "heartbeat.interval.ms": timeout_ms // 4,
                     "queued.max.messages.kbytes": 1024,
-                    "on_commit": self._on_commit,
+                    "on_commit": self._commits.on_commit,
                 },
             )
             if self.seed_from is not None:
                 self._seed(consumer, self.seed_from)
-            self.seeded.set()
+            self.seeded.set()  # before any poll: the reference lane may move on now
             for w in workers:
                 w.start()
             consumer.subscribe(
@@ -185,41 +169,25 @@ class Lane:
                     consumer.close()
                 except (KafkaException, RuntimeError) as exc:
                     log.warning("%s: close: %s", self.group_id, exc)
-            if self._producer is not None:
-                self._producer.flush(KAFKA_TIMEOUT_S)
+            self._dlq.flush(KAFKA_TIMEOUT_S)
             metrics.DELIVERY_IN_FLIGHT.labels(self.target.name).set(0)
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(0)
 
     def _seed(self, consumer: Consumer, reference: str) -> None:
-        """A group that has committed nothing starts where ``reference`` has committed (from
-        the beginning where that has none), committed here before the first poll."""
         try:
-            parts = [tp.partition for tp in kafka.end_offsets(consumer, self.topic)]
-            if not parts:
-                return
-            ref = committed_offsets(self.settings, reference, self.topic, parts)  # read first
-            tps = [TopicPartition(self.topic, p) for p in parts]
-            own = consumer.committed(tps, timeout=KAFKA_TIMEOUT_S)
-            if any(tp.offset >= 0 for tp in own):
-                return
-            start = []
-            for tp in tps:
-                offset = ref.get(tp.partition, -1)
-                if offset < 0:
-                    offset = consumer.get_watermark_offsets(tp, KAFKA_TIMEOUT_S)[0]
-                start.append(TopicPartition(self.topic, tp.partition, offset))
-            consumer.commit(offsets=start, asynchronous=False)
-            log.info("%s: new group starts at %s", self.group_id, [tp.offset for tp in start])
+            start = seed_group(self.settings, consumer, self.topic, reference, KAFKA_TIMEOUT_S)
         except KafkaException as exc:  # e.g. another process seeded it and joined first
             log.warning("%s: starting point not committed here (%s)", self.group_id, exc)
+            return
+        if start is not None:
+            log.info("%s: new group starts at %s", self.group_id, start)
 
     def _step(self, consumer: Consumer) -> None:
         self._collect()
-        if self._producer is not None:
-            self._producer.poll(0)
+        self._dlq.poll()
         self._dispatch()
         self._flow(consumer)
-        self._maybe_commit(consumer)
+        self._commits.tick(consumer)
         if self._backlog or self._paused:  # waiting for a worker, not for Kafka
             self._wait_done(POLL_S)
             timeout = 0.0
@@ -237,7 +205,7 @@ class Lane:
                 log.warning("%s: consumer: %s", self.group_id, err)
             return
         partition, offset = msg.partition() or 0, msg.offset() or 0
-        if partition not in self._owned:
+        if partition not in self._commits.owned:
             return
         try:
             self._book.take(partition, offset)
@@ -323,34 +291,10 @@ class Lane:
             self._ids.discard(work.alert_id)
 
     def _to_dlq(self, work: Work, error: BaseException) -> None:
-        if self._producer is None:
-            self._producer = kafka.producer(self.settings)
         self._active[work.key] = work
-        extra = [] if work.alert is None else [(H_DESTINATION, self.target.name.encode())]
+        self._dlq.send(work, error)
 
-        def acked(err: KafkaError | None, _msg: Message) -> None:
-            self._dlq_acked(work, error, err)
-
-        dead_letter(
-            self._producer,
-            self.dlq_topic,
-            work.message,
-            error,
-            COMPONENT,
-            extra=extra,
-            on_delivery=acked,
-        )
-
-    def _dlq_acked(self, work: Work, error: BaseException, err: KafkaError | None) -> None:
-        if self._active.get(work.key) is not work:
-            return
-        partition, offset = work.key
-        if err is not None:
-            log.warning(
-                "%s: DLQ write of %d/%d failed (%s); again", self.group_id, partition, offset, err
-            )
-            self._to_dlq(work, error)
-            return
+    def _dead_lettered(self, work: Work, error: BaseException) -> None:
         where = self.target.name if work.alert is not None else "decode"
         metrics.DELIVERY_DEAD_LETTERED.labels(where).inc()
         self.stats.dead_lettered += 1
@@ -358,8 +302,7 @@ class Lane:
             "%s: alert %s (partition %d offset %d) in vigil.dlq: %s: %s",
             where,
             work.alert_id or "?",
-            partition,
-            offset,
+            *work.key,
             type(error).__name__,
             error,
         )
@@ -369,78 +312,24 @@ class Lane:
         self._active.pop(work.key, None)
         self._book.finish(*work.key)
 
-    # -- flow control and commits --------------------------------------------------------------
-    def _owned_tps(self) -> list[TopicPartition]:
-        return [TopicPartition(self.topic, p) for p in sorted(self._owned)]
-
+    # -- flow control --------------------------------------------------------------------------
     def _flow(self, consumer: Consumer) -> None:
         full = len(self._backlog) >= self.backlog_max or self._book.open >= MAX_OPEN_OFFSETS
         if full and not self._paused:
-            consumer.pause(self._owned_tps())
+            consumer.pause(self._commits.tps())
             self._paused = True
             self.stats.pauses += 1
             metrics.DELIVERY_PAUSES.labels(self.target.name).inc()
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(1)
         elif self._paused and not full and len(self._backlog) <= self.backlog_max // 2:
-            consumer.resume(self._owned_tps())
+            consumer.resume(self._commits.tps())
             self._paused = False
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(0)
-
-    def _commit_points(self, consumer: Consumer, partitions: set[int]) -> dict[int, int]:
-        positions = {p: -1 for p in partitions}
-        idle = [TopicPartition(self.topic, p) for p in partitions if self._book.idle(p)]
-        if idle:
-            positions.update({tp.partition: tp.offset for tp in consumer.position(idle)})
-        points = self._book.commit_points(positions)
-        return {p: o for p, o in points.items() if o > self._acked.get(p, -1)}
-
-    def _maybe_commit(self, consumer: Consumer) -> None:
-        now = time.monotonic()
-        if now - self._last_commit < COMMIT_EVERY_S:
-            return
-        self._last_commit = now
-        todo = []
-        for p, offset in self._commit_points(consumer, self._owned).items():
-            last = self._requested.get(p)
-            if last is not None and last[0] == offset and now - last[1] < RECOMMIT_AFTER_S:
-                continue
-            self._requested[p] = (offset, now)
-            todo.append(TopicPartition(self.topic, p, offset))
-        if todo:
-            try:
-                consumer.commit(offsets=todo, asynchronous=True)
-            except KafkaException as exc:
-                log.warning("%s: commit failed (%s); retried", self.group_id, exc)
-
-    def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        if err is not None:
-            log.warning("%s: commit failed (%s); retried", self.group_id, err)
-            return
-        for tp in partitions:
-            if tp.error is None and tp.partition in self._owned:
-                self._acked[tp.partition] = max(self._acked.get(tp.partition, -1), tp.offset)
-
-    def _commit_now(self, consumer: Consumer, partitions: set[int]) -> None:
-        points = self._commit_points(consumer, partitions)
-        if not points:
-            return
-        try:
-            consumer.commit(
-                offsets=[TopicPartition(self.topic, p, o) for p, o in points.items()],
-                asynchronous=False,
-            )
-        except KafkaException as exc:
-            log.warning("%s: final commit failed (%s); the next owner re-sends", self.group_id, exc)
-            return
-        self._acked.update(points)
 
     # -- rebalances and stopping ---------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.incremental_assign(partitions)
-        for tp in partitions:
-            self._owned.add(tp.partition)
-            self._acked.pop(tp.partition, None)
-            self._requested.pop(tp.partition, None)
+        self._commits.assigned(tp.partition for tp in partitions)
         if self._paused:
             consumer.pause(partitions)
         log.info("%s: assigned %s", self.group_id, [tp.partition for tp in partitions])
@@ -448,10 +337,10 @@ class Lane:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
-        if self._producer is not None and any(k[0] in gone for k in self._active):
-            self._producer.flush(KAFKA_TIMEOUT_S)  # DLQ writes acknowledged finish alerts
+        if any(k[0] in gone for k in self._active):
+            self._dlq.flush(KAFKA_TIMEOUT_S)  # acknowledged DLQ writes finish their alerts
         self._collect()
-        self._commit_now(consumer, gone & self._owned)
+        self._commits.commit_now(consumer, gone)
         self._forget(gone)
         log.info("%s: revoked %s", self.group_id, sorted(gone))
 
@@ -463,37 +352,32 @@ class Lane:
         )
 
     def _forget(self, gone: set[int]) -> None:
-        self.stats.revoked += len(gone & self._owned)
+        self.stats.revoked += len(gone & self._commits.owned)
         self._book.forget(gone)
         for key, work in list(self._active.items()):
             if key[0] in gone:
                 del self._active[key]
                 self._ids.discard(work.alert_id)
         self._backlog = deque(m for m in self._backlog if m.partition() not in gone)
-        self._owned -= gone
-        for p in gone:
-            self._acked.pop(p, None)
-            self._requested.pop(p, None)
+        self._commits.released(gone)
 
     def _drain(self, consumer: Consumer) -> None:
         """Bounded: finish what is on the wire, abandon the rest, commit what finished."""
         self._abandon.set()
         waiting = len(self._backlog)
         self._backlog.clear()  # not started: stays uncommitted, sent after a restart
-        if self._owned:
-            consumer.pause(self._owned_tps())
+        if self._commits.owned:
+            consumer.pause(self._commits.tps())
             self._paused = True
         while self._in_flight > 0 and time.monotonic() < self._drain_until:
             self._wait_done(min(POLL_S, max(0.0, self._drain_until - time.monotonic())))
             for msg in consumer.consume(1, 0):
                 self._accept(msg)  # taken (so never committed past), not sent
             self._backlog.clear()
-            if self._producer is not None:
-                self._producer.poll(0)
-        if self._producer is not None:
-            self._producer.flush(max(0.5, self._drain_until - time.monotonic()))
+            self._dlq.poll()
+        self._dlq.flush(max(0.5, self._drain_until - time.monotonic()))
         self._collect()
-        self._commit_now(consumer, set(self._owned))
+        self._commits.commit_now(consumer, set(self._commits.owned))
         log.info(
             "%s: stopped (%d still in flight abandoned, %d not started)",
             self.group_id,

@@ -41,6 +41,10 @@ from vigil.dlq import (
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
+DEAD_LETTERED = "vigil_alert_delivery_dead_lettered_total"
+DELIVERED = "vigil_alert_deliveries_total"
+PAUSES = "vigil_alert_delivery_pauses_total"
+
 
 def metric(name: str, destination: str) -> float:
     return REGISTRY.get_sample_value(name, {"destination": destination}) or 0.0
@@ -66,6 +70,8 @@ def test_a_dead_endpoint_goes_to_the_dlq_and_holds_up_no_other(
     else:
         bad_hook = Webhook(url=bad.url, max_in_flight=16, retries=2, backoff_s=1.5)
     hooks = (Webhook(url=good.url, secret=SecretStr("k")), bad_hook)
+    dead_before = metric(DEAD_LETTERED, webhook_name(bad.url))  # an earlier test's port?
+    ok_before = metric(DELIVERED, webhook_name(good.url))
     delivery = Delivery(settings, lambda: Destinations(webhooks=hooks)).start()
     try:
         wait_lanes_ready(delivery, 3)
@@ -102,8 +108,8 @@ def test_a_dead_endpoint_goes_to_the_dlq_and_holds_up_no_other(
             assert h[H_ERROR_MESSAGE] == "HTTP 500 Internal Server Error"
     assert seen == {p.alert_id for p in sent}
     assert bad.hits == 12 * (bad_hook.retries + 1)
-    assert metric("vigil_alert_delivery_dead_lettered_total", webhook_name(bad.url)) == 12
-    assert metric("vigil_alert_deliveries_total", webhook_name(good.url)) == 12
+    assert metric(DEAD_LETTERED, webhook_name(bad.url)) - dead_before == 12
+    assert metric(DELIVERED, webhook_name(good.url)) - ok_before == 12
 
 
 @pytest.mark.timeout(240)
@@ -149,6 +155,7 @@ def test_a_slow_receiver_pauses_the_lane_and_nothing_is_dropped(settings: VigilS
     prepare_topics(settings)
     slow = Endpoint("ok", delay_s=0.05)
     hook = Webhook(url=slow.url, max_in_flight=1)
+    pauses_before = metric(PAUSES, webhook_name(slow.url))
     delivery = Delivery(settings, lambda: Destinations(log=False, webhooks=(hook,))).start()
     try:
         wait_lanes_ready(delivery, 2)
@@ -163,7 +170,7 @@ def test_a_slow_receiver_pauses_the_lane_and_nothing_is_dropped(settings: VigilS
     assert lane.stats.peak_in_flight == slow.peak_in_flight == 1
     assert lane.stats.peak_backlog <= lane.backlog_max
     assert lane.stats.pauses >= 1
-    assert metric("vigil_alert_delivery_pauses_total", webhook_name(slow.url)) == lane.stats.pauses
+    assert metric(PAUSES, webhook_name(slow.url)) - pauses_before == lane.stats.pauses
     assert metric("vigil_alert_delivery_paused", webhook_name(slow.url)) == 0
     assert metric("vigil_alert_delivery_in_flight", webhook_name(slow.url)) == 0
 
@@ -190,11 +197,12 @@ def test_destinations_follow_the_rules_and_a_new_one_starts_from_now(
         assert a.wait_for(12, 60)
         assert b.wait_for(6, 60)
         assert wait_drained(delivery, 60)
-        lane_b = delivery.lanes[lane_id(b.url)]
+        lane_a, lane_b = delivery.lanes[lane_id(a.url)], delivery.lanes[lane_id(b.url)]
 
         # a removed; b now wants CRITICAL only: the same lane, updated in place
         current["dest"] = Destinations(webhooks=(Webhook(url=b.url, min_severity="CRITICAL"),))
-        wait_until(lambda: lane_id(a.url) not in delivery.lanes, 30, "lane a stopped")
+        wait_until(lambda: lane_id(a.url) not in delivery.lanes, 30, "lane a removed")
+        assert lane_a.join(30)  # stopped and gone from its group
         third = [make_alert(run, i, "HIGH" if i % 2 else "CRITICAL") for i in range(12, 18)]
         wait_until(lambda: not lane_b.target.wants(third[1]), 30, "lane b updated")
         publish_alerts(settings, third)
