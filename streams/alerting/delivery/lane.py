@@ -123,6 +123,11 @@ class Lane:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def owned(self) -> frozenset[int]:
+        """The partitions of ``vigil.alerts`` this lane holds now."""
+        return frozenset(self._commits.owned)
+
     # -- the lane thread -----------------------------------------------------------------------
     def _run(self) -> None:
         consumer: Consumer | None = None

@@ -251,6 +251,41 @@ def test_a_clean_stop_commits_only_what_finished_and_a_restart_sends_the_rest(
     assert {i for i, n in got.items() if n > 1} <= {p.alert_id for p in sent} - committed
 
 
+@pytest.mark.timeout(300)
+def test_two_deliveries_share_the_partitions_and_one_leaving_loses_nothing(
+    settings: VigilSettings,
+) -> None:
+    prepare_topics(settings)
+    slow = Endpoint("ok", delay_s=0.02)
+    dest = Destinations(webhooks=(Webhook(url=slow.url, max_in_flight=2),))
+    one = Delivery(settings, lambda: dest).start()
+    two: Delivery | None = None
+    run = run_id()
+    try:
+        wait_lanes_ready(one, 2)
+        two = Delivery(settings, lambda: dest).start()
+        wait_lanes_ready(two, 2)
+        both = [lane for d in (one, two) for lane in d.lanes.values()]
+        wait_until(lambda: all(len(lane.owned) == 1 for lane in both), 60, "partitions shared")
+        assert all(lane.stats.revoked == 1 for lane in one.lanes.values())  # gave one up
+        sent = publish_alerts(settings, [make_alert(run, i) for i in range(40)])
+        assert slow.wait_for(10, 60)
+        one.stop()  # mid-way: the other takes its partitions over
+        later = two.lanes.values()
+        wait_until(lambda: all(len(lane.owned) == 2 for lane in later), 60, "taken over")
+        sent += publish_alerts(settings, [make_alert(run, i) for i in range(40, 60)])
+        wait_until(lambda: set(slow.ids()) >= {p.alert_id for p in sent}, 120, "all delivered")
+        assert wait_drained(two, 60)
+        assert_at_end(settings, *two.groups())
+    finally:
+        one.stop()
+        if two is not None:
+            two.stop()
+        slow.close()
+    assert set(slow.ids()) == {p.alert_id for p in sent}  # at least once each, none lost
+    assert slow.bad_signatures == slow.wrong_ids == 0
+
+
 def _kill_while_down_rules(url: str) -> str:
     return f"""
 destinations:
