@@ -94,6 +94,7 @@ class Lane:
         self._dlq = DeadLetters(
             settings, target.name, self._dead_lettered, lambda w: self._active.get(w.key) is w
         )
+        self._owned_now: frozenset[int] = frozenset()  # for other threads to read
         self._in_flight = 0
         self._paused = False
         self._todo: queue.Queue[tuple[Work, dict[str, Any]] | None] = queue.Queue()
@@ -126,7 +127,7 @@ class Lane:
     @property
     def owned(self) -> frozenset[int]:
         """The partitions of ``vigil.alerts`` this lane holds now."""
-        return frozenset(self._commits.owned)
+        return self._owned_now
 
     # -- the lane thread -----------------------------------------------------------------------
     def _run(self) -> None:
@@ -175,6 +176,7 @@ class Lane:
                 except (KafkaException, RuntimeError) as exc:
                     log.warning("%s: close: %s", self.group_id, exc)
             self._dlq.flush(KAFKA_TIMEOUT_S)
+            self.target.close()  # a post still on the wire fails now; its result is ignored
             metrics.DELIVERY_IN_FLIGHT.labels(self.target.name).set(0)
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(0)
 
@@ -335,6 +337,7 @@ class Lane:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.incremental_assign(partitions)
         self._commits.assigned(tp.partition for tp in partitions)
+        self._owned_now = frozenset(self._commits.owned)
         if self._paused:
             consumer.pause(partitions)
         log.info("%s: assigned %s", self.group_id, [tp.partition for tp in partitions])
@@ -365,6 +368,7 @@ class Lane:
                 self._ids.discard(work.alert_id)
         self._backlog = deque(m for m in self._backlog if m.partition() not in gone)
         self._commits.released(gone)
+        self._owned_now = frozenset(self._commits.owned)
 
     def _drain(self, consumer: Consumer) -> None:
         """Bounded: finish what is on the wire, abandon the rest, commit what finished."""

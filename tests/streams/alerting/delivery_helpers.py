@@ -142,12 +142,12 @@ def headers_of(msg: Message) -> dict[str, str]:
 class DeliverProcess:
     """``vigil deliver --rules FILE`` in its own process group; logs go to a file."""
 
-    def __init__(self, settings: VigilSettings, rules: Path, log_path: Path) -> None:
+    def __init__(self, settings: VigilSettings, rules: Path, log_path: Path, **env: str) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
             [VIGIL, "deliver", "--rules", str(rules)],
-            env=env_for(settings),
+            env=env_for(settings, **env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from streams.alerting.delivery import Delivery, lane_id, wait_drained, webhook_name
 from streams.alerting.rules import Destinations, Webhook
+from tests.conftest import free_port
 from tests.streams.alerting.delivery_helpers import (
     DeliverProcess,
     alerts_end,
@@ -349,3 +352,55 @@ def test_vigil_deliver_killed_while_the_receiver_is_down_loses_nothing(
     assert repeated  # acknowledged behind an unacknowledged one: sent again, as designed
     assert recv.bad_signatures == back.bad_signatures == back.stale == 0
     assert at_kill != alerts_end(settings)
+
+
+@pytest.mark.timeout(300)
+def test_vigil_deliver_follows_the_rules_file_and_serves_metrics(
+    settings: VigilSettings, tmp_path: Path
+) -> None:
+    prepare_topics(settings)
+    a, b = Endpoint("ok"), Endpoint("ok")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"destinations:\n  webhooks: [{{url: '{a.url}'}}]\n")
+    port = free_port()
+    proc = DeliverProcess(settings, rules, tmp_path / "deliver.log", VIGIL_METRICS_PORT=str(port))
+    group_a = f"{settings.topics.prefix}-alert-delivery-{lane_id(a.url)}"
+    group_b = f"{settings.topics.prefix}-alert-delivery-{lane_id(b.url)}"
+    run = run_id()
+    try:
+        first = publish_alerts(settings, [make_alert(run, i) for i in range(3)])
+        assert a.wait_for(3, 120), proc.log_text()[-3000:]
+        rules.write_text(f"destinations:\n  webhooks: [{{url: '{a.url}'}}, {{url: '{b.url}'}}]\n")
+        wait_until(
+            lambda: any(o >= 0 for o in lane_committed(settings, group_b).values()),
+            60,
+            "b's group seeded",
+        )
+        second = publish_alerts(settings, [make_alert(run, i) for i in range(3, 6)])
+        assert a.wait_for(6, 60)
+        assert b.wait_for(3, 60)
+        groups = [f"{settings.topics.prefix}-alert-delivery", group_a, group_b]
+        wait_until(  # committed after counting: the counters below are complete
+            lambda: all(lane_committed(settings, g) == alerts_end(settings) for g in groups),
+            60,
+            "every lane committed",
+        )
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert proc.stop() == 0, proc.log_text()[-3000:]
+    finally:
+        proc.kill()
+        a.close()
+        b.close()
+    assert sorted(a.ids()) == sorted(p.alert_id for p in first + second)
+    assert sorted(b.ids()) == sorted(p.alert_id for p in second)  # from when it was added
+    samples = {
+        (s.name, s.labels.get("destination")): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    assert samples[(DELIVERED, webhook_name(a.url))] == 6
+    assert samples[(DELIVERED, webhook_name(b.url))] == 3
+    assert samples[(DELIVERED, "log")] == 6
+    assert samples[("vigil_alert_rule_reloads_total", None)] == 1
+    for name in (DEAD_LETTERED, PAUSES, "vigil_alert_delivery_in_flight"):
+        assert f"# TYPE {name.removesuffix('_total')}" in text
