@@ -66,11 +66,12 @@ class Endpoint:
                     endpoint.in_flight += 1
                     endpoint.peak_in_flight = max(endpoint.peak_in_flight, endpoint.in_flight)
                 try:
-                    self.send_response(endpoint.answer(self.headers, body))
-                    self.end_headers()
-                finally:
+                    status = endpoint.answer(self.headers, body)
+                finally:  # before answering: the client may send its next POST at once
                     with endpoint.lock:
                         endpoint.in_flight -= 1
+                self.send_response(status)
+                self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
