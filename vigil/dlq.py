@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from vigil.kafka import produce
+from vigil.kafka import DeliveryCallback, Headers, produce
 
 if TYPE_CHECKING:
     from confluent_kafka import Message, Producer
@@ -21,6 +21,7 @@ H_SOURCE_PARTITION = "vigil.source.partition"
 H_SOURCE_OFFSET = "vigil.source.offset"
 H_COMPONENT = "vigil.component"
 H_FAILED_TS = "vigil.failed.ts_ms"
+H_DESTINATION = "vigil.destination"  # where the record could not be delivered (alert delivery)
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -59,15 +60,24 @@ def dlq_headers(message: Message, error: BaseException, component: str) -> list[
 
 
 def dead_letter(
-    producer: Producer, dlq_topic: str, message: Message, error: BaseException, component: str
+    producer: Producer,
+    dlq_topic: str,
+    message: Message,
+    error: BaseException,
+    component: str,
+    *,
+    extra: Headers = (),
+    on_delivery: DeliveryCallback | None = None,
 ) -> None:
-    """Send ``message`` to the DLQ unchanged (same key, same value bytes) with the reason."""
+    """Send ``message`` to the DLQ unchanged (same key, same value bytes) with the reason;
+    ``extra`` headers follow ours; ``on_delivery`` gets the broker's acknowledgement."""
     produce(
         producer,
         dlq_topic,
         message.value(),
         key=message.key(),
-        headers=dlq_headers(message, error, component),
+        headers=[*dlq_headers(message, error, component), *extra],
+        on_delivery=on_delivery,
     )
 
 

@@ -28,3 +28,24 @@ DELIVERED = Counter("vigil_alert_deliveries_total", "Alerts delivered", ["destin
 DELIVERY_FAILURES = Counter(
     "vigil_alert_delivery_failures_total", "Delivery attempts that failed", ["destination"]
 )
+DELIVERY_DEAD_LETTERED = Counter(
+    "vigil_alert_delivery_dead_lettered_total",
+    "Alerts written to vigil.dlq after their retries ran out (undecodable ones: decode)",
+    ["destination"],
+)
+DELIVERY_IN_FLIGHT = Gauge(
+    "vigil_alert_delivery_in_flight", "Alerts being sent now, per lane", ["destination"]
+)
+DELIVERY_PAUSED = Gauge(
+    "vigil_alert_delivery_paused",
+    "1 while a lane's partitions are paused because its in-flight bound is reached",
+    ["destination"],
+)
+DELIVERY_PAUSES = Counter(
+    "vigil_alert_delivery_pauses_total", "Times a lane paused its partitions", ["destination"]
+)
+DELIVERY_LANE_RESTARTS = Counter(
+    "vigil_alert_delivery_lane_restarts_total",
+    "Delivery lanes started again after their thread died",
+    ["destination"],
+)

@@ -181,12 +181,15 @@ class PoiRule(_Model):
 
 
 class Webhook(_Model):
+    """One endpoint; its alerts go through a lane of their own (streams/alerting/delivery)."""
+
     url: str = Field(pattern=r"^https?://")
     secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for X-Vigil-Signature")
     timeout_s: float = Field(5.0, gt=0)
-    retries: int = Field(4, ge=0)
-    backoff_s: float = Field(0.5, gt=0)
+    retries: int = Field(4, ge=0, description="then the alert goes to vigil.dlq")
+    backoff_s: float = Field(0.5, gt=0, description="backoff_s * 2^attempt, at most 30 s")
     min_severity: Severity = "INFO"
+    max_in_flight: int = Field(8, ge=1, le=256, description="alerts posted at once; then pause")
 
 
 class Destinations(_Model):

@@ -20,6 +20,8 @@ ALERTS = {
     "VigilCameraDown",
     "VigilSinkFailing",
     "VigilDriftAlarm",
+    "VigilAlertDeadLettered",
+    "VigilAlertDeliverySaturated",
 }
 
 
@@ -39,7 +41,7 @@ def promtool(*args: str) -> str:
 def test_promtool_checks_config_and_rules() -> None:
     assert "SUCCESS" in promtool("check", "config", "prometheus.yml")
     out = promtool("check", "rules", "rules/vigil.rules.yml")
-    assert "SUCCESS: 8 rules found" in out
+    assert "SUCCESS: 10 rules found" in out
 
 
 def test_promtool_unit_tests_fire_the_alerts() -> None:

@@ -1,4 +1,5 @@
-"""``vigil alerts`` (the alerting stream) and ``vigil poi enroll|remove|list`` (the watch-list)."""
+"""``vigil alerts`` (the alerting stream), ``vigil deliver`` (alert delivery on its own) and
+``vigil poi enroll|remove|list`` (the watch-list)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,40 @@ def alerts(
         fail(str(exc))
     try:
         run_alerting(settings, active, loglevel=loglevel)
+    except TimeoutError as exc:
+        fail(str(exc), code=1)
+
+
+def deliver(
+    ctx: typer.Context,
+    rules: Annotated[
+        Path,
+        typer.Option("--rules", help="Rules YAML (its destinations); re-read when it changes."),
+    ],
+) -> None:
+    """Run only the delivery: vigil.alerts -> log, webhooks (or vigil.dlq), until SIGTERM."""
+    import signal
+    import threading
+    from typing import Any
+
+    from streams.alerting.delivery.process import run_delivery
+    from streams.alerting.rules import RulesFile
+    from vigil.settings import ConfigError
+
+    settings = settings_of(ctx)
+    try:
+        active = RulesFile(rules)  # a bad file at start is refused, naming the field
+    except ConfigError as exc:
+        fail(str(exc))
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    try:
+        run_delivery(settings, active, stop)
     except TimeoutError as exc:
         fail(str(exc), code=1)
 
@@ -133,4 +168,5 @@ def _ensure_poi_topic(settings: object) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command()(alerts)
+    app.command()(deliver)
     app.add_typer(poi_app, name="poi")

@@ -1,0 +1,58 @@
+"""``vigil deliver``: the delivery on its own, so it can be scaled and restarted apart from the
+alerting stream (``vigil alerts`` runs the same :class:`Delivery` in-process)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from streams.alerting import metrics
+from streams.alerting.delivery.supervisor import Delivery
+from streams.alerting.rules import RulesFile
+from vigil import kafka
+from vigil.logs import setup_logging
+from vigil.metrics import serve_metrics
+from vigil.settings import VigilSettings
+from vigil.topics import ensure_topics, topic_specs
+
+log = logging.getLogger("streams.alerting.delivery")
+
+
+def follow_rules(rules: RulesFile, poll_s: float, stop: threading.Event) -> threading.Thread:
+    """A thread that re-reads the rules file about every ``poll_s`` until ``stop``."""
+
+    def run() -> None:
+        last_error: str | None = None
+        while not stop.wait(poll_s):
+            if rules.refresh():
+                metrics.RULE_RELOADS.labels("applied").inc()
+            elif rules.error is not None and rules.error != last_error:
+                metrics.RULE_RELOADS.labels("rejected").inc()
+            last_error = rules.error
+
+    thread = threading.Thread(target=run, name="rules-file", daemon=True)
+    thread.start()
+    return thread
+
+
+def run_delivery(settings: VigilSettings, rules: RulesFile, stop: threading.Event) -> None:
+    """Blocks until ``stop`` is set (the CLI sets it on SIGTERM/SIGINT), then stops cleanly."""
+    setup_logging(settings, "alert-delivery")
+    serve_metrics(settings.metrics_port, "alert-delivery")
+    kafka.wait_until_ready(settings)
+    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    delivery = Delivery(settings, lambda: rules.rules.destinations).start()
+    follower = follow_rules(rules, settings.alerting.rules_poll_s, stop)
+    log.info(
+        "delivery running: group %s, %d webhooks",
+        delivery.group_id,
+        len(rules.rules.destinations.webhooks),
+    )
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        stop.set()
+        delivery.stop()
+        follower.join(settings.alerting.rules_poll_s + 1)
+        log.info("delivery stopped")

@@ -1,0 +1,406 @@
+"""Delivery against the real broker and real HTTP receivers: a dead endpoint ends in the DLQ
+without holding up a good one, aborted transactions are never delivered, backpressure pauses
+instead of dropping, destinations come and go with the rules, a clean stop commits only what
+finished, and ``vigil deliver`` killed with -9 loses nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from streams.alerting.delivery import Delivery, lane_id, wait_drained, webhook_name
+from streams.alerting.rules import Destinations, Webhook
+from tests.conftest import free_port
+from tests.streams.alerting.delivery_helpers import (
+    DeliverProcess,
+    alerts_end,
+    headers_of,
+    lane_committed,
+    make_alert,
+    publish_alerts,
+    publish_raw_alert,
+    run_id,
+    wait_lanes_ready,
+    wait_until,
+)
+from tests.streams.alerting.helpers import prepare_topics, read_topic
+from tests.streams.alerting.webhook_server import Endpoint
+from vigil import kafka
+from vigil.dlq import (
+    H_COMPONENT,
+    H_DESTINATION,
+    H_ERROR_CLASS,
+    H_ERROR_MESSAGE,
+    H_SOURCE_OFFSET,
+    H_SOURCE_PARTITION,
+    H_SOURCE_TOPIC,
+)
+from vigil.settings import VigilSettings
+from vigil.topics import Topic
+
+DEAD_LETTERED = "vigil_alert_delivery_dead_lettered_total"
+DELIVERED = "vigil_alert_deliveries_total"
+PAUSES = "vigil_alert_delivery_pauses_total"
+
+
+def metric(name: str, destination: str) -> float:
+    return REGISTRY.get_sample_value(name, {"destination": destination}) or 0.0
+
+
+def assert_at_end(settings: VigilSettings, *groups: str) -> None:
+    end = alerts_end(settings)
+    for group in groups:  # an empty partition needs no commit
+        committed = lane_committed(settings, group)
+        assert {p: max(0, o) for p, o in committed.items()} == end, group
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("mode", ["hang", "500"])
+def test_a_dead_endpoint_goes_to_the_dlq_and_holds_up_no_other(
+    settings: VigilSettings, mode: str
+) -> None:
+    prepare_topics(settings)
+    good, bad = Endpoint("ok", b"k"), Endpoint(mode, hang_s=60)
+    # a hanging POST times out twice; a 500 is retried twice after 1.5 s and 3 s
+    if mode == "hang":
+        bad_hook = Webhook(url=bad.url, max_in_flight=16, retries=1, timeout_s=2.0)
+    else:
+        bad_hook = Webhook(url=bad.url, max_in_flight=16, retries=2, backoff_s=1.5)
+    hooks = (Webhook(url=good.url, secret=SecretStr("k")), bad_hook)
+    dead_before = metric(DEAD_LETTERED, webhook_name(bad.url))  # an earlier test's port?
+    ok_before = metric(DELIVERED, webhook_name(good.url))
+    delivery = Delivery(settings, lambda: Destinations(webhooks=hooks)).start()
+    try:
+        wait_lanes_ready(delivery, 3)
+        sent = publish_alerts(settings, [make_alert(run_id(), i) for i in range(12)])
+        assert good.wait_for(12, 60)
+        dead = read_topic(settings, Topic.DLQ, decode=False, want=12, timeout_s=120)
+        assert wait_drained(delivery, 60)
+        assert_at_end(settings, delivery.group_id, *(delivery.group_for(h) for h in hooks))
+    finally:
+        delivery.stop()
+        good.close()
+        bad.close()
+
+    by_offset = {(p.partition, p.offset): p for p in sent}
+    assert sorted(good.ids()) == sorted(p.alert_id for p in sent)  # each exactly once
+    assert good.bad_signatures == good.stale == good.wrong_ids == 0
+    # every one of the good receiver's alerts came before the first dead letter
+    assert max(r.at for r in good.receipts) < min(m.timestamp()[1] / 1000 for m in dead)
+
+    assert len(dead) == 12
+    seen = set()
+    for msg in dead:
+        h = headers_of(msg)
+        src = by_offset[(int(h[H_SOURCE_PARTITION]), int(h[H_SOURCE_OFFSET]))]
+        seen.add(src.alert_id)
+        assert (msg.key(), msg.value()) == (src.key, src.value)  # the bytes, untouched
+        assert h[H_SOURCE_TOPIC] == Topic.ALERTS.name_in(settings.topics)
+        assert h[H_COMPONENT] == "alert-delivery"
+        assert h[H_DESTINATION] == webhook_name(bad.url)
+        if mode == "hang":
+            assert (h[H_ERROR_CLASS], h[H_ERROR_MESSAGE]) == ("ReadTimeout", "timed out")
+        else:
+            assert h[H_ERROR_CLASS] == "WebhookRejected"
+            assert h[H_ERROR_MESSAGE] == "HTTP 500 Internal Server Error"
+    assert seen == {p.alert_id for p in sent}
+    assert bad.hits == 12 * (bad_hook.retries + 1)
+    assert metric(DEAD_LETTERED, webhook_name(bad.url)) - dead_before == 12
+    assert metric(DELIVERED, webhook_name(good.url)) - ok_before == 12
+
+
+@pytest.mark.timeout(240)
+def test_aborted_alerts_are_never_delivered_and_a_bad_record_is_dead_lettered_once(
+    settings: VigilSettings,
+) -> None:
+    prepare_topics(settings)
+    hook = Endpoint("ok")
+    delivery = Delivery(settings, lambda: Destinations(webhooks=(Webhook(url=hook.url),))).start()
+    run = run_id()
+    try:
+        wait_lanes_ready(delivery, 2)
+        tx = kafka.transactional_producer(settings, f"{settings.topics.prefix}-tx")
+        tx.begin_transaction()
+        publish_alerts(settings, [make_alert(run, i) for i in range(5)], tx, flush=False)
+        tx.flush(30)
+        tx.abort_transaction(30)
+        tx.begin_transaction()
+        kept = publish_alerts(settings, [make_alert(run, i) for i in range(5, 10)], tx)
+        tx.commit_transaction(30)
+        publish_raw_alert(settings, "junk", b"\x00 not an alert")
+        assert hook.wait_for(5, 60)
+        # every group commits up to the end: past the aborted records and the markers
+        assert wait_drained(delivery, 60)
+        assert_at_end(settings, delivery.group_id, *delivery.groups())
+        (dead,) = read_topic(settings, Topic.DLQ, decode=False, idle_s=1.5)
+    finally:
+        delivery.stop()
+        hook.close()
+    assert (
+        sorted(hook.ids())
+        == sorted(p.alert_id for p in kept)
+        == [f"{run}-{i}" for i in range(5, 10)]
+    )
+    h = headers_of(dead)
+    assert (dead.key(), dead.value()) == (b"junk", b"\x00 not an alert")
+    assert (h[H_COMPONENT], h[H_ERROR_CLASS]) == ("alert-delivery", "SerdeError")
+    assert H_DESTINATION not in h  # no destination failed: it is not an alert at all
+
+
+@pytest.mark.timeout(240)
+def test_a_slow_receiver_pauses_the_lane_and_nothing_is_dropped(settings: VigilSettings) -> None:
+    prepare_topics(settings)
+    slow = Endpoint("ok", delay_s=0.05)
+    hook = Webhook(url=slow.url, max_in_flight=1)
+    pauses_before = metric(PAUSES, webhook_name(slow.url))
+    delivery = Delivery(settings, lambda: Destinations(log=False, webhooks=(hook,))).start()
+    try:
+        wait_lanes_ready(delivery, 2)
+        sent = publish_alerts(settings, [make_alert(run_id(), i) for i in range(80)])
+        assert slow.wait_for(80, 120)
+        assert wait_drained(delivery, 60)
+        lane = delivery.lanes[lane_id(slow.url)]
+    finally:
+        delivery.stop()
+        slow.close()
+    assert Counter(slow.ids()) == Counter(p.alert_id for p in sent)  # all, once each
+    assert lane.stats.peak_in_flight == slow.peak_in_flight == 1
+    assert lane.stats.peak_backlog <= lane.backlog_max
+    assert lane.stats.pauses >= 1
+    assert metric(PAUSES, webhook_name(slow.url)) - pauses_before == lane.stats.pauses
+    assert metric("vigil_alert_delivery_paused", webhook_name(slow.url)) == 0
+    assert metric("vigil_alert_delivery_in_flight", webhook_name(slow.url)) == 0
+
+
+@pytest.mark.timeout(300)
+def test_destinations_follow_the_rules_and_a_new_one_starts_from_now(
+    settings: VigilSettings,
+) -> None:
+    prepare_topics(settings)
+    a, b = Endpoint("ok"), Endpoint("ok")
+    hook_a, hook_b = Webhook(url=a.url), Webhook(url=b.url)
+    current = {"dest": Destinations(webhooks=(hook_a,))}
+    delivery = Delivery(settings, lambda: current["dest"]).start()
+    run = run_id()
+    try:
+        wait_lanes_ready(delivery, 2)
+        first = publish_alerts(settings, [make_alert(run, i) for i in range(6)])
+        assert a.wait_for(6, 60)
+        assert wait_drained(delivery, 60)
+
+        current["dest"] = Destinations(webhooks=(hook_a, hook_b))  # b added while running
+        wait_lanes_ready(delivery, 3)
+        second = publish_alerts(settings, [make_alert(run, i) for i in range(6, 12)])
+        assert a.wait_for(12, 60)
+        assert b.wait_for(6, 60)
+        assert wait_drained(delivery, 60)
+        lane_a, lane_b = delivery.lanes[lane_id(a.url)], delivery.lanes[lane_id(b.url)]
+
+        # a removed; b now wants CRITICAL only: the same lane, updated in place
+        current["dest"] = Destinations(webhooks=(Webhook(url=b.url, min_severity="CRITICAL"),))
+        wait_until(lambda: lane_id(a.url) not in delivery.lanes, 30, "lane a removed")
+        assert lane_a.join(30)  # stopped and gone from its group
+        third = [make_alert(run, i, "HIGH" if i % 2 else "CRITICAL") for i in range(12, 18)]
+        wait_until(lambda: not lane_b.target.wants(third[1]), 30, "lane b updated")
+        publish_alerts(settings, third)
+        assert b.wait_for(9, 60)
+        assert wait_drained(delivery, 60)
+        assert delivery.lanes[lane_id(b.url)] is lane_b
+    finally:
+        delivery.stop()
+        a.close()
+        b.close()
+    assert sorted(a.ids()) == sorted(p.alert_id for p in first + second)
+    critical = [x["alert_id"] for x in third if x["severity"] == "CRITICAL"]
+    assert sorted(b.ids()) == sorted([p.alert_id for p in second] + critical)
+
+
+@pytest.mark.timeout(300)
+def test_a_clean_stop_commits_only_what_finished_and_a_restart_sends_the_rest(
+    settings: VigilSettings,
+) -> None:
+    prepare_topics(settings)
+    slow = Endpoint("ok", delay_s=0.5)
+    dest = Destinations(webhooks=(Webhook(url=slow.url, max_in_flight=2),))
+    delivery = Delivery(settings, lambda: dest).start()
+    group = delivery.group_for(dest.webhooks[0])
+    try:
+        wait_lanes_ready(delivery, 2)
+        sent = publish_alerts(settings, [make_alert(run_id(), i) for i in range(16)])
+        assert slow.wait_for(2, 60)
+    finally:
+        delivery.stop(timeout_s=10)
+    assert not any(lane.alive for lane in delivery.lanes.values())
+    at_stop = lane_committed(settings, group)
+    before = set(slow.ids())
+    committed = {p.alert_id for p in sent if p.offset < at_stop[p.partition]}
+    assert committed <= before  # nothing committed that was not acknowledged
+
+    again = Delivery(settings, lambda: dest).start()
+    try:
+        wait_until(lambda: set(slow.ids()) >= {p.alert_id for p in sent}, 120, "all delivered")
+        assert wait_drained(again, 60)
+    finally:
+        again.stop()
+        slow.close()
+    got = Counter(slow.ids())
+    assert set(got) == {p.alert_id for p in sent}
+    assert {i for i, n in got.items() if n > 1} <= {p.alert_id for p in sent} - committed
+
+
+@pytest.mark.timeout(300)
+def test_two_deliveries_share_the_partitions_and_one_leaving_loses_nothing(
+    settings: VigilSettings,
+) -> None:
+    prepare_topics(settings)
+    slow = Endpoint("ok", delay_s=0.02)
+    dest = Destinations(webhooks=(Webhook(url=slow.url, max_in_flight=2),))
+    one = Delivery(settings, lambda: dest).start()
+    two: Delivery | None = None
+    run = run_id()
+    try:
+        wait_lanes_ready(one, 2)
+        two = Delivery(settings, lambda: dest).start()
+        wait_lanes_ready(two, 2)
+        both = [lane for d in (one, two) for lane in d.lanes.values()]
+        wait_until(lambda: all(len(lane.owned) == 1 for lane in both), 60, "partitions shared")
+        assert all(lane.stats.revoked == 1 for lane in one.lanes.values())  # gave one up
+        sent = publish_alerts(settings, [make_alert(run, i) for i in range(40)])
+        assert slow.wait_for(10, 60)
+        one.stop()  # mid-way: the other takes its partitions over
+        later = two.lanes.values()
+        wait_until(lambda: all(len(lane.owned) == 2 for lane in later), 60, "taken over")
+        sent += publish_alerts(settings, [make_alert(run, i) for i in range(40, 60)])
+        wait_until(lambda: set(slow.ids()) >= {p.alert_id for p in sent}, 120, "all delivered")
+        assert wait_drained(two, 60)
+        assert_at_end(settings, *two.groups())
+    finally:
+        one.stop()
+        if two is not None:
+            two.stop()
+        slow.close()
+    assert set(slow.ids()) == {p.alert_id for p in sent}  # at least once each, none lost
+    assert slow.bad_signatures == slow.wrong_ids == 0
+
+
+def _kill_while_down_rules(url: str) -> str:
+    return f"""
+destinations:
+  log: true
+  webhooks:
+    - {{url: '{url}', secret: k, retries: 1000, backoff_s: 0.1, timeout_s: 2}}
+"""
+
+
+@pytest.mark.timeout(420)
+def test_vigil_deliver_killed_while_the_receiver_is_down_loses_nothing(
+    settings: VigilSettings, tmp_path: Path
+) -> None:
+    prepare_topics(settings)
+    recv = Endpoint("ok", b"k")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(_kill_while_down_rules(recv.url))
+    group = f"{settings.topics.prefix}-alert-delivery-{lane_id(recv.url)}"
+    run = run_id()
+    proc = DeliverProcess(settings, rules, tmp_path / "deliver.log")
+    back: Endpoint | None = None
+    try:
+        first = publish_alerts(settings, [make_alert(run, i) for i in range(10)])
+        assert recv.wait_for(10, 120), proc.log_text()[-3000:]
+        wait_until(
+            lambda: lane_committed(settings, group) == alerts_end(settings),
+            60,
+            "first batch committed",
+        )
+        # the receiver answers 500 to 5 of the next 20 (fewer than the lane's 8 workers, so
+        # the others get through and are acknowledged behind them), then goes down
+        batch = [make_alert(run, i) for i in range(10, 30)]
+        recv.fail_ids.update(x["alert_id"] for x in batch if int(x["track_id"]) % 4 == 1)
+        second = publish_alerts(settings, batch)
+        assert recv.wait_for(25, 60)
+        recv.close()  # connection refused from now on
+        at_kill = lane_committed(settings, group)
+        proc.kill()
+        assert not proc.running()
+
+        proc = DeliverProcess(settings, rules, tmp_path / "deliver-2.log")
+        back = Endpoint("ok", b"k", port=recv.port)
+        sent = first + second
+        wait_until(
+            lambda: lane_committed(settings, group) == alerts_end(settings),
+            180,
+            "everything committed after the restart",
+        )
+        assert proc.stop() == 0, proc.log_text()[-3000:]
+    finally:
+        proc.kill()
+        recv.close()
+        if back is not None:
+            back.close()
+    assert back is not None
+    received = Counter(recv.ids() + back.ids())
+    assert set(received) == {p.alert_id for p in sent}  # none lost
+    uncommitted = {p.alert_id for p in sent if p.offset >= at_kill[p.partition]}
+    repeated = {i for i, n in received.items() if n > 1}
+    assert repeated <= uncommitted  # only what was not committed at the kill came again
+    assert repeated  # acknowledged behind an unacknowledged one: sent again, as designed
+    assert recv.bad_signatures == back.bad_signatures == back.stale == 0
+    assert at_kill != alerts_end(settings)
+
+
+@pytest.mark.timeout(300)
+def test_vigil_deliver_follows_the_rules_file_and_serves_metrics(
+    settings: VigilSettings, tmp_path: Path
+) -> None:
+    prepare_topics(settings)
+    a, b = Endpoint("ok"), Endpoint("ok")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"destinations:\n  webhooks: [{{url: '{a.url}'}}]\n")
+    port = free_port()
+    proc = DeliverProcess(settings, rules, tmp_path / "deliver.log", VIGIL_METRICS_PORT=str(port))
+    group_a = f"{settings.topics.prefix}-alert-delivery-{lane_id(a.url)}"
+    group_b = f"{settings.topics.prefix}-alert-delivery-{lane_id(b.url)}"
+    run = run_id()
+    try:
+        first = publish_alerts(settings, [make_alert(run, i) for i in range(3)])
+        assert a.wait_for(3, 120), proc.log_text()[-3000:]
+        rules.write_text(f"destinations:\n  webhooks: [{{url: '{a.url}'}}, {{url: '{b.url}'}}]\n")
+        wait_until(
+            lambda: any(o >= 0 for o in lane_committed(settings, group_b).values()),
+            60,
+            "b's group seeded",
+        )
+        second = publish_alerts(settings, [make_alert(run, i) for i in range(3, 6)])
+        assert a.wait_for(6, 60)
+        assert b.wait_for(3, 60)
+        groups = [f"{settings.topics.prefix}-alert-delivery", group_a, group_b]
+        wait_until(  # committed after counting: the counters below are complete
+            lambda: all(lane_committed(settings, g) == alerts_end(settings) for g in groups),
+            60,
+            "every lane committed",
+        )
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert proc.stop() == 0, proc.log_text()[-3000:]
+    finally:
+        proc.kill()
+        a.close()
+        b.close()
+    assert sorted(a.ids()) == sorted(p.alert_id for p in first + second)
+    assert sorted(b.ids()) == sorted(p.alert_id for p in second)  # from when it was added
+    samples = {
+        (s.name, s.labels.get("destination")): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    assert samples[(DELIVERED, webhook_name(a.url))] == 6
+    assert samples[(DELIVERED, webhook_name(b.url))] == 3
+    assert samples[(DELIVERED, "log")] == 6
+    assert samples[("vigil_alert_rule_reloads_total", None)] == 1
+    for name in (DEAD_LETTERED, PAUSES, "vigil_alert_delivery_in_flight"):
+        assert f"# TYPE {name.removesuffix('_total')}" in text
