@@ -19,9 +19,6 @@ DEAD_LETTERED = Counter("vigil_alerting_dead_lettered_total", "Undecodable detec
 REDELIVERED = Counter(
     "vigil_alerting_redelivered_total", "Detections delivered again that the state already held"
 )
-REWINDS = Counter(
-    "vigil_alerting_rewinds_total", "Stalled partitions re-read from their committed offset"
-)
 RULE_RELOADS = Counter("vigil_alert_rule_reloads_total", "Rules file reloads", ["outcome"])
 WATCHLIST = Gauge("vigil_poi_watchlist_size", "Persons on the watch-list")
 DELIVERED = Counter("vigil_alert_deliveries_total", "Alerts delivered", ["destination"])

@@ -201,8 +201,13 @@ class Lane:
         else:
             timeout = POLL_S
         room = max(1, self.backlog_max - len(self._backlog))
-        for msg in consumer.consume(room, timeout):
+        # consume(n, timeout) waits for all n or the timeout: take the first record as soon as
+        # it arrives, then whatever else is already fetched, so an alert never waits a POLL_S
+        for msg in consumer.consume(1, timeout):
             self._accept(msg)
+            if room > 1:
+                for more in consumer.consume(room - 1, 0):
+                    self._accept(more)
         self._flow(consumer)  # a backlog filled up by this consume pauses at once
 
     def _accept(self, msg: Message) -> None:
