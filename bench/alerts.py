@@ -1,6 +1,6 @@
 """Alerting throughput and latency with 20 rules and a 10,000-person watch-list.
 
-Prints JSON. Two measurements side by side in one run:
+Prints JSON. Measurements side by side in one run:
 
 - ``engine``: the pure rule/tracker/POI step (``streams.alerting.engine.process`` plus the
   state encoding the app's store needs) on one core, detections/s;
@@ -10,8 +10,10 @@ Prints JSON. Two measurements side by side in one run:
   produced (``alert_ts_ms - capture_ts_ms``), detection -> alert visible to a
   ``read_committed`` consumer (its transaction committed), committed alert -> webhook received;
 - ``app_commit_interval_1s``: the backlog again with 1 s checkpoints, the throughput that the
-  short commit interval costs. The faust app it replaced is no longer installed: its figures
-  on main are printed beside these, not re-measured.
+  short commit interval costs;
+- ``app_separate_delivery``: as ``app``, with delivery in a ``vigil deliver`` process of its
+  own. The faust app it replaced is no longer installed: its figures on main are printed
+  beside these, not re-measured.
 
 Run: ``make bench`` or ``python -m bench.alerts``.
 """
@@ -34,6 +36,7 @@ from streams.alerting.engine import CameraState, match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
 from streams.alerting.watchlist import Watchlist
 from tests.conftest import free_port
+from tests.streams.alerting.delivery_helpers import DeliverProcess
 from tests.streams.alerting.helpers import (
     AlertsProcess,
     prepare_topics,
@@ -172,18 +175,26 @@ class Receiver:
         self.arrived: dict[str, float] = {}
         receiver = self
 
+        class Server(ThreadingHTTPServer):
+            # bursts of new connections overflowed the default listen backlog of 5: the
+            # dropped SYNs were retried after 1 s and showed up as 1 s delivery latencies
+            request_queue_size = 128
+
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers
+
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 alert_id = self.headers.get("X-Vigil-Alert-Id", "")
                 receiver.arrived.setdefault(alert_id, time.time() * 1000)
                 self.send_response(204)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -199,6 +210,7 @@ def bench_app(
     backlog: int,
     commit_interval_s: float,
     paced_s: float = 0.0,
+    separate_delivery: bool = False,
 ) -> dict[str, Any]:
     """``vigil alerts`` on its own broker: detections/s from a backlog; then, if ``paced_s``,
     the same mix at half that rate for ``paced_s`` seconds, one new incident a second among
@@ -234,9 +246,16 @@ def bench_app(
             rules,
             home / "alerts.log",
             VIGIL_ALERTING__COMMIT_INTERVAL_S=str(commit_interval_s),
+            VIGIL_ALERTING__DELIVER=str(not separate_delivery).lower(),
+        )
+        deliver = (
+            DeliverProcess(settings, rules, home / "deliver.log") if separate_delivery else None
         )
         group = f"{settings.topics.prefix}-alerting"
-        result: dict[str, Any] = {"commit_interval_s": commit_interval_s}
+        result: dict[str, Any] = {
+            "commit_interval_s": commit_interval_s,
+            "delivery": "vigil deliver (own process)" if separate_delivery else "in vigil alerts",
+        }
         try:
             now = int(time.time() * 1000)
             warm = detection_events(rng, CAMERAS, now, prefix="warm")
@@ -259,6 +278,8 @@ def bench_app(
                 result |= paced(settings, rng, prod, len(events) / elapsed / 2, paced_s, receiver)
         finally:
             app.stop()
+            if deliver is not None:
+                deliver.stop()
         return result
     finally:
         receiver.close()
@@ -383,9 +404,14 @@ def main() -> None:
         "engine_per_frame": bench_engine(rules, watch, detection_events(rng, 1000, 0), 1),
         "engine_batched": bench_engine(rules, watch, detection_events(rng, 2000, 0), 64),
     }
-    for interval, paced_s, name in ((0.1, 20.0, "app"), (1.0, 0.0, "app_commit_interval_1s")):
+    runs = (
+        ("app", 0.1, 20.0, False),
+        ("app_commit_interval_1s", 1.0, 0.0, False),
+        ("app_separate_delivery", 0.1, 20.0, True),
+    )
+    for name, interval, paced_s, separate in runs:
         with tempfile.TemporaryDirectory(prefix="vigil-bench-alerts-") as tmp:
-            result[name] = bench_app(Path(tmp), rng, 3000, interval, paced_s)
+            result[name] = bench_app(Path(tmp), rng, 3000, interval, paced_s, separate)
     app, slow = result["app"], result["app_commit_interval_1s"]
     result["faust_on_main"] = FAUST_ON_MAIN
     result["ratios"] = {

@@ -28,6 +28,11 @@ class Receipt:
     timestamp: str
 
 
+class _Server(ThreadingHTTPServer):
+    # the default listen backlog (5) drops connections of a burst; their SYN retry comes 1 s later
+    request_queue_size = 128
+
+
 class Endpoint:
     """``mode``: ok (204, after ``delay_s``), 500, or hang (``hang_s``, then 500). With a
     ``secret`` a request that fails :func:`check` is counted and answered 401."""
@@ -76,7 +81,7 @@ class Endpoint:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_port)
         self.url = f"http://127.0.0.1:{self.port}/hook"
