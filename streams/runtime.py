@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 from quixstreams import Application, message_context
@@ -150,21 +150,30 @@ def connection(settings: VigilSettings) -> tuple[ConnectionConfig, dict[str, Any
     return ConnectionConfig.from_librdkafka_dict(conn), extras
 
 
+class AppSettings(Protocol):
+    """What a stream app's settings section says about its runtime (``alerting``, ``drift``)."""
+
+    @property
+    def commit_interval_s(self) -> float: ...
+    @property
+    def session_timeout_s(self) -> float: ...
+    @property
+    def transaction_timeout_s(self) -> float: ...
+
+
 def application(
     settings: VigilSettings,
+    cfg: AppSettings,
     *,
     group: str,
     state_dir: Path,
-    commit_interval_s: float,
-    session_timeout_s: float,
-    transaction_timeout_s: float = 10.0,
     loglevel: str = "WARNING",
 ) -> Application:
     """The Quix Streams application for one stream app: exactly-once, ``read_committed``,
     from the earliest offset of a new group, state under ``state_dir``."""
     conn, extras = connection(settings)
     state_dir.mkdir(parents=True, exist_ok=True)
-    session_ms = int(session_timeout_s * 1000)
+    session_ms = int(cfg.session_timeout_s * 1000)
     consumer = {
         **extras,
         "isolation.level": "read_committed",
@@ -174,7 +183,7 @@ def application(
     producer = {
         **extras,
         "transactional.id": transactional_id(group, state_dir),
-        "transaction.timeout.ms": int(transaction_timeout_s * 1000),
+        "transaction.timeout.ms": int(cfg.transaction_timeout_s * 1000),
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
@@ -185,7 +194,7 @@ def application(
         consumer_group=group,
         processing_guarantee="exactly-once",
         auto_offset_reset="earliest",
-        commit_interval=commit_interval_s,
+        commit_interval=cfg.commit_interval_s,
         state_dir=state_dir,
         consumer_extra_config=consumer,
         producer_extra_config=producer,

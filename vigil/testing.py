@@ -4,7 +4,8 @@ can prove a consumer of theirs reads ``read_committed`` the way Vigil's own test
 :func:`write_aborted` puts records on a topic inside a transaction and aborts it, after making
 sure every record reached the log (a record purged before it was sent would prove nothing);
 :func:`write_committed` does the same with a commit. Both return where each record landed.
-:func:`read_to_end` reads back every committed record of a topic, with no idle wait.
+:func:`read_to_end` reads back every committed record of a topic, with no idle wait;
+:func:`wait_settled` first waits for transactions still open on it (a killed writer's).
 """
 
 from __future__ import annotations
@@ -130,6 +131,29 @@ def read_to_end(
                     raise RuntimeError(f"reading {topic}: {err}")
     finally:
         cons.close()
+
+
+def wait_settled(settings: VigilSettings, topic: str, timeout_s: float = 60.0) -> None:
+    """Until no transaction is open on ``topic``: its last stable offset (what a
+    ``read_committed`` reader can reach, and what :func:`read_to_end` takes as the end) equals
+    its high watermark on every partition. A process killed mid-transaction leaves one open
+    until the broker aborts it after ``transaction.timeout.ms``."""
+    from confluent_kafka import Consumer
+
+    base = {**settings.kafka.client_config(), "group.id": f"vigil-testing-{uuid.uuid4().hex}"}
+    stable = kafka.consumer(settings, base["group.id"])
+    high = Consumer({**base, "isolation.level": "read_uncommitted"})  # sees the open ones
+    try:
+
+        def settled() -> bool:
+            lso = kafka.end_offsets(stable, topic)
+            hw = kafka.end_offsets(high, topic)
+            return [tp.offset for tp in lso] == [tp.offset for tp in hw]
+
+        wait_until(settled, timeout_s, f"{topic}: an open transaction")
+    finally:
+        stable.close()
+        high.close()
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:

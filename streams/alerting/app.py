@@ -112,14 +112,11 @@ def create_app(
     loglevel: str = "WARNING",
 ) -> Application:
     """The Quix Streams application for ``settings`` (broker, security, topics) and ``rules``."""
-    cfg = settings.alerting
     app = application(
         settings,
+        settings.alerting,
         group=app_id(settings),
         state_dir=state_dir(settings),
-        commit_interval_s=cfg.commit_interval_s,
-        session_timeout_s=cfg.session_timeout_s,
-        transaction_timeout_s=cfg.transaction_timeout_s,
         loglevel=loglevel,
     )
     step = AlertingStep(settings, rules, watchlist)

@@ -130,14 +130,11 @@ class DriftStep(DetectionStep):
 
 def create_app(settings: VigilSettings) -> Application:
     """The drift app for ``settings``: tests build one per test (unique topic prefix)."""
-    cfg = settings.drift
     app = application(
         settings,
+        settings.drift,
         group=app_id(settings),
         state_dir=state_dir(settings),
-        commit_interval_s=cfg.commit_interval_s,
-        session_timeout_s=cfg.session_timeout_s,
-        transaction_timeout_s=cfg.transaction_timeout_s,
         loglevel=settings.log_level,
     )
     outputs = [Topic.DRIFT, Topic.ALERTS, Topic.DLQ]

@@ -41,13 +41,8 @@ def test_security_settings_reach_both_clients() -> None:
 
 
 def test_application_is_exactly_once_and_reads_committed(tmp_path: Path) -> None:
-    app = application(
-        sasl_ssl(),
-        group="g",
-        state_dir=tmp_path / "state",
-        commit_interval_s=0.1,
-        session_timeout_s=6,
-    )
+    settings = sasl_ssl()
+    app = application(settings, settings.alerting, group="g", state_dir=tmp_path / "state")
     cfg = app.config
     assert cfg.exactly_once
     assert cfg.consumer_extra_config["isolation.level"] == "read_committed"

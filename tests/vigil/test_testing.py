@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from confluent_kafka import TopicPartition
 
 from tests.vigil.test_kafka_is_real import read_uncommitted
 from vigil import kafka
 from vigil.settings import VigilSettings
-from vigil.testing import Landed, read_to_end, write_aborted, write_committed
+from vigil.testing import Landed, read_to_end, wait_settled, write_aborted, write_committed
 
 
 def test_aborted_records_land_in_the_log_and_read_committed_skips_them(
@@ -60,3 +61,23 @@ def test_explicit_read_committed_override_reads_committed_only(
     finally:
         cons.close()
     assert got == [b"committed"]
+
+
+def test_an_open_transaction_hides_what_follows_until_it_ends(
+    settings: VigilSettings, new_topic: Callable[..., str]
+) -> None:
+    """A writer killed mid-transaction: read_committed readers stop at its first record, and
+    so does read_to_end's idea of the end, until the transaction ends; wait_settled waits."""
+    topic = new_topic(partitions=1)
+    write_committed(settings, topic, [("k", b"before")])
+    stuck = kafka.transactional_producer(settings, f"stuck-{topic}")
+    stuck.begin_transaction()
+    kafka.produce(stuck, topic, b"open", key="k")
+    assert stuck.flush(10) == 0
+    write_committed(settings, topic, [("k", b"after")])
+    assert [m.value() for m in read_to_end(settings, topic)] == [b"before"]  # not "after" yet
+    with pytest.raises(TimeoutError, match="open transaction"):
+        wait_settled(settings, topic, timeout_s=2)
+    stuck.abort_transaction(10)
+    wait_settled(settings, topic, timeout_s=30)
+    assert [m.value() for m in read_to_end(settings, topic)] == [b"before", b"after"]

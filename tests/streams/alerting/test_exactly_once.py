@@ -25,7 +25,7 @@ from tests.streams.alerting.helpers import (
 from tests.streams.alerting.synth import event, person
 from tests.streams.probe import Uncommitted
 from vigil.settings import VigilSettings
-from vigil.testing import read_to_end
+from vigil.testing import read_to_end, wait_settled
 from vigil.topics import Topic
 
 RULES = """
@@ -57,10 +57,12 @@ def incidents() -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
 
 
 def alerts_seen(settings: VigilSettings) -> list[dict[str, Any]]:
-    """Everything committed on vigil.alerts, to the topic's end. After a fail-over that end
-    waits for the killed instance's open transaction to time out and be aborted."""
+    """Everything committed on vigil.alerts, to the topic's end. After a fail-over the killed
+    instance's open transaction hides what follows it from read_committed readers until the
+    broker aborts it (alerting.transaction_timeout_s): wait for that first."""
     serde = serde_for(settings, Topic.ALERTS)
     topic = Topic.ALERTS.name_in(settings.topics)
+    wait_settled(settings, topic, timeout_s=60)
     return [serde.decode(m) for m in read_to_end(settings, topic, timeout_s=120)]
 
 
