@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from streams.alerting import metrics
 from streams.alerting.app import create_app
 from streams.alerting.delivery import Delivery
 from streams.alerting.poi import PoiFeed
+from streams.alerting.reload import follow_rules
 from streams.alerting.rules import RulesFile
 from vigil import kafka
 from vigil.logs import setup_logging
@@ -17,32 +17,6 @@ from vigil.settings import VigilSettings
 from vigil.topics import ensure_topics, topic_specs
 
 log = logging.getLogger(__name__)
-
-
-class RulesReloader:
-    """Re-reads the rules file every ``poll_s`` in a thread of its own, so a change reaches
-    the rules and the delivery destinations even while no detection arrives."""
-
-    def __init__(self, rules: RulesFile, poll_s: float) -> None:
-        self.rules = rules
-        self.poll_s = poll_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rules-reload", daemon=True)
-
-    def start(self) -> RulesReloader:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            if self.rules.refresh():
-                metrics.RULE_RELOADS.labels("applied").inc()
-            elif self.rules.error is not None:
-                metrics.RULE_RELOADS.labels("rejected").inc()
 
 
 def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "warning") -> None:
@@ -54,7 +28,8 @@ def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "
     feed = PoiFeed(settings).start()
     feed.wait(settings.alerting.watchlist_timeout_s)
     log.info("watch-list loaded: %d persons", len(feed.watchlist))
-    reloader = RulesReloader(rules, settings.alerting.rules_poll_s).start()
+    stop = threading.Event()
+    follower = follow_rules(rules, settings.alerting.rules_poll_s, stop)
     delivery = None
     if settings.alerting.deliver:
         delivery = Delivery(settings, lambda: rules.rules.destinations).start()
@@ -64,5 +39,6 @@ def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "
     finally:
         if delivery is not None:
             delivery.stop()
-        reloader.stop()
+        stop.set()
+        follower.join(settings.alerting.rules_poll_s + 1)
         feed.stop()

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from vigil.cli.common import console, fail, settings_of
+
+if TYPE_CHECKING:
+    from streams.alerting.rules import RulesFile
 
 poi_app = typer.Typer(help="Persons of interest on the vigil.poi watch-list.", no_args_is_help=True)
 
@@ -22,15 +25,10 @@ def alerts(
     loglevel: Annotated[str, typer.Option(help="Quix Streams log level")] = "warning",
 ) -> None:
     """Run the alerting stream: vigil.detections -> rules, tracks, POI -> vigil.alerts."""
-    from streams.alerting.rules import RulesFile
     from streams.alerting.runner import run_alerting
-    from vigil.settings import ConfigError
 
     settings = settings_of(ctx)
-    try:
-        active = RulesFile(rules)  # a bad file at start is refused, naming the field
-    except ConfigError as exc:
-        fail(str(exc))
+    active = _rules_file(rules)
     try:
         run_alerting(settings, active, loglevel=loglevel)
     except TimeoutError as exc:
@@ -50,14 +48,9 @@ def deliver(
     from typing import Any
 
     from streams.alerting.delivery.process import run_delivery
-    from streams.alerting.rules import RulesFile
-    from vigil.settings import ConfigError
 
     settings = settings_of(ctx)
-    try:
-        active = RulesFile(rules)  # a bad file at start is refused, naming the field
-    except ConfigError as exc:
-        fail(str(exc))
+    active = _rules_file(rules)
     stop = threading.Event()
 
     def handler(_signum: int, _frame: Any) -> None:
@@ -69,6 +62,17 @@ def deliver(
         run_delivery(settings, active, stop)
     except TimeoutError as exc:
         fail(str(exc), code=1)
+
+
+def _rules_file(path: Path) -> RulesFile:
+    """The rules file; a bad one at start is refused (exit 2), naming the field."""
+    from streams.alerting.rules import RulesFile
+    from vigil.settings import ConfigError
+
+    try:
+        return RulesFile(path)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 @poi_app.command("enroll")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from streams.alerting import metrics
 from streams.alerting.delivery.supervisor import Delivery
+from streams.alerting.reload import follow_rules
 from streams.alerting.rules import RulesFile
 from vigil import kafka
 from vigil.logs import setup_logging
@@ -16,23 +16,6 @@ from vigil.settings import VigilSettings
 from vigil.topics import ensure_topics, topic_specs
 
 log = logging.getLogger("streams.alerting.delivery")
-
-
-def follow_rules(rules: RulesFile, poll_s: float, stop: threading.Event) -> threading.Thread:
-    """A thread that re-reads the rules file about every ``poll_s`` until ``stop``."""
-
-    def run() -> None:
-        last_error: str | None = None
-        while not stop.wait(poll_s):
-            if rules.refresh():
-                metrics.RULE_RELOADS.labels("applied").inc()
-            elif rules.error is not None and rules.error != last_error:
-                metrics.RULE_RELOADS.labels("rejected").inc()
-            last_error = rules.error
-
-    thread = threading.Thread(target=run, name="rules-file", daemon=True)
-    thread.start()
-    return thread
 
 
 def run_delivery(settings: VigilSettings, rules: RulesFile, stop: threading.Event) -> None:
