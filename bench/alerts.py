@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.alerts_probes import AlertWatcher, Receiver
 from schemas.contracts import serde_for
 from streams.alerting.engine import CameraState, match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
@@ -166,44 +166,6 @@ FAUST_ON_MAIN = {  # the faust-streaming app this replaced, as measured on main 
 }
 
 
-class Receiver:
-    """A webhook receiver on loopback noting when each alert id first arrived."""
-
-    def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.arrived: dict[str, float] = {}
-        receiver = self
-
-        class Server(ThreadingHTTPServer):
-            # bursts of new connections overflowed the default listen backlog of 5: the
-            # dropped SYNs were retried after 1 s and showed up as 1 s delivery latencies
-            request_queue_size = 128
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                alert_id = self.headers.get("X-Vigil-Alert-Id", "")
-                receiver.arrived.setdefault(alert_id, time.time() * 1000)
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def bench_app(
     home: Path,
     rng: np.random.Generator,
@@ -332,60 +294,6 @@ def paced(
 
 def _lat(values: list[float]) -> dict[str, Any]:
     return {"p50": _pct(values, 50), "p99": _pct(values, 99), "n": len(values)}
-
-
-class AlertWatcher:
-    """A read_committed consumer from the end of vigil.alerts, noting when each alert of the
-    paced phase becomes visible."""
-
-    def __init__(self, settings: VigilSettings) -> None:
-        self.settings = settings
-        self.serde = serde_for(settings, Topic.ALERTS)
-        self.produced: list[float] = []
-        self.visible: list[float] = []
-        self.seen_at: dict[str, float] = {}
-        self.cameras: set[str] = set()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> AlertWatcher:
-        self._thread.start()
-        self._ready.wait(30)
-        return self
-
-    def _run(self) -> None:
-        topic = Topic.ALERTS.name_in(self.settings.topics)
-        cons = kafka.consumer(self.settings, f"bench-{uuid.uuid4().hex[:6]}")
-        ends = kafka.end_offsets(cons, topic)
-        cons.assign(ends)
-        self._ready.set()
-        try:
-            while not self._stop.is_set():
-                msg = cons.poll(0.05)
-                if msg is None or msg.error() is not None:
-                    continue
-                now = time.time() * 1000
-                alert = self.serde.decode(msg)
-                if str(alert["camera_id"]).startswith("lat"):
-                    self.produced.append(alert["alert_ts_ms"] - alert["capture_ts_ms"])
-                    self.visible.append(now - alert["capture_ts_ms"])
-                    self.seen_at[str(alert["alert_id"])] = now
-                    self.cameras.add(str(alert["camera_id"]))
-        finally:
-            cons.close()
-
-    def wait(self, n: int, timeout_s: float) -> tuple[list[float], list[float], dict[str, float]]:
-        """Until alerts of ``n`` timed incidents (cameras) were seen."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if len(self.cameras) >= n:
-                break
-            time.sleep(0.1)
-        time.sleep(1.0)  # the other alerts of the last incidents' frames
-        self._stop.set()
-        self._thread.join(10)
-        return list(self.produced), list(self.visible), dict(self.seen_at)
 
 
 def main() -> None:

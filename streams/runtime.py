@@ -34,7 +34,7 @@ from quixstreams.state import State
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
-from vigil.dlq import reason_headers
+from vigil.dlq import header_pairs, reason_headers
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
@@ -65,7 +65,7 @@ class Source:
     offset: int
     key: bytes | None
     value: bytes
-    headers: Headers
+    headers: Any  # as the client gave them; converted only for a DLQ record
 
 
 Step = Callable[[Source, State[Any, Any]], list[Output]]
@@ -78,11 +78,6 @@ class _OutputSerializer(Serializer):
         return value.value
 
 
-def _headers(raw: Any) -> Headers:
-    pairs = raw.items() if isinstance(raw, dict) else (raw or ())
-    return tuple((str(k), v.encode() if isinstance(v, str) else bytes(v or b"")) for k, v in pairs)
-
-
 def dead_letter(source: Source, error: BaseException, component: str, dlq_topic: str) -> Output:
     """The source record, unchanged, for ``vigil.dlq``: its headers, then the reason."""
     reason = reason_headers(
@@ -92,7 +87,7 @@ def dead_letter(source: Source, error: BaseException, component: str, dlq_topic:
         partition=source.partition,
         offset=source.offset,
     )
-    return Output(dlq_topic, source.value, source.headers + tuple(reason))
+    return Output(dlq_topic, source.value, tuple(header_pairs(source.headers) + reason))
 
 
 class DetectionStep(ABC):
@@ -222,7 +217,7 @@ def wire(
         value: bytes, key: Any, timestamp: int, headers: Any, state: State[Any, Any]
     ) -> list[Output]:
         ctx = message_context()
-        record = Source(ctx.topic, ctx.partition, ctx.offset, key, value, _headers(headers))
+        record = Source(ctx.topic, ctx.partition, ctx.offset, key, value, headers)
         return step(record, state)
 
     sdf = app.dataframe(src)

@@ -25,10 +25,14 @@ H_DESTINATION = "vigil.destination"  # where the record could not be delivered (
 MAX_MESSAGE_CHARS = 2000
 
 
+def header_pairs(raw: Any) -> list[tuple[str, bytes]]:
+    """Headers as a client hands them (a list of pairs, a dict, or None) as (name, bytes)."""
+    pairs = raw.items() if isinstance(raw, dict) else (raw or ())
+    return [(str(k), v.encode() if isinstance(v, str) else (v or b"")) for k, v in pairs]
+
+
 def _header_pairs(message: Message) -> list[tuple[str, bytes]]:
-    raw = message.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in pairs]
+    return header_pairs(message.headers())
 
 
 def reason_headers(

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from vigil import kafka
 from vigil.settings import VigilSettings
@@ -133,16 +133,28 @@ def read_to_end(
         cons.close()
 
 
+def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
+    """A consumer that sees aborted and still-open transactions' records too. ``kafka.consumer``
+    refuses to build one, so this is a bare confluent-kafka consumer: for tests that prove the
+    records are there, or that find the window between a send and its commit."""
+    return Consumer(
+        {
+            **settings.kafka.client_config(),
+            "group.id": group,
+            "isolation.level": "read_uncommitted",
+            "enable.auto.commit": False,
+        }
+    )
+
+
 def wait_settled(settings: VigilSettings, topic: str, timeout_s: float = 60.0) -> None:
     """Until no transaction is open on ``topic``: its last stable offset (what a
     ``read_committed`` reader can reach, and what :func:`read_to_end` takes as the end) equals
     its high watermark on every partition. A process killed mid-transaction leaves one open
     until the broker aborts it after ``transaction.timeout.ms``."""
-    from confluent_kafka import Consumer
-
-    base = {**settings.kafka.client_config(), "group.id": f"vigil-testing-{uuid.uuid4().hex}"}
-    stable = kafka.consumer(settings, base["group.id"])
-    high = Consumer({**base, "isolation.level": "read_uncommitted"})  # sees the open ones
+    group = f"vigil-testing-{uuid.uuid4().hex}"
+    stable = kafka.consumer(settings, group)
+    high = read_uncommitted(settings, group)  # its end offsets include the open ones
     try:
 
         def settled() -> bool:

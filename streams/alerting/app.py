@@ -99,8 +99,9 @@ class AlertingStep(DetectionStep):
             counter = metrics.POI_MATCHES if entry.decision == "match" else metrics.NEAR_MISSES
             counter.inc()
         self.audit.write(outcome.audit, now_ms)
+        opened = len(current.incidents) - self.open_incidents.get(camera, 0)
         self.open_incidents[camera] = len(current.incidents)
-        metrics.OPEN_INCIDENTS.set(sum(self.open_incidents.values()))
+        metrics.OPEN_INCIDENTS.inc(opened)  # a running total, not a sum over cameras per event
         return out
 
 

@@ -9,11 +9,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.settings import VigilSettings
+from vigil.testing import read_uncommitted
 from vigil.topics import Topic
 
 
@@ -21,14 +22,7 @@ class Uncommitted:
     def __init__(self, settings: VigilSettings, role: Topic) -> None:
         self.topic = role.name_in(settings.topics)
         self.serde = serde_for(settings, role)
-        self.cons = Consumer(
-            {
-                **settings.kafka.client_config(),
-                "group.id": f"probe-{uuid.uuid4().hex[:8]}",
-                "isolation.level": "read_uncommitted",
-                "enable.auto.commit": False,
-            }
-        )
+        self.cons = read_uncommitted(settings, f"probe-{uuid.uuid4().hex[:8]}")
         parts = kafka.end_offsets(self.cons, self.topic)
         self.cons.assign([TopicPartition(self.topic, tp.partition, 0) for tp in parts])
         self.seen: list[dict[str, Any]] = []

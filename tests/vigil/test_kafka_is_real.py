@@ -9,19 +9,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from vigil import kafka
 from vigil.settings import VigilSettings
-
-
-def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
-    """A consumer that sees aborted records too. ``kafka.consumer`` refuses to build one, so
-    this is a bare confluent-kafka consumer: only tests proving the records are there use it."""
-    return Consumer(
-        {
-            **settings.kafka.client_config(),
-            "group.id": group,
-            "isolation.level": "read_uncommitted",
-            "enable.auto.commit": False,
-        }
-    )
+from vigil.testing import read_uncommitted
 
 
 def _drain(cons: Consumer, seconds: float = 4.0) -> list[bytes | None]:

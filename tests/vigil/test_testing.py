@@ -9,10 +9,16 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import TopicPartition
 
-from tests.vigil.test_kafka_is_real import read_uncommitted
 from vigil import kafka
 from vigil.settings import VigilSettings
-from vigil.testing import Landed, read_to_end, wait_settled, write_aborted, write_committed
+from vigil.testing import (
+    Landed,
+    read_to_end,
+    read_uncommitted,
+    wait_settled,
+    write_aborted,
+    write_committed,
+)
 
 
 def test_aborted_records_land_in_the_log_and_read_committed_skips_them(

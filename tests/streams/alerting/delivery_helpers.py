@@ -4,9 +4,6 @@ subprocess in its own process group."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -19,10 +16,15 @@ from confluent_kafka import KafkaError, Message, Producer
 from schemas.contracts import serde_for
 from streams.alerting.delivery import Delivery
 from streams.alerting.delivery.groups import committed_offsets, end_offsets
-from tests.streams.alerting.helpers import VIGIL, env_for
+from tests.streams.alerting.helpers import VigilProcess
 from vigil import kafka
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
+
+# the delivery metrics the tests read
+DEAD_LETTERED = "vigil_alert_delivery_dead_lettered_total"
+DELIVERED = "vigil_alert_deliveries_total"
+PAUSES = "vigil_alert_delivery_pauses_total"
 
 
 def make_alert(run: str, i: int, severity: str = "HIGH") -> dict[str, Any]:
@@ -139,41 +141,8 @@ def headers_of(msg: Message) -> dict[str, str]:
     return {k: (v or b"").decode() for k, v in (msg.headers() or [])}
 
 
-class DeliverProcess:
-    """``vigil deliver --rules FILE`` in its own process group; logs go to a file."""
+class DeliverProcess(VigilProcess):
+    """``vigil deliver --rules FILE``."""
 
     def __init__(self, settings: VigilSettings, rules: Path, log_path: Path, **env: str) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [VIGIL, "deliver", "--rules", str(rules)],
-            env=env_for(settings, **env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL to the whole group: no clean shutdown, no final commit."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-        self._log.close()
-
-    def stop(self) -> int:
-        """SIGTERM; the exit status (SIGKILL after 60 s)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.close()
-        return self.proc.returncode
+        super().__init__(["deliver", "--rules", str(rules)], settings, log_path, **env)

@@ -37,14 +37,17 @@ def env_for(settings: VigilSettings, **extra: str) -> dict[str, str]:
     return env
 
 
-class AlertsProcess:
-    """``vigil alerts --rules FILE`` in its own process group; logs go to a file."""
+class VigilProcess:
+    """A ``vigil`` command in its own process group (so a kill reaches all of it); its output
+    goes to a log file."""
 
-    def __init__(self, settings: VigilSettings, rules: Path, log_path: Path, **env: str) -> None:
+    def __init__(
+        self, args: list[str], settings: VigilSettings, log_path: Path, **env: str
+    ) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [VIGIL, "alerts", "--rules", str(rules), "--loglevel", "info"],
+            [VIGIL, *args],
             env=env_for(settings, **env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -58,21 +61,31 @@ class AlertsProcess:
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no final commit."""
+        """SIGKILL to the whole group: no clean shutdown, no final commit."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(30)
         self._log.close()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 60) -> int:
+        """SIGTERM; the exit status (SIGKILL after ``timeout_s``)."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.close()
+        return self.proc.returncode
+
+
+class AlertsProcess(VigilProcess):
+    """``vigil alerts --rules FILE``."""
+
+    def __init__(self, settings: VigilSettings, rules: Path, log_path: Path, **env: str) -> None:
+        args = ["alerts", "--rules", str(rules), "--loglevel", "info"]
+        super().__init__(args, settings, log_path, **env)
 
 
 def prepare_topics(settings: VigilSettings) -> None:
