@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import Counter
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -55,13 +55,29 @@ BODY_DOC: dict[str, Any] = {
 }
 
 
+class ApiError(BaseModel):
+    """The one error body of the API: a stable reason to switch on, and a human detail."""
+
+    error: str = Field(description="machine-readable reason, e.g. body_too_large")
+    detail: Any = Field(description="what was wrong, for a person")
+
+
+def documented(answers: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for error answers, each with the ``ApiError`` body."""
+    return {code: {"description": text, "model": ApiError} for code, text in answers.items()}
+
+
 # The error answers every image-upload route shares (frames here, POI enrolment in poi.py).
-UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or wrong API key"},
-    413: {"description": "body or pixel count over the limit"},
-    415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
-    503: {"description": "Kafka did not acknowledge; nothing was accepted"},
-}
+UPLOAD_ERRORS = documented(
+    {
+        400: "empty, truncated or undecodable image; malformed multipart",
+        401: "missing or wrong API key",
+        413: "body or pixel count over the limit",
+        415: "not JPEG, PNG or WebP (by magic bytes)",
+        422: "a query parameter out of its documented range",
+        503: "Kafka did not acknowledge; nothing was accepted",
+    }
+)
 
 
 def key_matches(given: str | None, keys: Sequence[SecretStr]) -> bool:
@@ -176,10 +192,13 @@ def create_app(
     async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, "http_error", exc.detail)
 
-    @app.get("/v1/health")
+    @app.get("/v1/health", responses=documented({503: "Kafka unreachable: uploads would fail"}))
     async def health() -> JSONResponse:
         ok = await run_in_threadpool(service.healthy)
-        body = {"status": "ok" if ok else "degraded", "kafka": ok, "topic": service.topic}
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded", "kafka": ok}
+        body["topic"] = service.topic
+        if not ok:  # the API's one error shape, so clients handle it like any other error
+            body |= {"error": "kafka_unavailable", "detail": "the broker did not answer"}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.post(
@@ -189,7 +208,7 @@ def create_app(
         dependencies=[Security(authorised)],
         responses={
             **UPLOAD_ERRORS,
-            400: {"description": "empty, truncated or undecodable image; bad tag"},
+            **documented({400: "empty, truncated or undecodable image; bad tag"}),
         },
     )
     async def post_frame(

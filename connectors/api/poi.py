@@ -18,6 +18,7 @@ from connectors.api.app import (
     MULTIPART_OVERHEAD,
     UPLOAD_ERRORS,
     authorised,
+    documented,
     error,
     read_limited,
 )
@@ -103,7 +104,9 @@ def _enrol(
     dependencies=[Security(authorised)],
     responses={
         **UPLOAD_ERRORS,
-        422: {"description": "an image without exactly one good face; nothing published"},
+        **documented(
+            {422: "an image without exactly one good face, or a query parameter out of range"}
+        ),
     },
 )
 async def enroll_poi(
