@@ -19,6 +19,7 @@ from connectors.sources import metrics as m
 from connectors.sources.camera import CameraRunner, CameraState
 from connectors.sources.config import CameraConfig, load_cameras
 from connectors.sources.publisher import FramePublisher, SequenceCounter, make_publisher
+from vigil.redact import mask_url
 from vigil.settings import ConfigError, VigilSettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def read_status(settings: VigilSettings) -> dict[str, Any] | None:
 def _write_atomically(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
+    # errors may quote a camera URL: its password never reaches the status file
+    tmp.write_text(mask_url(json.dumps(data, indent=1)))
     tmp.replace(path)
 
 

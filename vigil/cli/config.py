@@ -6,12 +6,14 @@ import typer
 import yaml
 
 from vigil.cli.common import console, settings_of
+from vigil.redact import masked
 
 app = typer.Typer(help="The effective settings.")
 
 
 @app.command()
 def show(ctx: typer.Context) -> None:
-    """Print the effective settings as YAML (secrets masked)."""
-    data = settings_of(ctx).model_dump(mode="json")
+    """Print the effective settings as YAML (secrets masked: keys, passwords in URLs,
+    credential options of kafka.client_options)."""
+    data = masked(settings_of(ctx).model_dump(mode="json"))
     console.print(yaml.safe_dump(data, sort_keys=False), end="", markup=False, highlight=False)

@@ -18,6 +18,7 @@ import httpx
 from streams.alerting import metrics
 from streams.alerting.delivery.signing import post_headers
 from streams.alerting.rules import Webhook
+from vigil.logs import register_secrets
 
 log = logging.getLogger("streams.alerting.delivery")
 # httpx logs every request with its full URL at INFO, and webhook URLs often carry tokens
@@ -102,12 +103,18 @@ class LogTarget:
         return None
 
 
+def remember_secrets(hook: Webhook) -> None:
+    """A webhook's URL (its path is often the token) and its key never reach a log line."""
+    register_secrets([hook.url, *([hook.secret.get_secret_value()] if hook.secret else [])])
+
+
 class WebhookTarget:
     """POSTs to one URL with retries and exponential backoff (capped at 30 s). ``hook`` may be
     replaced while running (same URL, e.g. a new secret): each attempt reads the current one."""
 
     def __init__(self, hook: Webhook) -> None:
         self.hook = hook
+        remember_secrets(hook)
         self.name = webhook_name(hook.url)
         self.max_in_flight = hook.max_in_flight
         limits = httpx.Limits(max_connections=hook.max_in_flight)
