@@ -1,10 +1,13 @@
 """docker-compose.yml (validated with Debian's docker-compose, no engine needed): the whole
-production-shaped stack, healthchecks, volumes, the GPU worker on the NVIDIA runtime."""
+production-shaped stack, healthchecks, volumes, the GPU worker on the NVIDIA runtime, and its
+security: required secrets, SASL/SCRAM to Kafka, nothing published that should not be."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,15 @@ import yaml
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
+# the secrets .env must give; compose refuses to start without each
+REQUIRED = {
+    "KAFKA_PASSWORD": "kafka-Pw-0123456789abcdef",
+    "CLICKHOUSE_PASSWORD": "clickhouse-Pw-0123456789",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-Pw-0123456789",
+}
 
 
-def config(*profiles: str) -> dict[str, Any]:
+def run_config(env: dict[str, str], *profiles: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker-compose")
     if binary is None:
         if IN_CI:
@@ -25,9 +34,22 @@ def config(*profiles: str) -> dict[str, Any]:
     args = [binary, "-f", str(ROOT / "docker-compose.yml")]
     for profile in profiles:
         args += ["--profile", profile]
-    done = subprocess.run(
-        [*args, "config"], capture_output=True, text=True, check=False, cwd=ROOT, timeout=60
-    )
+    # an empty env file: no .env of the developer's is read
+    base = {k: v for k, v in os.environ.items() if k not in REQUIRED and not k.startswith("VIGIL")}
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty:
+        return subprocess.run(
+            [*args, "--project-directory", str(ROOT), "--env-file", empty.name, "config"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            timeout=60,
+            env={**base, **env},
+        )
+
+
+def config(*profiles: str) -> dict[str, Any]:
+    done = run_config(REQUIRED, *profiles)
     assert done.returncode == 0, done.stderr
     parsed: dict[str, Any] = yaml.safe_load(done.stdout)
     return parsed
@@ -78,3 +100,47 @@ def test_env_example_names_every_variable_the_compose_file_reads() -> None:
         if line and not line.startswith("#")
     }
     assert used <= documented, used - documented
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_compose_refuses_to_start_without_each_secret(missing: str) -> None:
+    done = run_config({k: v for k, v in REQUIRED.items() if k != missing})
+    assert done.returncode != 0
+    assert missing in done.stderr
+
+
+def test_compose_stack_is_secured_by_default() -> None:
+    services = config()["services"]
+    kafka = services["kafka"]
+    assert "ports" not in kafka  # the broker is reached on the compose network only
+    assert kafka["command"] == ["bash", "/vigil-kafka/start.sh"]
+    assert kafka["environment"]["KAFKA_PASSWORD"] == REQUIRED["KAFKA_PASSWORD"]
+    assert any(str(v).startswith(f"{ROOT}/dashboards/kafka:/vigil-kafka") for v in kafka["volumes"])
+    assert "ports" not in services["prometheus"]
+    for port in services["clickhouse"]["ports"]:  # analysts on the host, nobody else
+        assert str(port.get("host_ip", port) if isinstance(port, dict) else port).startswith(
+            "127.0.0.1"
+        ), port
+    assert (
+        services["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"]
+        == REQUIRED["CLICKHOUSE_PASSWORD"]
+    )
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == REQUIRED["GRAFANA_ADMIN_PASSWORD"]
+    assert grafana["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    vigil = [name for name in services if name.startswith("vigil-")]
+    assert len(vigil) >= 8
+    for name in vigil:
+        env = services[name]["environment"]
+        assert env["VIGIL_KAFKA__SECURITY_PROTOCOL"] in ("SASL_PLAINTEXT", "SASL_SSL"), name
+        assert env["VIGIL_KAFKA__SASL_MECHANISM"] == "SCRAM-SHA-512", name
+        assert env["VIGIL_KAFKA__SASL_PASSWORD"] == REQUIRED["KAFKA_PASSWORD"], name
+        assert f":{REQUIRED['CLICKHOUSE_PASSWORD']}@" in env["VIGIL_CLICKHOUSE__URL"], name
+        published = [str(p) for p in services[name].get("ports", [])]
+        assert not any("9464" in p for p in published), (name, published)  # /metrics
+    # only the API (keys), Grafana (password) and ClickHouse (loopback, password) publish ports
+    publishing = {name for name, svc in services.items() if svc.get("ports")}
+    assert publishing == {"vigil-api", "grafana", "clickhouse"}
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert ":-vigil}" not in text
+    assert ":-admin}" not in text.replace("GRAFANA_ADMIN_USER:-admin}", "")

@@ -130,7 +130,7 @@ class KafkaBroker:
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j2.properties").write_text(LOG4J2)
 
-    def _java(self, libs: Path, *args: str) -> list[str]:
+    def java_command(self, libs: Path, *args: str) -> list[str]:
         java_home = os.environ.get("JAVA_HOME")
         java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
         if not java:
@@ -154,7 +154,7 @@ class KafkaBroker:
         if (self.data_dir / "meta.properties").exists():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        cmd = self._java(
+        cmd = self.java_command(
             libs, STORAGE_TOOL, "format", "--standalone",
             f"--cluster-id={cluster_id}", "-c", str(self.config_file),  # an id may start with "-"
         )  # fmt: skip
@@ -182,7 +182,7 @@ class KafkaBroker:
         (self.home / "tmp").mkdir(exist_ok=True)
         self._format_storage(libs)
         began = time.monotonic()
-        self.process.spawn(self._java(libs, MAIN_CLASS, str(self.config_file)))
+        self.process.spawn(self.java_command(libs, MAIN_CLASS, str(self.config_file)))
         # log_level 2: no "connection refused" noise while the broker is still starting
         client = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 2})
         try:
