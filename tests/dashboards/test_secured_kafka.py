@@ -81,7 +81,7 @@ class Secured:
         return VigilSettings(
             kafka=KafkaSettings(
                 bootstrap_servers=self.bootstrap,
-                security_protocol=self.protocol,  # type: ignore[arg-type]
+                security_protocol=self.protocol,
                 ssl_ca_location=self.ca,
                 sasl_mechanism="SCRAM-SHA-512",
                 sasl_username="vigil",
