@@ -6,12 +6,16 @@ the rules already active stay active (see :class:`RulesFile`)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 import yaml
 from pydantic import (
     BaseModel,
@@ -180,6 +184,18 @@ class PoiRule(_Model):
         return self.schedule is None or self.schedule.active(ts_ms)
 
 
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*$")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class Webhook(_Model):
     """One endpoint; its alerts go through a lane of their own (streams/alerting/delivery)."""
 
@@ -190,6 +206,22 @@ class Webhook(_Model):
     backoff_s: float = Field(0.5, gt=0, description="backoff_s * 2^attempt, at most 30 s")
     min_severity: Severity = "INFO"
     max_in_flight: int = Field(8, ge=1, le=256, description="alerts posted at once; then pause")
+
+    @field_validator("url")
+    @classmethod
+    def _parseable(cls, url: str) -> str:
+        """Refused at load, not by the delivery thread at the first alert; never echoed back,
+        since webhook URLs often carry a token."""
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL):
+            raise ValueError("webhook url does not parse as a URL") from None
+        host = parts.hostname or ""
+        if not (HOSTNAME.match(host) or _is_ip(host)):
+            raise ValueError("webhook url has no valid host")
+        return url
 
 
 class Destinations(_Model):

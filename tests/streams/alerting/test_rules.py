@@ -38,6 +38,8 @@ def ms(text: str, tz: str) -> int:
         ("rules:\n  - {id: a}\n  - {id: a}\n", "duplicate rule ids"),
         ("poi: {confirm_k: 6, confirm_n: 5}\n", "confirm_k"),
         ("destinations: {webhooks: [{url: 'ftp://x'}]}\n", "destinations.webhooks.0.url"),
+        ("destinations: {webhooks: [{url: 'http://[::1/'}]}\n", "does not parse as a URL"),
+        ("destinations: {webhooks: [{url: 'https://'}]}\n", "no valid host"),
         ("rules: [\n", "not valid YAML"),
     ],
 )
@@ -87,3 +89,9 @@ def test_bad_file_at_start_is_an_error(tmp_path: Path) -> None:
         RulesFile(path)
     with pytest.raises(ConfigError, match="does-not-exist"):
         RulesFile(tmp_path / "does-not-exist.yaml")
+
+
+def test_a_bad_webhook_url_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_rules("destinations: {webhooks: [{url: 'http://[tok-SECRET-1/'}]}\n")
+    assert "tok-SECRET-1" not in str(caught.value)
