@@ -206,7 +206,8 @@ def test_detection_events_written_before_faces_searched_read_as_not_searched(
     dashboard treats its frame as unchecked (blurred whole for a viewer), never as checked."""
     old = SchemaStore()
     old.add(json.loads((AVRO_DIR / "history" / f"detection_event.{version}.avsc").read_text()))
-    assert "faces_searched" not in {f["name"] for f in old.current(c.DETECTION_EVENT).source["fields"]}
+    fields = {f["name"] for f in old.current(c.DETECTION_EVENT).source["fields"]}
+    assert "faces_searched" not in fields
     record = {k: v for k, v in detection_event().items() if k != "faces_searched"}
     if version == "v1":
         record["image_stats"] = {k: v for k, v in record["image_stats"].items() if k != "dhash"}
