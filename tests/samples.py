@@ -60,6 +60,7 @@ def detection_event() -> dict[str, Any]:
             "sharpness": 1250.0,
             "dhash": -(2**62) - 12345,
         },
+        "faces_searched": False,
     }
 
 

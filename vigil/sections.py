@@ -344,6 +344,21 @@ class DashboardSettings(_Section):
     max_alerts: int = Field(500, ge=1, description="Alerts kept in memory for the feed.")
     max_frames: int = Field(400, ge=1, description="Frames kept in memory for snapshots.")
     stale_after_s: float = Field(30.0, gt=0, description="A camera without frames this long.")
+    unchecked_frames: Literal["blur", "detect", "withhold"] = Field(
+        "blur",
+        description=(
+            "What a viewer (not the POI role) gets for a frame whose faces were not looked for "
+            "(no detections yet, or the face cascade did not run for it): 'blur' it whole, "
+            "'detect' faces now with models.face_detector and blur them (blurred whole when "
+            "the model is not prepared or fails), 'withhold' it (403)."
+        ),
+    )
+    frame_url_ttl_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Frame images are served only through signed URLs valid this long.",
+    )
 
 
 class ReplaySettings(_Section):

@@ -1,5 +1,5 @@
-"""A frame as the dashboard shows it: decoded (JPEG/PNG/WebP/BMP or raw), faces blurred unless
-the viewer has the POI role, detection boxes and labels drawn, JPEG out."""
+"""A frame as the dashboard shows it: decoded (JPEG/PNG/WebP/BMP or raw), faces blurred (or the
+whole frame) as dashboards/web/privacy.py decides, detection boxes and labels drawn, JPEG out."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from vigil.blobs import BlobResolver
 MIN_WIDTH = 320  # tiny synthetic frames are scaled up so the labels stay readable
 PRIVATE_LABELS = ("face",)
 HEAD_SHARE = 0.2  # of a person box, blurred too: faces the face cascade did not look for
+WHOLE_BLOCKS = 24  # a frame blurred whole keeps this many blocks across its longer side
 
 
 class RenderError(ValueError):
@@ -51,9 +52,33 @@ def _blur(image: np.ndarray[Any, Any], x0: int, y0: int, x1: int, y1: int) -> No
     )
 
 
+def _blur_whole(image: np.ndarray[Any, Any], banner: str) -> None:
+    """Down to WHOLE_BLOCKS across the longer side, blurred there, scaled back up: nothing finer
+    than a 24th of the frame survives (a face is a smear), at the same cost for any frame size;
+    a dark strip says why."""
+    h, w = image.shape[:2]
+    scale = WHOLE_BLOCKS / max(h, w)
+    small = cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    small = cv2.GaussianBlur(small, (0, 0), 1.0)
+    image[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if banner:
+        (tw, th), _ = cv2.getTextSize(banner, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        cv2.rectangle(image, (0, 0), (min(w, tw + 12), th + 12), (30, 30, 30), -1)
+        cv2.putText(image, banner, (6, th + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+
+
 def annotate(
-    image: np.ndarray[Any, Any], detections: list[dict[str, Any]], *, blur_faces: bool
+    image: np.ndarray[Any, Any],
+    detections: list[dict[str, Any]],
+    *,
+    blur_faces: bool,
+    blur_whole: bool = False,
+    banner: str = "",
 ) -> bytes:
+    """The JPEG a browser is sent. ``blur_whole``: the frame's faces were not looked for, so
+    every pixel is blurred before the boxes are drawn (dashboards/web/privacy.py decides)."""
     if image.shape[1] < MIN_WIDTH:
         scale = MIN_WIDTH / image.shape[1]
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
@@ -70,7 +95,9 @@ def annotate(
             int(np.clip(b["y_max"], 0, 1) * h),
         )
 
-    if blur_faces:
+    if blur_whole:
+        _blur_whole(image, banner)
+    elif blur_faces:
         for d in detections:
             x0, y0, x1, y1 = px(d)
             if d["label"] in PRIVATE_LABELS:

@@ -1,6 +1,8 @@
 """The dashboard's routes under ``/dashboard``. Every route but the login form needs a valid key
 or session (pages redirect to the login form, ``/dashboard/api/*`` answers 401); changes need the
-POI role and the ``X-Vigil-Request`` header (a cross-site form cannot send it)."""
+POI role and the ``X-Vigil-Request`` header (a cross-site form cannot send it). Images are served
+only through the signed URLs the pages are given, as the viewer's role may see them
+(dashboards/web/frames.py)."""
 
 from __future__ import annotations
 
@@ -28,9 +30,8 @@ from starlette.concurrency import run_in_threadpool
 
 from dashboards.web.auth import COOKIE, Auth, Forbidden, NotAuthenticated, Viewer
 from dashboards.web.charts import CAMERA, CHARTS, ChartReader, ChartsUnavailable
+from dashboards.web.frames import FrameViews
 from dashboards.web.live import LiveState, incidents
-from dashboards.web.render import RenderError, annotate, decode
-from vigil.blobs import BlobResolver
 from vigil.settings import VigilSettings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Dashboard:
         self.auth = Auth(settings)
         self.live = LiveState(settings)
         self.charts = ChartReader(settings)
-        self.resolver = BlobResolver.from_settings(settings)
+        self.frames = FrameViews(settings, self.live)
         self._poi: Any = None
 
     def poi_feed(self) -> Any:
@@ -117,13 +118,6 @@ def page(name: str, inline_style: bool = False, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, headers=headers)
 
 
-def _redact(alert: dict[str, Any], who: Viewer) -> dict[str, Any]:
-    """POI identities are for the POI role only."""
-    if who.poi or alert.get("poi_id") is None:
-        return alert
-    return {**alert, "poi_id": "(hidden)", "poi_similarity": None}
-
-
 # pages -------------------------------------------------------------------------------------------
 @router.get("/login")
 async def login_form(error: str = "") -> HTMLResponse:
@@ -164,11 +158,11 @@ async def logout(_who: Who) -> Response:
 async def overview(request: Request, who: Who) -> HTMLResponse:
     dash = state(request)
     await run_in_threadpool(dash.live.caught_up.wait, 5.0)
-    alerts = [_redact(a, who) for a in dash.live.recent_alerts()]
+    alerts = [dash.frames.alert(a, who) for a in dash.live.recent_alerts()]
     return page(
         "overview.html",
         who=who,
-        cameras=dash.live.camera_rows(),
+        cameras=dash.frames.camera_rows(who),
         incidents=incidents(alerts)[:50],
         live_error=dash.live.error,
         backend=dash.charts.backend,
@@ -218,44 +212,39 @@ async def static(name: str, _who: Who) -> Response:
 
 # API ---------------------------------------------------------------------------------------------
 @router.get("/api/cameras")
-async def cameras(request: Request, _who: Who) -> JSONResponse:
-    return JSONResponse({"cameras": state(request).live.camera_rows()})
-
-
-def _jpeg(request: Request, found: Any, who: Viewer) -> Response:
-    if found is None:
-        return JSONResponse({"error": "not_found", "detail": "no frame in memory"}, 404)
-    event, det = found
-    dash = state(request)
-    try:
-        image = decode(event, dash.resolver, dash.settings.ingest.max_upload_pixels)
-        body = annotate(image, (det or {}).get("detections", []), blur_faces=not who.poi)
-    except RenderError as exc:
-        return JSONResponse({"error": "undecodable", "detail": str(exc)}, 422)
-    return Response(body, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+async def cameras(request: Request, who: Who) -> JSONResponse:
+    return JSONResponse({"cameras": state(request).frames.camera_rows(who)})
 
 
 @router.get("/api/cameras/{camera_id}/frame.jpg")
 async def camera_frame(request: Request, camera_id: str, who: Who) -> Response:
-    found = state(request).live.display_frame(camera_id)
-    return await run_in_threadpool(_jpeg, request, found, who)
+    views = state(request).frames
+    refused = views.refusal("camera", camera_id, who, request.query_params)
+    if refused is not None:
+        return refused
+    return await run_in_threadpool(views.jpeg, views.live.display_frame(camera_id), who)
 
 
 @router.get("/api/frames/{frame_id}.jpg")
 async def frame_snapshot(request: Request, frame_id: str, who: Who) -> Response:
-    found = state(request).live.frame(frame_id)
-    return await run_in_threadpool(_jpeg, request, found, who)
+    views = state(request).frames
+    refused = views.refusal("frame", frame_id, who, request.query_params)
+    if refused is not None:
+        return refused
+    return await run_in_threadpool(views.jpeg, views.live.frame(frame_id), who)
 
 
 @router.get("/api/alerts")
 async def alerts(request: Request, who: Who) -> JSONResponse:
-    recent = [_redact(a, who) for a in state(request).live.recent_alerts()]
+    dash = state(request)
+    recent = [dash.frames.alert(a, who) for a in dash.live.recent_alerts()]
     return JSONResponse({"incidents": incidents(recent), "alerts": recent})
 
 
 @router.get("/api/alerts/stream")
 async def alert_stream(request: Request, who: Who) -> StreamingResponse:
-    live = state(request).live
+    dash = state(request)
+    live = dash.live
     queue = live.subscribe()
 
     async def events() -> AsyncIterator[str]:
@@ -268,7 +257,7 @@ async def alert_stream(request: Request, who: Who) -> StreamingResponse:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                body = json.dumps(_redact(alert, who), default=str)
+                body = json.dumps(dash.frames.alert(alert, who), default=str)
                 yield f"event: alert\ndata: {body}\n\n"
         finally:
             live.unsubscribe(queue)

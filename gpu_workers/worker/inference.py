@@ -1,6 +1,7 @@
 """Models on a batch of decoded frames -> DetectionEvent records: the detector for every
 frame, the face cascade for frames whose camera asks for it (``worker.face_cameras`` or the
-FrameEvent tag ``faces=1``), image statistics from the decode step."""
+FrameEvent tag ``faces=1``), image statistics from the decode step. Each event says whether
+the face cascade ran for its frame (``faces_searched``)."""
 
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ class Inference:
         out = []
         for item, result in zip(items, results, strict=True):
             fields = result.event_fields()
-            if wants_faces(item.event, faces):
+            searched = wants_faces(item.event, faces)
+            if searched:
                 fields["detections"].extend(self._faces(item.decoded.image, result))
             ev = item.event
             out.append(
@@ -128,21 +130,27 @@ class Inference:
                     "frame_width": item.decoded.header.width,
                     "frame_height": item.decoded.header.height,
                     "image_stats": item.stats,
+                    # the dashboard shows a viewer this frame only if its faces were looked for
+                    "faces_searched": searched,
                 }
             )
         return out
 
     def _faces(self, image: Image, result: Detections) -> list[dict[str, Any]]:
+        """Every face found: those past the quality gate with their embedding, those turned
+        away (too small, too blurred) without one, so the dashboard blurs them too."""
         persons = [d.box for d in result.detections if d.label == "person"]
         found = self.cascade(image, persons or None)
+        matched = [(f.detection, [float(v) for v in f.embedding]) for f in found.faces]
+        gated: list[tuple[Any, list[float] | None]] = [(r.detection, None) for r in found.rejected]
         return [
             {
                 "label": "face",
-                "class_id": f.detection.class_id,
-                "score": f.detection.score,
-                "box": f.detection.box.as_dict(),
-                "embedding": [float(v) for v in f.embedding],
+                "class_id": d.class_id,
+                "score": d.score,
+                "box": d.box.as_dict(),
+                "embedding": embedding,
                 "track_id": None,
             }
-            for f in found.faces
+            for d, embedding in matched + gated
         ]

@@ -126,6 +126,7 @@ def stand_in_worker(
                     "contrast": float(grey.std() / 255),
                     "sharpness": float(cv2.Laplacian(grey, cv2.CV_64F).var()),
                 },
+                "faces_searched": True,  # the cascade ran over the whole frame
             }
         )
     return events

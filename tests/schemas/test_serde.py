@@ -187,11 +187,35 @@ def test_v1_detection_events_still_resolve_and_optional_fields_may_be_omitted() 
 
     v1 = SchemaStore()
     v1.add(json.loads((AVRO_DIR / "history" / "detection_event.v1.avsc").read_text()))
-    old = detection_event()
+    old = {k: v for k, v in detection_event().items() if k != "faces_searched"}
     old["image_stats"] = {k: v for k, v in old["image_stats"].items() if k != "dhash"}
     data = SingleObjectSerde(v1, c.DETECTION_EVENT).serialize(old, topic="t")
     decoded = SingleObjectSerde(STORE, c.DETECTION_EVENT).deserialize(data, topic="t")
     assert decoded["image_stats"]["dhash"] is None
+    assert decoded["faces_searched"] is False
     # writers may leave out fields that have defaults
     current = SingleObjectSerde(STORE, c.DETECTION_EVENT)
     assert current.deserialize(current.serialize(old, topic="t"), topic="t") == decoded
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_detection_events_written_before_faces_searched_read_as_not_searched(
+    version: str,
+) -> None:
+    """A record from before the field says nothing about faces: it must read as false, so the
+    dashboard treats its frame as unchecked (blurred whole for a viewer), never as checked."""
+    old = SchemaStore()
+    old.add(json.loads((AVRO_DIR / "history" / f"detection_event.{version}.avsc").read_text()))
+    fields = {f["name"] for f in old.current(c.DETECTION_EVENT).source["fields"]}
+    assert "faces_searched" not in fields
+    record = {k: v for k, v in detection_event().items() if k != "faces_searched"}
+    if version == "v1":
+        record["image_stats"] = {k: v for k, v in record["image_stats"].items() if k != "dhash"}
+    data = SingleObjectSerde(old, c.DETECTION_EVENT).serialize(record, topic="t")
+    decoded = SingleObjectSerde(STORE, c.DETECTION_EVENT).deserialize(data, topic="t")
+    assert decoded["faces_searched"] is False
+    assert decoded["frame_id"] == record["frame_id"]
+    # the current writer keeps it both ways
+    current = SingleObjectSerde(STORE, c.DETECTION_EVENT)
+    searched = {**detection_event(), "faces_searched": True}
+    assert current.deserialize(current.serialize(searched, topic="t"), topic="t") == searched

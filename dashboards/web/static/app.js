@@ -20,12 +20,14 @@ function alertRow(a, count) {
   const cnt = text("td", String(count));
   cnt.className = "count";
   const snap = document.createElement("td");
-  const img = document.createElement("img");
-  img.className = "snap";
-  img.alt = "snapshot";
-  img.src = `/dashboard/api/frames/${encodeURIComponent(a.frame_id)}.jpg`;
-  img.onerror = () => img.remove();
-  snap.appendChild(img);
+  if (a.frame_url) {  // a signed, short-lived URL from the server: ids alone open nothing
+    const img = document.createElement("img");
+    img.className = "snap";
+    img.alt = "snapshot";
+    img.src = a.frame_url;
+    img.onerror = () => img.remove();
+    snap.appendChild(img);
+  }
   row.append(ts, text("td", a.severity), text("td", a.rule_id), text("td", a.camera_id),
     text("td", `${a.label} ${Number(a.score).toFixed(2)}`), text("td", a.poi_id || ""), cnt, snap);
   return row;
@@ -68,9 +70,10 @@ async function refreshCameras() {
     fig.querySelector(".fps").textContent = cam.fps ? `${cam.fps.toFixed(1)} fps` : "– fps";
     fig.querySelector(".labels").textContent = Object.entries(cam.labels).map(([k, n]) => `${k}×${n}`).join(" ");
     const img = fig.querySelector("img");
-    if (img && cam.frame_id && img.dataset.frame !== cam.frame_id) {
+    if (!img && cam.frame_url) { location.reload(); return; }
+    if (img && cam.frame_url && img.dataset.frame !== cam.frame_id) {
       img.dataset.frame = cam.frame_id;
-      img.src = `/dashboard/api/cameras/${encodeURIComponent(cam.camera_id)}/frame.jpg?f=${encodeURIComponent(cam.frame_id)}`;
+      img.src = cam.frame_url;  // signed for this session's role, short-lived
     }
   }
 }

@@ -57,21 +57,27 @@ def publish(settings: VigilSettings, topic: Topic, records: list[dict[str, Any]]
     assert prod.flush(30) == 0
 
 
-def seed(settings: VigilSettings, camera: str = "gate") -> dict[str, Any]:
-    """One JPEG frame with a person and a face, its detections, and one alert on it."""
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+def astronaut_frame(camera: str) -> dict[str, Any]:
+    """A FrameEvent of the astronaut still (a face), with a fresh frame id."""
     jpeg, width, height = astronaut_jpeg()
     now = int(time.time() * 1000)
-    frame_id = f"{camera}-{uuid.uuid4().hex[:8]}"
-    frame = {
+    return {
         **samples.frame_event(1, camera),
-        "frame_id": frame_id,
+        "frame_id": f"{camera}-{uuid.uuid4().hex[:8]}",
         "capture_ts_ms": now,
         "ingest_ts_ms": now,
         "width": width,
         "height": height,
         "image": jpeg,
     }
+
+
+def seed(settings: VigilSettings, camera: str = "gate") -> dict[str, Any]:
+    """One JPEG frame with a person and a face, its detections (from before the face cascade
+    said whether it ran: ``faces_searched`` false), and one alert on it."""
+    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    frame = astronaut_frame(camera)
+    frame_id, now = frame["frame_id"], frame["capture_ts_ms"]
     det = {**samples.detection_event(), "frame_id": frame_id, "camera_id": camera}
     det["capture_ts_ms"] = now
     det["detections"] = [

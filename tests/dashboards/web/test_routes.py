@@ -146,8 +146,10 @@ def test_viewer_sees_blurred_faces_and_no_poi_identity(
     assert 'data-camera="gate"' in page.text
     assert "viewer: faces blurred" in page.text
     assert "Content-Security-Policy" in page.headers
-    viewer_jpeg = client.get("/dashboard/api/cameras/gate/frame.jpg")
+    viewer_jpeg = client.get(row["frame_url"])
     assert viewer_jpeg.headers["content-type"] == "image/jpeg"
+    # the seeded detections predate faces_searched: not checked, so blurred whole
+    assert viewer_jpeg.headers["x-vigil-privacy"] == "blurred-whole"
     alerts = client.get("/dashboard/api/alerts").json()
     (incident,) = alerts["incidents"]
     assert incident["incident_id"] == seeded["alert"]["incident_id"]
@@ -159,16 +161,25 @@ def test_viewer_sees_blurred_faces_and_no_poi_identity(
         client.delete("/dashboard/api/poi/p-9", headers={"X-Vigil-Request": "1"}).status_code == 403
     )
 
+    # a viewer's URL is refused to a POI session and the other way round: URLs carry the role
+    viewer_snapshot_url = incident["latest"]["frame_url"]
     client.cookies.clear()
     log_in(client, POI_KEY)
-    poi_jpeg = client.get("/dashboard/api/cameras/gate/frame.jpg")
-    snapshot = client.get(f"/dashboard/api/frames/{seeded['frame']['frame_id']}.jpg")
+    assert client.get(viewer_snapshot_url).status_code == 403
+    poi_row = wait_for_camera(client, "gate")
+    poi_jpeg = client.get(poi_row["frame_url"])
+    assert poi_jpeg.headers["x-vigil-privacy"] == "unblurred"
+    snapshot = client.get(client.get("/dashboard/api/alerts").json()["alerts"][0]["frame_url"])
     assert snapshot.status_code == 200
     assert face_change(viewer_jpeg.content) > 4 * face_change(poi_jpeg.content)
     assert face_change(poi_jpeg.content) < 6  # JPEG re-encoding only
     assert client.get("/dashboard/api/alerts").json()["alerts"][0]["poi_id"] == "p-9"
     assert "POI role: faces shown" in client.get("/dashboard/").text
-    assert client.get("/dashboard/api/frames/unknown.jpg").status_code == 404
+    # ids alone open nothing: unsigned URLs are refused, signed ones of unknown frames are 404
+    assert client.get(f"/dashboard/api/frames/{seeded['frame']['frame_id']}.jpg").status_code == 403
+    assert client.get("/dashboard/api/cameras/gate/frame.jpg").status_code == 403
+    urls = client.app.state.dashboard.frames.urls  # type: ignore[attr-defined]
+    assert client.get(urls.url("frame", "unknown", POI)).status_code == 404
 
 
 def test_changes_need_the_request_header(client: TestClient) -> None:

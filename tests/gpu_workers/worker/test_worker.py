@@ -76,11 +76,15 @@ def test_face_cascade_runs_for_face_cameras_and_tagged_frames_only(
     out = {d["frame_id"]: d for d in detections(s, 3)}
     assert set(out) == {"poi-cam-0", "lobby-0", "street-0"}
     for frame_id in ("poi-cam-0", "lobby-0"):
-        faces = [d for d in out[frame_id]["detections"] if d["label"] == "face"]
+        assert out[frame_id]["faces_searched"] is True, frame_id
+        # faces the quality gate turned away come without an embedding (blurred all the same)
+        found = [d for d in out[frame_id]["detections"] if d["label"] == "face"]
+        faces = [d for d in found if d["embedding"] is not None]
         assert len(faces) == 1, frame_id
         embedding = np.asarray(faces[0]["embedding"], np.float32)
         assert embedding.shape == (1024,)
         assert float(np.linalg.norm(embedding)) == pytest.approx(1.0, abs=1e-3)
         assert any(d["label"] == "person" for d in out[frame_id]["detections"])
     assert not [d for d in out["street-0"]["detections"] if d["label"] == "face"]
+    assert out["street-0"]["faces_searched"] is False  # the dashboard blurs it whole
     assert all(d["embedding"] is None for d in out["street-0"]["detections"])
