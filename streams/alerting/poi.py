@@ -14,17 +14,24 @@ from typing import Any
 
 import cv2
 import numpy as np
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from gpu_workers.models.base import Image
 from gpu_workers.models.cascade import FaceCascade
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.alerting import metrics
+from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.watchlist import Watchlist
 from vigil import kafka
 from vigil.settings import VigilSettings
-from vigil.topics import Topic
+from vigil.topics import ROLL_MARKER, Topic, roll_interval_s
 
 log = logging.getLogger(__name__)
 PERSON_ID = r"^[A-Za-z0-9._:@-]{1,128}$"
@@ -132,9 +139,17 @@ class PoiFeed:
     """Reads ``vigil.poi`` from the beginning into a watch-list, then follows it live.
     Every instance reads every partition (no consumer group sharing): each needs the whole list."""
 
-    def __init__(self, settings: VigilSettings, watchlist: Watchlist | None = None) -> None:
+    def __init__(
+        self,
+        settings: VigilSettings,
+        watchlist: Watchlist | None = None,
+        *,
+        roll_markers: bool = False,
+    ) -> None:
         self.settings = settings
         self.watchlist = watchlist if watchlist is not None else Watchlist()
+        self.roll_markers = roll_markers
+        self.pseudonyms = Pseudonyms(settings.alerting.log_pseudonym_key)
         self.records: dict[str, dict[str, Any]] = {}
         self.topic = Topic.POI.name_in(settings.topics)
         self.serde = serde_for(settings, Topic.POI)
@@ -165,7 +180,10 @@ class PoiFeed:
             pending = {p for p, end in ends.items() if end > 0}
             if not pending:
                 self.caught_up.set()
+            marker = _RollMarker(self.settings) if self.roll_markers else None
             while not self._stop.is_set():
+                if marker is not None:
+                    marker.maybe_send()
                 msg = cons.poll(0.2)
                 if msg is None:
                     continue
@@ -185,20 +203,55 @@ class PoiFeed:
     def _apply(self, msg: Message) -> None:
         raw_key = msg.key()
         person = raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else str(raw_key)
+        if person == ROLL_MARKER:
+            return
         if msg.value() is None:
             self.records.pop(person, None)
             self.watchlist.apply(person, None)
-            log.info("poi removed: %s", person)
+            log.info(
+                "poi removed: %s; %d on the watch-list",
+                self.pseudonyms(person),
+                len(self.watchlist),
+            )
         else:
             try:
                 record = self.serde.decode(msg)
                 self.watchlist.apply(person, record)
             except (SerdeError, ValueError) as exc:
-                log.error("poi record for %s ignored: %s", person, exc)
+                log.error("poi record for %s ignored: %s", self.pseudonyms(person), exc)
                 return
             self.records[person] = record
-            log.info("poi enrolled: %s (%d vectors)", person, len(record["embeddings"]))
+            log.info(
+                "poi enrolled: %s (%d vectors); %d on the watch-list",
+                self.pseudonyms(person),
+                len(record["embeddings"]),
+                len(self.watchlist),
+            )
         metrics.WATCHLIST.set(len(self.watchlist))
+
+
+class _RollMarker:
+    """Appends a tombstone under :data:`ROLL_MARKER` to ``vigil.poi`` every
+    :func:`roll_interval_s`: Kafka rolls a segment only on an append, and the active segment is
+    never compacted, so without appends a person's tombstone would never erase their embedding.
+    Readers skip the key; compaction removes the markers themselves."""
+
+    def __init__(self, settings: VigilSettings) -> None:
+        self.settings = settings
+        self.interval_s = roll_interval_s(settings.topics)
+        self.topic = Topic.POI.name_in(settings.topics)
+        self._producer = kafka.producer(settings)
+        self._next = time.monotonic()
+
+    def maybe_send(self) -> None:
+        self._producer.poll(0)
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.interval_s
+        try:
+            kafka.produce(self._producer, self.topic, None, key=ROLL_MARKER)
+        except (BufferError, KafkaException) as exc:  # the next interval tries again
+            log.warning("poi roll marker not sent: %s", exc)
 
 
 def read_watchlist(settings: VigilSettings, timeout_s: float = 30) -> dict[str, dict[str, Any]]:

@@ -85,4 +85,10 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from vigil.topics import RetentionError
+
+    try:
+        app()
+    except RetentionError as exc:  # a component refused its topics: say why, no traceback
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None
