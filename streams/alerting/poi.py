@@ -253,6 +253,53 @@ class _RollMarker:
         except (BufferError, KafkaException) as exc:  # the next interval tries again
             log.warning("poi roll marker not sent: %s", exc)
 
+    def flush(self, timeout_s: float = 10) -> None:
+        self._producer.flush(timeout_s)
+
+
+def topic_holds(settings: VigilSettings, person_id: str, timeout_s: float = 30) -> bool:
+    """Whether ``vigil.poi`` still holds an enrolment (a value, not a tombstone) of the person,
+    read from the start to the current end."""
+    topic = Topic.POI.name_in(settings.topics)
+    cons = kafka.consumer(settings, f"{settings.topics.prefix}-poi-probe-{uuid.uuid4().hex[:8]}")
+    key = person_id.encode()
+    found = False
+    try:
+        ends = [tp for tp in kafka.end_offsets(cons, topic, timeout_s) if tp.offset > 0]
+        cons.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in ends])
+        deadline = time.monotonic() + timeout_s
+        while ends:
+            at = cons.position([TopicPartition(topic, tp.partition) for tp in ends])
+            if all(p.offset >= tp.offset for p, tp in zip(at, ends, strict=True)):
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not read to its end in {timeout_s:.0f}s")
+            for msg in cons.consume(500, timeout=0.2):
+                if msg.error() is None and msg.key() == key and msg.value() is not None:
+                    found = True
+        return found
+    finally:
+        cons.close()
+
+
+def wait_compacted(settings: VigilSettings, person_id: str, timeout_s: float) -> float:
+    """After a tombstone: append roll markers and read ``vigil.poi`` until no enrolment of the
+    person is left (compaction ran); the seconds it took. ``TimeoutError`` past ``timeout_s``."""
+    began = time.monotonic()
+    marker = _RollMarker(settings)
+    marker.interval_s = min(marker.interval_s, 1.0)  # waiting: roll as soon as segment.ms allows
+    while True:
+        marker.maybe_send()
+        marker.flush()
+        if not topic_holds(settings, person_id):
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(
+                f"{Topic.POI.name_in(settings.topics)} still holds the enrolment after "
+                f"{timeout_s:.0f}s: is the topic's compaction configured (`vigil topics ensure`)?"
+            )
+        time.sleep(1.0)
+
 
 def read_watchlist(settings: VigilSettings, timeout_s: float = 30) -> dict[str, dict[str, Any]]:
     """The current watch-list (for ``vigil poi list``)."""
