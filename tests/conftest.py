@@ -37,6 +37,8 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
         cache_dir=shared_cache_dir(),
         port=free_port(),
         controller_port=free_port(),
+        retention_check_ms=1000,  # retention and erasure tests wait for deletion and compaction
+        cleaner_backoff_ms=500,
     )
     broker.start(timeout_s=180)
     yield broker

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
@@ -21,6 +24,10 @@ class BlobStore(Protocol):
         ...
 
     def get(self, uri: str) -> bytes: ...
+
+    def delete(self, uri: str) -> bool:
+        """Remove a blob no event will refer to (its upload was refused)."""
+        ...
 
 
 class FileBlobStore:
@@ -49,10 +56,83 @@ class FileBlobStore:
         return target.as_uri()
 
     def get(self, uri: str) -> bytes:
+        return self._path(uri).read_bytes()
+
+    def delete(self, uri: str) -> bool:
+        """Remove one blob (an upload Kafka refused); False when it was not there."""
+        try:
+            self._path(uri).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _path(self, uri: str) -> Path:
         path = Path(unquote(urlparse(uri).path)).resolve()
         if not path.is_relative_to(self.root):
             raise ValueError(f"claim check {uri} is outside the blob store {self.root}")
-        return path.read_bytes()
+        return path
+
+    def gc(
+        self,
+        max_age_s: float,
+        *,
+        referenced: Collection[str] | None = None,
+        orphan_grace_s: float = 600.0,
+        dry_run: bool = False,
+        now: float | None = None,
+    ) -> GcReport:
+        """Delete blobs older than ``max_age_s`` (their FrameEvents are past the frames topic's
+        retention, or never existed) and, when ``referenced`` (URIs some FrameEvent on the topic
+        carries) is given, blobs older than ``orphan_grace_s`` that no event refers to: uploads
+        Kafka never acknowledged. The grace keeps a blob whose event is being produced now.
+        Half-written temporary files past the grace go too."""
+        clock = time.time() if now is None else now
+        report = GcReport(dry_run=dry_run)
+        if not self.root.is_dir():
+            return report
+        for path in sorted(self.root.glob("*/*")):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted meanwhile (another GC, a refused upload)
+                continue
+            if not path.is_file():
+                continue
+            age = clock - stat.st_mtime
+            if age > max_age_s:
+                kind = "expired"
+            elif (age > orphan_grace_s and path.name.startswith(".tmp-")) or (
+                age > orphan_grace_s and referenced is not None and path.as_uri() not in referenced
+            ):
+                kind = "orphaned"
+            else:
+                report.kept += 1
+                continue
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            report.count(kind, stat.st_size)
+        return report
+
+
+@dataclass
+class GcReport:
+    """What a blob GC deleted (or, in a dry run, would delete)."""
+
+    dry_run: bool = False
+    expired: int = 0
+    orphaned: int = 0
+    kept: int = 0
+    bytes: int = 0
+
+    def count(self, kind: str, size: int) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        self.bytes += size
+
+    def summary(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        return (
+            f"{verb} {self.expired} expired and {self.orphaned} orphaned blobs "
+            f"({self.bytes} bytes); kept {self.kept}"
+        )
 
 
 def default_store(settings: VigilSettings) -> FileBlobStore:

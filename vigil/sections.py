@@ -97,7 +97,9 @@ class KafkaSettings(_Section):
 
 
 class TopicSettings(_Section):
-    """Names (``<prefix>.frames`` ...) and layout of Vigil's topics."""
+    """Names (``<prefix>.frames`` ...), layout and retention of Vigil's topics."""
+
+    _retired = {"dlq_retention_days": "was replaced by dlq_retention_hours (default 72)"}
 
     prefix: str = Field("vigil", pattern=r"^[A-Za-z0-9._-]+$")
     replication_factor: int = Field(1, ge=1)
@@ -108,9 +110,32 @@ class TopicSettings(_Section):
     poi_partitions: int = Field(1, ge=1)
     dlq_partitions: int = Field(1, ge=1)
     frames_retention_hours: float = Field(
-        24.0, gt=0, description="Short: frames are personal data."
+        72.0, gt=0, description="retention.ms of vigil.frames: images are personal data."
     )
-    dlq_retention_days: float = Field(14.0, gt=0)
+    detections_retention_hours: float = Field(
+        72.0, gt=0, description="retention.ms of vigil.detections: face embeddings."
+    )
+    alerts_retention_hours: float = Field(
+        72.0, gt=0, description="retention.ms of vigil.alerts: they name persons of interest."
+    )
+    dlq_retention_hours: float = Field(
+        72.0,
+        gt=0,
+        description="retention.ms of vigil.dlq: it keeps original records, image bytes included "
+        "(Kafka has no per-record retention, so the whole topic's).",
+    )
+    personal_segment_hours: float = Field(
+        6.0,
+        gt=0,
+        description="segment.ms cap of the personal topics: Kafka deletes whole closed "
+        "segments, so a record lives at most retention + this (+ the broker's check interval).",
+    )
+    poi_erasure_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="Bound on how long an embedding stays readable on vigil.poi after its "
+        "tombstone (sets segment.ms and max.compaction.lag.ms to half of it).",
+    )
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
 
 
@@ -161,6 +186,12 @@ class IngestSettings(_Section):
         900 * 1024, ge=1, description="Larger JPEGs go to the blob store (claim check)."
     )
     blob_dir: Path | None = Field(None, description="None: <data_dir>/blobs.")
+    blob_retention_hours: float = Field(
+        72.0, gt=0, description="Claim-check images older than this are deleted (blob GC)."
+    )
+    blob_gc_interval_s: float = Field(
+        600.0, ge=0, description="How often `vigil api` runs the blob GC; 0: never."
+    )
     ack_timeout_s: float = Field(30.0, gt=0)
 
 
@@ -324,6 +355,11 @@ class AlertingSettings(_Section):
     audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
     watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")
     deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")
+    log_pseudonym_key: SecretStr | None = Field(
+        None,
+        description="keys the pseudonyms that stand for person ids in log lines; None: random "
+        "per process (pseudonyms then link lines of one run only)",
+    )
 
 
 class DashboardSettings(_Section):

@@ -4,22 +4,25 @@ with the idempotent producer, and wait for Kafka's acknowledgement (accepted mea
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from starlette.concurrency import run_in_threadpool
 
 from connectors.api.images import CheckedImage
-from connectors.blobstore import BlobStore, default_store
+from connectors.blobstore import BlobStore, FileBlobStore, default_store
 from connectors.frames import EncodedFrame, frame_event, now_ms
 from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
+
+log = logging.getLogger(__name__)
 
 
 class NotAcknowledged(RuntimeError):
@@ -55,16 +58,47 @@ class UploadService:
         self._last_seq: dict[str, int] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._gc: threading.Thread | None = None
 
     def start(self) -> None:
         self._poller = threading.Thread(target=self._poll, name="upload-poll", daemon=True)
         self._poller.start()
+        interval = self.settings.ingest.blob_gc_interval_s
+        if interval > 0 and isinstance(self.blobs, FileBlobStore):
+            self._gc = threading.Thread(
+                target=self._collect, args=(self.blobs, interval), name="blob-gc", daemon=True
+            )
+            self._gc.start()
+
+    def _collect(self, store: FileBlobStore, interval_s: float) -> None:
+        """The periodic blob GC of ``vigil api``: blobs past their retention. A blob whose
+        upload Kafka refused was deleted at once; one whose acknowledgement timed out may
+        still be referenced, so it stays until it expires (``vigil blobs gc --orphans`` finds
+        the rest)."""
+        max_age_s = self.settings.ingest.blob_retention_hours * 3600
+        while True:
+            try:
+                report = store.gc(max_age_s)
+                if report.expired or report.orphaned:
+                    log.info("blob gc: %s", report.summary())
+            except OSError as exc:
+                log.warning("blob gc failed (next run in %.0f s): %s", interval_s, exc)
+            if self._stop.wait(interval_s):
+                return
+
+    def _drop_blob(self, uri: str) -> None:
+        try:
+            self.blobs.delete(uri)
+        except (OSError, ValueError) as exc:  # the age GC deletes it later
+            log.warning("blob of a refused upload not deleted: %s", exc)
 
     def close(self) -> None:
         self.producer.flush(self.settings.ingest.ack_timeout_s)
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=5)
+        if self._gc is not None:
+            self._gc.join(timeout=5)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -105,8 +139,12 @@ class UploadService:
         value = self.serde.serialize(record, topic=self.topic)
         loop = asyncio.get_running_loop()
         acked: asyncio.Future[tuple[int, int]] = loop.create_future()
+        uri = record["image_uri"]
 
         def settle(err: KafkaError | None, msg: Message) -> None:
+            if err is not None and uri:  # refused for good: no event will ever refer to it
+                self._drop_blob(uri)
+
             def apply() -> None:
                 if acked.done():
                     return
@@ -117,9 +155,14 @@ class UploadService:
 
             loop.call_soon_threadsafe(apply)
 
-        await run_in_threadpool(
-            kafka.produce, self.producer, self.topic, value, key=camera_id, on_delivery=settle
-        )
+        try:
+            await run_in_threadpool(
+                kafka.produce, self.producer, self.topic, value, key=camera_id, on_delivery=settle
+            )
+        except (BufferError, KafkaException) as exc:
+            if uri:
+                self._drop_blob(uri)
+            raise NotAcknowledged(f"not produced: {exc}") from exc
         try:
             partition, offset = await asyncio.wait_for(acked, self.settings.ingest.ack_timeout_s)
         except TimeoutError:

@@ -21,7 +21,7 @@ from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil import kafka
 from vigil.settings import VigilSettings
-from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil.topics import Topic, prepare_topics
 
 log = logging.getLogger(__name__)
 FPS_WINDOW = 20
@@ -127,7 +127,7 @@ class LiveState:
     def _follow(self) -> None:
         settings = self.settings
         kafka.wait_until_ready(settings, timeout_s=60)
-        ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+        prepare_topics(kafka.admin(settings), settings.topics)
         group = f"{settings.topics.prefix}-dashboard-{uuid.uuid4().hex[:8]}"
         cons = kafka.consumer(settings, group, **{"enable.partition.eof": True})
         tail = settings.dashboard.tail_messages

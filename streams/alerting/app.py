@@ -11,7 +11,6 @@ for ``read_committed`` readers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -22,7 +21,9 @@ from quixstreams.state import State
 
 from schemas.contracts import serde_for
 from streams.alerting import metrics
-from streams.alerting.engine import AuditEntry, CameraState, alert_record, process
+from streams.alerting.audit import AuditLog
+from streams.alerting.engine import CameraState, alert_record, forget_removed, process
+from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist
 from streams.runtime import DetectionStep, Output, Source, application, wire
@@ -43,21 +44,8 @@ def state_dir(settings: VigilSettings) -> Path:
     return settings.alerting.state_dir or settings.data_dir / "alerting" / "state"
 
 
-class AuditLog:
-    """Every POI decision above the near-miss bound, one JSON line each, for threshold tuning."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(self, entries: list[AuditEntry], ts_ms: int) -> None:
-        if not entries:
-            return
-        with self.path.open("a", encoding="utf-8") as f:
-            for e in entries:
-                line = {"ts_ms": ts_ms, **e.__dict__}
-                f.write(json.dumps(line, separators=(",", ":")) + "\n")
-                log.info("poi %s", json.dumps(line))
+def audit_path(settings: VigilSettings) -> Path:
+    return settings.alerting.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl"
 
 
 class AlertingStep(DetectionStep):
@@ -72,7 +60,7 @@ class AlertingStep(DetectionStep):
         self.alerts = serde_for(settings, Topic.ALERTS)
         self.alerts_topic = Topic.ALERTS.name_in(settings.topics)
         cfg = settings.alerting
-        self.audit = AuditLog(cfg.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl")
+        self.audit = AuditLog(audit_path(settings), Pseudonyms(cfg.log_pseudonym_key))
         self.open_incidents: dict[str, int] = {}
 
     def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
@@ -81,6 +69,7 @@ class AlertingStep(DetectionStep):
         if current.is_applied(source.partition, source.offset):
             metrics.REDELIVERED.inc()  # never expected under exactly-once; counted if it happens
             return []
+        forget_removed(current, self.watchlist)
         outcome = process(record, current, self.rules.rules, self.watchlist)
         current.applied = (source.partition, source.offset)
         state.set_bytes(STATE_KEY, current.dumps())

@@ -80,6 +80,31 @@ class CameraState:
         )
 
 
+def forget_removed(state: CameraState, watchlist: Watchlist) -> int:
+    """Drop what the state remembers of persons no longer on the watch-list (a track's votes,
+    open POI incidents), so an erased person leaves the state, and with it the changelog
+    (compacted within ``topics.poi_erasure_minutes``), at the camera's next event. Returns
+    how many entries were dropped."""
+    dropped = 0
+    for votes in state.votes.values():
+        for i, person in enumerate(votes):
+            if person is not None and person not in watchlist:
+                votes[i] = None
+                dropped += 1
+    for key in list(state.incidents):
+        person = _incident_person(key)
+        if person is not None and person not in watchlist:
+            del state.incidents[key]
+            dropped += 1
+    return dropped
+
+
+def _incident_person(key: str) -> str | None:
+    """The person of a POI incident's key (``<rule>|p<person>``), else None."""
+    subject = key.split("|", 1)[1] if "|" in key else ""
+    return subject[1:] if subject.startswith("p") else None
+
+
 @dataclass(frozen=True)
 class Notification:
     """A new incident that is not under cooldown: exactly what goes to ``vigil.alerts``."""

@@ -14,17 +14,24 @@ from typing import Any
 
 import cv2
 import numpy as np
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from gpu_workers.models.base import Image
 from gpu_workers.models.cascade import FaceCascade
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.alerting import metrics
+from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.watchlist import Watchlist
 from vigil import kafka
 from vigil.settings import VigilSettings
-from vigil.topics import Topic
+from vigil.topics import ROLL_MARKER, Topic, roll_interval_s
 
 log = logging.getLogger(__name__)
 PERSON_ID = r"^[A-Za-z0-9._:@-]{1,128}$"
@@ -132,9 +139,17 @@ class PoiFeed:
     """Reads ``vigil.poi`` from the beginning into a watch-list, then follows it live.
     Every instance reads every partition (no consumer group sharing): each needs the whole list."""
 
-    def __init__(self, settings: VigilSettings, watchlist: Watchlist | None = None) -> None:
+    def __init__(
+        self,
+        settings: VigilSettings,
+        watchlist: Watchlist | None = None,
+        *,
+        roll_markers: bool = False,
+    ) -> None:
         self.settings = settings
         self.watchlist = watchlist if watchlist is not None else Watchlist()
+        self.roll_markers = roll_markers
+        self.pseudonyms = Pseudonyms(settings.alerting.log_pseudonym_key)
         self.records: dict[str, dict[str, Any]] = {}
         self.topic = Topic.POI.name_in(settings.topics)
         self.serde = serde_for(settings, Topic.POI)
@@ -165,7 +180,10 @@ class PoiFeed:
             pending = {p for p, end in ends.items() if end > 0}
             if not pending:
                 self.caught_up.set()
+            marker = _RollMarker(self.settings) if self.roll_markers else None
             while not self._stop.is_set():
+                if marker is not None:
+                    marker.maybe_send()
                 msg = cons.poll(0.2)
                 if msg is None:
                     continue
@@ -185,20 +203,102 @@ class PoiFeed:
     def _apply(self, msg: Message) -> None:
         raw_key = msg.key()
         person = raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else str(raw_key)
+        if person == ROLL_MARKER:
+            return
         if msg.value() is None:
             self.records.pop(person, None)
             self.watchlist.apply(person, None)
-            log.info("poi removed: %s", person)
+            log.info(
+                "poi removed: %s; %d on the watch-list",
+                self.pseudonyms(person),
+                len(self.watchlist),
+            )
         else:
             try:
                 record = self.serde.decode(msg)
                 self.watchlist.apply(person, record)
             except (SerdeError, ValueError) as exc:
-                log.error("poi record for %s ignored: %s", person, exc)
+                log.error("poi record for %s ignored: %s", self.pseudonyms(person), exc)
                 return
             self.records[person] = record
-            log.info("poi enrolled: %s (%d vectors)", person, len(record["embeddings"]))
+            log.info(
+                "poi enrolled: %s (%d vectors); %d on the watch-list",
+                self.pseudonyms(person),
+                len(record["embeddings"]),
+                len(self.watchlist),
+            )
         metrics.WATCHLIST.set(len(self.watchlist))
+
+
+class _RollMarker:
+    """Appends a tombstone under :data:`ROLL_MARKER` to ``vigil.poi`` every
+    :func:`roll_interval_s`: Kafka rolls a segment only on an append, and the active segment is
+    never compacted, so without appends a person's tombstone would never erase their embedding.
+    Readers skip the key; compaction removes the markers themselves."""
+
+    def __init__(self, settings: VigilSettings) -> None:
+        self.settings = settings
+        self.interval_s = roll_interval_s(settings.topics)
+        self.topic = Topic.POI.name_in(settings.topics)
+        self._producer = kafka.producer(settings)
+        self._next = time.monotonic()
+
+    def maybe_send(self) -> None:
+        self._producer.poll(0)
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.interval_s
+        try:
+            kafka.produce(self._producer, self.topic, None, key=ROLL_MARKER)
+        except (BufferError, KafkaException) as exc:  # the next interval tries again
+            log.warning("poi roll marker not sent: %s", exc)
+
+    def flush(self, timeout_s: float = 10) -> None:
+        self._producer.flush(timeout_s)
+
+
+def topic_holds(settings: VigilSettings, person_id: str, timeout_s: float = 30) -> bool:
+    """Whether ``vigil.poi`` still holds an enrolment (a value, not a tombstone) of the person,
+    read from the start to the current end."""
+    topic = Topic.POI.name_in(settings.topics)
+    cons = kafka.consumer(settings, f"{settings.topics.prefix}-poi-probe-{uuid.uuid4().hex[:8]}")
+    key = person_id.encode()
+    found = False
+    try:
+        ends = [tp for tp in kafka.end_offsets(cons, topic, timeout_s) if tp.offset > 0]
+        cons.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in ends])
+        deadline = time.monotonic() + timeout_s
+        while ends:
+            at = cons.position([TopicPartition(topic, tp.partition) for tp in ends])
+            if all(p.offset >= tp.offset for p, tp in zip(at, ends, strict=True)):
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not read to its end in {timeout_s:.0f}s")
+            for msg in cons.consume(500, timeout=0.2):
+                if msg.error() is None and msg.key() == key and msg.value() is not None:
+                    found = True
+        return found
+    finally:
+        cons.close()
+
+
+def wait_compacted(settings: VigilSettings, person_id: str, timeout_s: float) -> float:
+    """After a tombstone: append roll markers and read ``vigil.poi`` until no enrolment of the
+    person is left (compaction ran); the seconds it took. ``TimeoutError`` past ``timeout_s``."""
+    began = time.monotonic()
+    marker = _RollMarker(settings)
+    marker.interval_s = min(marker.interval_s, 1.0)  # waiting: roll as soon as segment.ms allows
+    while True:
+        marker.maybe_send()
+        marker.flush()
+        if not topic_holds(settings, person_id):
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(
+                f"{Topic.POI.name_in(settings.topics)} still holds the enrolment after "
+                f"{timeout_s:.0f}s: is the topic's compaction configured (`vigil topics ensure`)?"
+            )
+        time.sleep(1.0)
 
 
 def read_watchlist(settings: VigilSettings, timeout_s: float = 30) -> dict[str, dict[str, Any]]:

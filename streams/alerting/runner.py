@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
 from streams.alerting.app import create_app
 from streams.alerting.delivery import Delivery
 from streams.alerting.poi import PoiFeed
@@ -14,9 +17,20 @@ from vigil import kafka
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
 from vigil.settings import VigilSettings
-from vigil.topics import ensure_topics, topic_specs
+from vigil.topics import changelog_specs, ensure_topics, prepare_topics
 
 log = logging.getLogger(__name__)
+
+
+def bound_changelogs(admin: AdminClient, settings: VigilSettings) -> None:
+    """The app's state (created with the app) names persons: its changelog gets the compaction
+    bound of vigil.poi, so a superseded state value is erased within the same bound."""
+    try:
+        for r in ensure_topics(admin, changelog_specs(admin, settings.topics)):
+            if r.changes:
+                log.info("changelog %s: %s", r.name, ", ".join(r.changes))
+    except KafkaException as exc:
+        log.warning("changelog configs not set (%s): run `vigil topics ensure`", exc)
 
 
 def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "warning") -> None:
@@ -24,8 +38,9 @@ def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "
     setup_logging(settings, "alerting")
     serve_metrics(settings.metrics_port, "alerting")
     kafka.wait_until_ready(settings)
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
-    feed = PoiFeed(settings).start()
+    admin = kafka.admin(settings)
+    prepare_topics(admin, settings.topics)
+    feed = PoiFeed(settings, roll_markers=True).start()
     feed.wait(settings.alerting.watchlist_timeout_s)
     log.info("watch-list loaded: %d persons", len(feed.watchlist))
     stop = threading.Event()
@@ -34,6 +49,7 @@ def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "
     if settings.alerting.deliver:
         delivery = Delivery(settings, lambda: rules.rules.destinations).start()
     app = create_app(settings, rules, feed.watchlist, loglevel=loglevel)
+    bound_changelogs(admin, settings)
     try:
         app.run()  # Quix stops cleanly on SIGTERM/SIGINT: the last checkpoint is committed
     finally:

@@ -58,6 +58,9 @@ class Watchlist:
     def __len__(self) -> int:
         return len(self._persons)
 
+    def __contains__(self, person_id: object) -> bool:
+        return person_id in self._persons
+
     def ids(self) -> list[str]:
         return sorted(self._persons)
 

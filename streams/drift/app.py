@@ -145,9 +145,9 @@ def create_app(settings: VigilSettings) -> Application:
 def run(settings: VigilSettings) -> None:
     """``vigil drift``: ensure the topics, serve metrics, run the app until SIGTERM/SIGINT."""
     from vigil.metrics import serve_metrics
-    from vigil.topics import ensure_topics, topic_specs
+    from vigil.topics import prepare_topics
 
     kafka.wait_until_ready(settings)
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    prepare_topics(kafka.admin(settings), settings.topics)
     serve_metrics(settings.metrics_port, COMPONENT)
     create_app(settings).run()

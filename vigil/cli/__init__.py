@@ -11,6 +11,7 @@ from rich.console import Console
 from vigil import __version__
 from vigil.cli import alerts as alerts_cmd
 from vigil.cli import analytics as analytics_cmd
+from vigil.cli import blobs as blobs_cmd
 from vigil.cli import config as config_cmd
 from vigil.cli import dashboard as dashboard_cmd
 from vigil.cli import drift as drift_cmd
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(blobs_cmd.app, name="blobs")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
@@ -85,4 +87,10 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from vigil.topics import RetentionError
+
+    try:
+        app()
+    except RetentionError as exc:  # a component refused its topics: say why, no traceback
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,5 +1,5 @@
 """``vigil alerts`` (the alerting stream), ``vigil deliver`` (alert delivery on its own) and
-``vigil poi enroll|remove|list`` (the watch-list)."""
+``vigil poi enroll|remove|erase|list`` (the watch-list, and erasing a person)."""
 
 from __future__ import annotations
 
@@ -130,6 +130,70 @@ def remove(
     _ensure_poi_topic(settings)
     publish_removal(settings, person_id)
     console.print(f"removed {person_id}")
+
+
+@poi_app.command("erase")
+def erase(
+    ctx: typer.Context,
+    person_id: Annotated[str, typer.Option("--id", help="Person id.")],
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait until compaction removed the embedding from vigil.poi (at most "
+            "topics.poi_erasure_minutes).",
+        ),
+    ] = False,
+) -> None:
+    """Erase a person: the watch-list (tombstone), the POI audit log (a redacted entry stays),
+    ClickHouse alerts (POI id cleared); prints what was erased where, and what expires."""
+    import re
+
+    from connectors.sinks.clickhouse.erase import erase_poi
+    from streams.alerting.app import audit_path
+    from streams.alerting.audit import erase_person
+    from streams.alerting.poi import PERSON_ID, publish_removal, wait_compacted
+    from vigil.clickhouse import connect
+
+    settings = settings_of(ctx)
+    if not re.match(PERSON_ID, person_id):
+        fail(f"--id {person_id!r}: use 1-128 of A-Z a-z 0-9 . _ : @ -")
+    topics = settings.topics
+    _ensure_poi_topic(settings)
+    publish_removal(settings, person_id)
+    bound = f"{topics.poi_erasure_minutes:g} min"
+    console.print(
+        f"vigil.poi: tombstone written; matchers forget the person now, compaction removes "
+        f"the embedding within {bound} (roll markers come from `vigil alerts`)"
+    )
+    if wait:
+        try:
+            took = wait_compacted(settings, person_id, topics.poi_erasure_minutes * 60 + 60)
+        except TimeoutError as exc:
+            fail(str(exc), code=1)
+        console.print(f"vigil.poi: embedding compacted away after {took:.0f} s")
+    audit = audit_path(settings)
+    console.print(f"audit log {audit}: {erase_person(audit, person_id)} entries redacted")
+    client = connect(settings)
+    db = settings.clickhouse.database
+    try:
+        rows = erase_poi(client, db, person_id)
+    except TimeoutError as exc:
+        fail(str(exc), code=1)
+    finally:
+        client.close()
+    where = f"ClickHouse {client.backend} {db}.alerts"
+    console.print(f"{where}: " + ("no table" if rows is None else f"{rows} rows cleared"))
+    console.print(
+        f"vigil.alerts: records naming the person cannot be rewritten; they are deleted with "
+        f"the topic's retention ({topics.alerts_retention_hours:g} h, in segments of at most "
+        f"{min(topics.alerts_retention_hours, topics.personal_segment_hours):g} h)"
+    )
+    console.print(
+        "alerting state: each camera's state forgets the person at its next event; its "
+        f"changelog compacts the old value within {bound}"
+    )
+    console.print("logs: POI ids are written as pseudonyms only; nothing to erase")
 
 
 @poi_app.command("list")

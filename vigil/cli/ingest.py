@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import console, fail, settings_of
+from vigil.settings import VigilSettings
 
 cameras_app = typer.Typer(help="Cameras of a running `vigil ingest`.", no_args_is_help=True)
 
@@ -46,7 +47,7 @@ def ingest(
     from vigil.logs import setup_logging
     from vigil.metrics import serve_metrics
     from vigil.settings import ConfigError
-    from vigil.topics import ensure_topics, topic_specs
+    from vigil.topics import prepare_topics
 
     settings = settings_of(ctx)
     try:
@@ -59,7 +60,7 @@ def ingest(
         kafka.wait_until_ready(settings)
     except TimeoutError as exc:
         fail(str(exc))
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    prepare_topics(kafka.admin(settings), settings.topics)
     stop = _stop_on_signals()
     Supervisor(settings, cameras).run(stop)
 
@@ -128,6 +129,7 @@ def api(
     if not settings.ingest.api_keys:
         fail("no API keys: set ingest.api_keys (e.g. VIGIL_INGEST__API_KEYS='[\"a-long-key\"]')")
     setup_logging(settings, "api")
+    _check_topics(settings)
     serve_metrics(settings.metrics_port, "api")
     uvicorn.run(
         create_app(settings),
@@ -135,6 +137,25 @@ def api(
         port=settings.ingest.api_port if port is None else port,
         log_config=None,
     )
+
+
+def _check_topics(settings: VigilSettings) -> None:
+    """Refuse to serve uploads into topics that keep them longer than configured; a broker that
+    is down is no reason to refuse (the API answers 503 and /v1/health says degraded)."""
+    import logging
+
+    from confluent_kafka import KafkaException
+
+    from vigil import kafka
+    from vigil.topics import RetentionError, prepare_topics
+
+    try:
+        kafka.wait_until_ready(settings, timeout_s=10)
+        prepare_topics(kafka.admin(settings), settings.topics)
+    except RetentionError as exc:
+        fail(str(exc))
+    except (KafkaException, TimeoutError) as exc:
+        logging.getLogger(__name__).warning("topics not checked, Kafka is unreachable: %s", exc)
 
 
 cameras_app.command("status")(status)

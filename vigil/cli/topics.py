@@ -8,18 +8,21 @@ from rich.table import Table
 
 from vigil import kafka
 from vigil.cli.common import console, fail, settings_of
-from vigil.topics import ensure_topics, topic_specs
+from vigil.topics import changelog_specs, ensure_topics, topic_specs
 
 app = typer.Typer(help="Vigil's Kafka topics.")
 
 
 @app.command()
 def ensure(ctx: typer.Context) -> None:
-    """Create missing topics, grow partitions and fix configs (idempotent)."""
+    """Create missing topics, grow partitions and fix configs (idempotent): retention of the
+    personal topics, the compaction bound of vigil.poi and of the stream apps' changelogs."""
     settings = settings_of(ctx)
     try:
         kafka.wait_until_ready(settings, timeout_s=15)
-        results = ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+        admin = kafka.admin(settings)
+        results = ensure_topics(admin, topic_specs(settings.topics))
+        results += ensure_topics(admin, changelog_specs(admin, settings.topics))
     except (KafkaException, TimeoutError) as exc:
         fail(str(exc), code=1)
     table = Table(title="topics")

@@ -37,7 +37,7 @@ def worker(
     from vigil import kafka
     from vigil.logs import setup_logging
     from vigil.metrics import serve_metrics
-    from vigil.topics import ensure_topics, topic_specs
+    from vigil.topics import prepare_topics
 
     settings = settings_of(ctx)
     if shadow != bool(model):
@@ -45,7 +45,7 @@ def worker(
     setup_logging(settings, "worker")
     serve_metrics(settings.metrics_port, "worker")
     kafka.wait_until_ready(settings)
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    prepare_topics(kafka.admin(settings), settings.topics)
     try:
         if shadow and model:
             from gpu_workers.replay.candidate import ensure_candidate_topics

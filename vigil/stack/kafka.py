@@ -80,6 +80,10 @@ class KafkaBroker:
     port: int = 19092
     controller_port: int = 19093
     heap_mb: int = 512
+    # how often the broker deletes segments past retention (Kafka's default: 5 min) and how long
+    # an idle log cleaner waits (15 s); tests of retention and erasure make them short
+    retention_check_ms: int = 300_000
+    cleaner_backoff_ms: int = 15_000
 
     @property
     def process(self) -> ServerProcess:
@@ -126,6 +130,8 @@ class KafkaBroker:
             "num.recovery.threads.per.data.dir": "1",
             "auto.create.topics.enable": "false",
             "message.max.bytes": str(8 * 1024 * 1024),
+            "log.retention.check.interval.ms": str(self.retention_check_ms),
+            "log.cleaner.backoff.ms": str(self.cleaner_backoff_ms),
         }
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j2.properties").write_text(LOG4J2)

@@ -13,7 +13,7 @@ from vigil import kafka
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
 from vigil.settings import VigilSettings
-from vigil.topics import ensure_topics, topic_specs
+from vigil.topics import prepare_topics
 
 log = logging.getLogger("streams.alerting.delivery")
 
@@ -23,7 +23,7 @@ def run_delivery(settings: VigilSettings, rules: RulesFile, stop: threading.Even
     setup_logging(settings, "alert-delivery")
     serve_metrics(settings.metrics_port, "alert-delivery")
     kafka.wait_until_ready(settings)
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    prepare_topics(kafka.admin(settings), settings.topics)
     delivery = Delivery(settings, lambda: rules.rules.destinations).start()
     follower = follow_rules(rules, settings.alerting.rules_poll_s, stop)
     log.info(

@@ -11,6 +11,7 @@ from streams.alerting import metrics
 from streams.alerting.delivery.groups import caught_up, committed_offsets, end_offsets
 from streams.alerting.delivery.lane import Lane
 from streams.alerting.delivery.targets import LogTarget, WebhookTarget, lane_id
+from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import Destinations, Webhook
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
@@ -38,7 +39,7 @@ class Delivery:
         self.topic = Topic.ALERTS.name_in(settings.topics)
         self.group_id = group_id or f"{settings.topics.prefix}-alert-delivery"
         self.lanes: dict[str, Lane] = {}
-        self._log_target = LogTarget()
+        self._log_target = LogTarget(pseudonyms=Pseudonyms(settings.alerting.log_pseudonym_key))
         self._retiring: list[Lane] = []
         self._warned: set[str] = set()
         self._lock = threading.Lock()

@@ -17,6 +17,7 @@ import httpx
 
 from streams.alerting import metrics
 from streams.alerting.delivery.signing import post_headers
+from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import Webhook
 from vigil.logs import register_secrets
 
@@ -84,19 +85,22 @@ class Target(Protocol):
 
 
 class LogTarget:
-    """One structured log line per alert (``destinations.log``); it cannot fail."""
+    """One structured log line per alert (``destinations.log``); it cannot fail. The POI id
+    is logged as its pseudonym: logs are kept outside Vigil's retention and erasure."""
 
     name = "log"
     max_in_flight = 1
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, pseudonyms: Pseudonyms | None = None) -> None:
         self.enabled = enabled  # the supervisor follows the rules file
+        self.pseudonyms = pseudonyms or Pseudonyms()
 
     def wants(self, alert: dict[str, Any]) -> bool:
         return self.enabled
 
     def send(self, alert: dict[str, Any], stop: threading.Event) -> Result:
-        log.info("ALERT %s", alert_json(alert).decode(), extra={"alert": alert})
+        logged = self.pseudonyms.alert(alert)
+        log.info("ALERT %s", alert_json(logged).decode(), extra={"alert": logged})
         return Delivered(1)
 
     def close(self) -> None:
