@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from confluent_kafka import Producer
-from fastapi import FastAPI, Query, Request, Security
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
@@ -148,6 +148,21 @@ def authorised(request: Request, key: Annotated[str | None, Security(API_KEY)]) 
         raise Rejection(401, "unauthorized", "missing or wrong X-API-Key")
 
 
+def known_query_only(request: Request) -> None:
+    """A query parameter the route does not take is refused, not ignored: ``?camera=x`` for
+    ``?camera_id=x`` would otherwise upload to the default camera without a word."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.url.path.startswith("/v1/"):  # the documented API
+        return
+    known = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        known |= {p.alias for p in sub.query_params}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise Rejection(400, "unknown_parameter", f"not a parameter of this route: {unknown[:5]}")
+
+
 def error(status: int, reason: str, detail: Any) -> JSONResponse:
     return JSONResponse({"error": reason, "detail": detail}, status_code=status)
 
@@ -174,6 +189,7 @@ def create_app(
         version=__version__,
         summary="Images in, FrameEvents on vigil.frames out; 202 means Kafka acknowledged.",
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],
     )
     app.state.service = service
     app.state.api_keys = limits.api_keys
