@@ -19,8 +19,9 @@ def finite_rows(*arrays: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
     """One flag per row (first axis): every value of the row is finite in every array."""
     ok = np.ones(len(arrays[0]), dtype=bool)
     for array in arrays:
-        flat = np.asarray(array).reshape(len(array), -1)
-        ok &= np.isfinite(flat).all(axis=1)
+        values = np.asarray(array)
+        if values.size:  # rows without values are trivially finite
+            ok &= np.isfinite(values).reshape(len(values), -1).all(axis=1)
     return ok
 
 
