@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -123,3 +124,11 @@ def near(
     colour: tuple[float, float, float], expected: tuple[int, int, int], tol: float = 8
 ) -> bool:
     return all(abs(c - e) <= tol for c, e in zip(colour, expected, strict=True))
+
+
+def imdecode(data: bytes, flags: int = cv2.IMREAD_COLOR) -> Pixels:
+    """``cv2.imdecode`` that fails loudly instead of returning None."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise ValueError("OpenCV could not decode the bytes")
+    return np.asarray(image, np.uint8)

@@ -48,8 +48,8 @@ def test_png_and_webp_orientation_too(fmt: str, orientation: int) -> None:
 
 def test_stored_pixels_differ_from_upright_so_the_check_means_something() -> None:
     for orientation in range(2, 9):
-        data = np.frombuffer(corpus.oriented(orientation), np.uint8)
-        stored = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        data = corpus.oriented(orientation)
+        stored = corpus.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         assert image_stats(stored)["dhash"] != corpus.UPRIGHT_DHASH, orientation
 
 

@@ -6,6 +6,7 @@ refused with a 400 naming the reason, and nothing of them reaches the topic."""
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,7 +35,7 @@ def post(client: TestClient, data: bytes, **params: Any) -> Any:
 def post_raw(client: TestClient, query: str, data: bytes) -> tuple[int, dict[str, Any]]:
     """``POST /v1/frames?<query>`` straight into the ASGI app, on the client's event loop:
     httpx refuses URLs over 64 KiB, and the app must hold whatever a server lets through."""
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     body = [{"type": "http.request", "body": data, "more_body": False}]
     scope = {
         "type": "http",
@@ -55,7 +56,7 @@ def post_raw(client: TestClient, query: str, data: bytes) -> tuple[int, dict[str
     async def receive() -> dict[str, Any]:
         return body.pop(0) if body else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     async def call() -> None:
@@ -116,9 +117,8 @@ def test_corpus_is_accepted_and_decodes_right_downstream(
 
     # oriented JPEGs pass byte for byte (the worker turns them); PNG / WebP are turned now
     assert events["jpeg-o6"]["image"] == corpus.oriented(6)
-    stored = cv2.imdecode(
-        np.frombuffer(events["png-o6"]["image"], np.uint8),
-        cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION,
+    stored = corpus.imdecode(
+        events["png-o6"]["image"], cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     )
     assert image_stats(stored)["dhash"] == corpus.UPRIGHT_DHASH
     # what was dropped on the way in is said, in the answer and on the event
