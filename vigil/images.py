@@ -1,17 +1,29 @@
 """Checks on untrusted image bytes before any pixel is decoded, shared by the upload API and
 the inference workers: the format by magic bytes (never by a label), the byte count, and the
-pixel count from the header. Decompression bombs and mislabelled data stop here."""
+pixel count from the header. Decompression bombs and mislabelled data stop here.
+
+Orientation: EXIF orientation (JPEG, PNG, WebP) is part of the image. The header reports the
+upright size, and :func:`upright` turns decoded pixels the way the tag says, so a phone photo
+taken sideways is upright for the models and the dashboard alike (as OpenCV's own default
+decode shows it)."""
 
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
 
 DECODABLE = ("JPEG", "PNG", "WEBP", "BMP")
-JPEG_EOI = b"\xff\xd9"
+EXIF_ORIENTATION = 0x0112
+# a marker: 0xFF then anything but a stuffed zero, a restart marker or more fill
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM, RST0-7: no length field
 
 
 class ImageCheckError(ValueError):
@@ -26,12 +38,20 @@ class ImageCheckError(ValueError):
 @dataclass(frozen=True)
 class ImageHeader:
     format: str  # JPEG | PNG | WEBP | BMP
-    width: int
+    width: int  # upright: after the EXIF orientation is applied
     height: int
+    orientation: int = 1  # EXIF 1-8; 1 = stored upright
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) as the pixels are stored, before the orientation is applied."""
+        if self.orientation >= 5:  # 5-8 turn the image a quarter
+            return self.height, self.width
+        return self.width, self.height
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -76,9 +96,10 @@ def read_header(
         try:
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
                 width, height = img.size
+                orientation = orientation_of(img)
         except Image.DecompressionBombError as exc:
             raise ImageCheckError("too_many_pixels", str(exc)) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        except Exception as exc:  # any parser failure on untrusted bytes is bad input
             raise ImageCheckError("undecodable_image", f"{fmt} header: {exc}") from None
     if width <= 0 or height <= 0:
         raise ImageCheckError("undecodable_image", f"{fmt} header declares {width}x{height}")
@@ -86,8 +107,77 @@ def read_header(
         raise ImageCheckError(
             "too_many_pixels", f"{width}x{height} = {width * height} pixels; limit {max_pixels}"
         )
-    if fmt == "JPEG" and JPEG_EOI not in data[-64:]:
+    if fmt == "JPEG" and jpeg_end(data) is None:
         # libjpeg fills a truncated scan with grey and only warns; a missing end-of-image
         # marker is the reliable sign (0xFFD9 cannot occur inside entropy-coded data).
         raise ImageCheckError("truncated_image", "JPEG data has no end-of-image marker")
-    return ImageHeader(fmt, width, height)
+    if orientation >= 5:
+        width, height = height, width
+    return ImageHeader(fmt, width, height, orientation)
+
+
+def orientation_of(img: Image.Image) -> int:
+    """The EXIF orientation (1-8) of an opened image; 1 when absent or out of range."""
+    try:
+        value = img.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # a corrupt EXIF block does not make the pixels unusable
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def jpeg_end(data: bytes) -> int | None:
+    """The offset just past the primary image's end-of-image marker, found by walking the
+    marker segments (so an EOI inside an EXIF thumbnail does not count); None when the image
+    never ends (truncated). Bytes after it (a phone's "motion photo" video, padding) are not
+    part of the image."""
+    pos, size = 2, len(data)
+    while pos < size:
+        if data[pos] != 0xFF:  # extraneous bytes: libjpeg skips to the next marker too
+            found = _NEXT_MARKER.search(data, pos)
+            if found is None:
+                return None
+            pos = found.start()
+        while pos < size and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= size:
+            return None
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:
+            return pos
+        if marker in _STANDALONE:
+            continue
+        if pos + 2 > size:
+            return None
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2:
+            return None
+        pos += length
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+            found = _NEXT_MARKER.search(data, pos)
+            if found is None:
+                return None
+            pos = found.start()
+    return None
+
+
+def upright(image: npt.NDArray[np.uint8], orientation: int) -> npt.NDArray[np.uint8]:
+    """Pixels decoded as stored (``cv2.IMREAD_IGNORE_ORIENTATION``) turned the way the EXIF
+    orientation says: the same result as Pillow's ``ImageOps.exif_transpose``."""
+    if orientation == 2:
+        out = cv2.flip(image, 1)
+    elif orientation == 3:
+        out = cv2.rotate(image, cv2.ROTATE_180)
+    elif orientation == 4:
+        out = cv2.flip(image, 0)
+    elif orientation == 5:
+        out = cv2.transpose(image)
+    elif orientation == 6:
+        out = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    elif orientation == 7:
+        out = cv2.rotate(cv2.transpose(image), cv2.ROTATE_180)
+    elif orientation == 8:
+        out = cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    else:
+        return image
+    return np.ascontiguousarray(out, dtype=np.uint8)

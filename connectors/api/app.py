@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -25,6 +24,8 @@ from starlette.types import Message
 
 from connectors.api.images import Rejection, check_image
 from connectors.api.service import NotAcknowledged, UploadService, as_json
+from connectors.api.validation import camera_id as checked_camera_id
+from connectors.api.validation import parse_tags
 from connectors.blobstore import BlobStore
 from vigil import __version__
 from vigil.settings import VigilSettings
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 UPLOADS = Counter("vigil_api_uploads", "Upload requests by outcome", ["outcome"])
 MULTIPART_OVERHEAD = 64 * 1024
-TAG = re.compile(r"^([A-Za-z0-9._-]{1,64})[:=](.{0,256})$")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="One of ingest.api_keys")
 
 BODY_DOC: dict[str, Any] = {
@@ -89,16 +89,6 @@ def key_matches(given: str | None, keys: Sequence[SecretStr]) -> bool:
     for key in keys:
         found |= hmac.compare_digest(raw, key.get_secret_value().encode())
     return found
-
-
-def parse_tags(items: list[str]) -> dict[str, str]:
-    tags = {}
-    for item in items:
-        match = TAG.match(item)
-        if match is None:
-            raise Rejection(400, "invalid_tag", f"tag {item[:80]!r} is not key:value")
-        tags[match.group(1)] = match.group(2)
-    return tags
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -224,17 +214,20 @@ def create_app(
         dependencies=[Security(authorised)],
         responses={
             **UPLOAD_ERRORS,
-            **documented({400: "empty, truncated or undecodable image; bad tag"}),
+            **documented({400: "empty, truncated or undecodable image; bad tag or camera id"}),
         },
     )
     async def post_frame(
         request: Request,
         camera_id: Annotated[
-            str, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="camera or source id")
+            str, Query(description="camera or source id: 1-128 of A-Z a-z 0-9 . _ : -")
         ] = "upload",
-        tag: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
+        tag: Annotated[
+            list[str] | None, Query(description="key:value, repeatable (at most 64, 16 KiB)")
+        ] = None,
     ) -> JSONResponse:
         """Accept one image; 202 with its frame id once Kafka has acknowledged the event."""
+        camera_id = checked_camera_id(camera_id)
         tags = parse_tags(tag or [])
         data = await image_bytes(request, limits.max_upload_bytes)
         checked = await run_in_threadpool(

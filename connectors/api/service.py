@@ -40,6 +40,7 @@ class Accepted:
     image_uri: str | None
     partition: int
     offset: int
+    notes: tuple[str, ...] = ()  # what the upload lost on the way in (animation frames, ...)
 
 
 class UploadService:
@@ -130,7 +131,7 @@ class UploadService:
             image.height,
             image.jpeg,
             "UPLOAD",
-            tags,
+            {**tags, **image.tags},  # what the checks changed, never the client's word
         )
         inline = self.settings.ingest.inline_image_bytes
         record = await run_in_threadpool(
@@ -177,8 +178,11 @@ class UploadService:
             record["image_uri"],
             partition,
             offset,
+            image.notes,
         )
 
 
 def as_json(accepted: Accepted) -> dict[str, Any]:
-    return dict(accepted.__dict__)
+    body = dict(accepted.__dict__)
+    body["notes"] = list(accepted.notes)
+    return body

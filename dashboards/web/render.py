@@ -88,12 +88,11 @@ def annotate(
 
     def px(d: dict[str, Any]) -> tuple[int, int, int, int]:
         b = d["box"]
-        return (
-            int(np.clip(b["x_min"], 0, 1) * w),
-            int(np.clip(b["y_min"], 0, 1) * h),
-            int(np.clip(b["x_max"], 0, 1) * w),
-            int(np.clip(b["y_max"], 0, 1) * h),
-        )
+        edges = np.asarray([b["x_min"], b["y_min"], b["x_max"], b["y_max"]], np.float64)
+        if not np.isfinite(edges).all():  # NaN/inf from a custom model: the whole frame (a
+            edges = np.asarray([0.0, 0.0, 1.0, 1.0])  # private box still blurs), never a 500
+        x0, y0, x1, y1 = np.clip(edges, 0, 1) * (w, h, w, h)
+        return int(x0), int(y0), int(x1), int(y1)
 
     if blur_whole:
         _blur_whole(image, banner)

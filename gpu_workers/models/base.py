@@ -117,7 +117,8 @@ def resize_all(
             places.append(Placement(w, h, width / w, height / h))
             continue
         s = min(width / w, height / h)
-        nw, nh = round(w * s), round(h * s)
+        # a 1 x 2000 frame still covers at least one pixel of the input (never a 0-wide resize)
+        nw, nh = min(width, max(1, round(w * s))), min(height, max(1, round(h * s)))
         canvas = np.full((height, width, 3), 114, dtype=np.uint8)
         px, py = (width - nw) // 2, (height - nh) // 2
         canvas[py : py + nh, px : px + nw] = cv2.resize(

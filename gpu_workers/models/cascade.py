@@ -14,6 +14,7 @@ import numpy.typing as npt
 from gpu_workers.models.base import Image, check_image
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
+from gpu_workers.models.finite import count_dropped
 from gpu_workers.models.nms import nms
 from gpu_workers.models.types import Box, Detection, ModelIdentity
 
@@ -105,8 +106,16 @@ class FaceCascade:
             accepted.append((d, sharp))
         aligned = [self.embedder.align(image, d.landmarks or ()) for d, _ in accepted]
         vectors = self.embedder(aligned)
-        faces = tuple(Face(d, v, s) for (d, s), v in zip(accepted, vectors, strict=True))
-        return CascadeResult(self.detector.identity, self.embedder.identity, faces, tuple(rejected))
+        faces: list[Face] = []
+        for (d, s), v in zip(accepted, vectors, strict=True):
+            if np.isfinite(v).all():
+                faces.append(Face(d, v, s))
+            else:  # a NaN embedding would match no one, or everyone: never emitted
+                count_dropped(self.embedder.spec.name, 1)
+                rejected.append(RejectedFace(d, "embedding has NaN or infinite values"))
+        return CascadeResult(
+            self.detector.identity, self.embedder.identity, tuple(faces), tuple(rejected)
+        )
 
     def _regions(
         self, width: int, height: int, persons: Sequence[Box] | None

@@ -18,6 +18,7 @@ from gpu_workers.models.base import (
     check_image,
     to_input,
 )
+from gpu_workers.models.finite import count_dropped, finite_rows
 from gpu_workers.models.nms import batched_nms
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Box, Detection, Detections
@@ -56,9 +57,8 @@ class CenterFaceAdapter(Adapter[Detections]):
             s = min(1.0, width / w, height / h)
             canvas = np.zeros((height, width, 3), dtype=np.uint8)
             if s < 1.0:
-                image = as_image(
-                    cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-                )
+                size = (max(1, round(w * s)), max(1, round(h * s)))  # never 0 wide
+                image = as_image(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
             canvas[: image.shape[0], : image.shape[1]] = image
             canvases.append(canvas)
             places.append(Placement(w, h, s, s))
@@ -78,6 +78,11 @@ class CenterFaceAdapter(Adapter[Detections]):
         s = np.asarray([p.scale_x for p in placements], np.float32)[b]
         boxes = np.stack([x1, y1, x1 + w, y1 + h], axis=1) / s[:, None]
         lm_x, lm_y = lm_x / s[:, None], lm_y / s[:, None]
+        finite = finite_rows(score, boxes, lm_x, lm_y)
+        count_dropped(self.spec.name, int(len(finite) - finite.sum()))
+        if not finite.all():
+            b, score, boxes = b[finite], score[finite], boxes[finite]
+            lm_x, lm_y = lm_x[finite], lm_y[finite]
         keep = batched_nms(
             boxes.astype(np.float32), score, b.astype(np.int64), self.spec.nms_iou, len(b)
         )

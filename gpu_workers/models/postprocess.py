@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gpu_workers.models.base import Adapter, Placement, Tensor
+from gpu_workers.models.finite import count_dropped, finite_rows
 from gpu_workers.models.nms import batched_nms
 from gpu_workers.models.types import Box, Detection, Detections
 
@@ -23,11 +24,18 @@ def detections_from(
 ) -> list[Detections]:
     """Threshold, NMS per image and class in one vectorised call, and build the records.
     ``boxes`` is ``[B, N, 4]`` x1y1x2y2 (normalised, or input pixels when not ``normalised``),
-    ``scores`` is ``[B, N, C]``."""
+    ``scores`` is ``[B, N, C]``. Candidates with a NaN or infinite score or box are dropped
+    and counted (``vigil_model_nonfinite_outputs_total``)."""
     spec = adapter.spec
+    nan_scores = int(np.isnan(scores).sum())  # never above the threshold: counted here
     b_idx, n_idx, c_idx = np.nonzero(scores > spec.score_threshold)
     cand_scores = scores[b_idx, n_idx, c_idx]
     cand_boxes = boxes[b_idx, n_idx]
+    finite = finite_rows(cand_scores, cand_boxes)
+    count_dropped(spec.name, nan_scores + int(len(finite) - finite.sum()))
+    if not finite.all():
+        b_idx, n_idx, c_idx = b_idx[finite], n_idx[finite], c_idx[finite]
+        cand_scores, cand_boxes = cand_scores[finite], cand_boxes[finite]
     if not normalised:  # undo letterbox / stretch per image, then normalise
         px = np.asarray([p.pad_x for p in placements], np.float32)[b_idx]
         py = np.asarray([p.pad_y for p in placements], np.float32)[b_idx]

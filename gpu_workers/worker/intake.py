@@ -1,7 +1,8 @@
 """Validate before decoding, then decode: byte and pixel limits and the format by magic bytes
 come from the header (``vigil.images``); only then are pixels decoded, with JPEG DCT scaling
-when the model's input is much smaller than the frame. Every failure is a :class:`Rejected`
-with a reason code, which the loop sends to the DLQ."""
+when the model's input is much smaller than the frame, stored pixels turned upright by the
+EXIF orientation. Every failure is a :class:`Rejected` with a reason code, which the loop
+sends to the DLQ."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vigil.images import ImageCheckError, ImageHeader, read_header
+from vigil.images import ImageCheckError, ImageHeader, read_header, upright
 
 ENCODED = {"JPEG", "PNG", "WEBP", "BMP"}
 RAW_CHANNELS = {"RAW_GRAY8": 1, "RAW_BGR24": 3}
@@ -82,14 +83,17 @@ def decode(data: bytes, header: ImageHeader, reduction: int = 1) -> Decoded:
         bgr = cv2.cvtColor(raw, cv2.COLOR_GRAY2BGR) if channels == 1 else raw.copy()
         return Decoded(np.asarray(bgr, np.uint8), header, 1)
     flag = {f: fl for f, fl in (*_REDUCED, _REDUCED_2)}.get(reduction, cv2.IMREAD_COLOR)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    factor = reduction if flag != cv2.IMREAD_COLOR else 1
+    # stored pixels, turned here: the same result whatever OpenCV does with EXIF when scaling
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as exc:
+        raise Rejected("undecodable_image", f"{header.format}: {exc}") from None
     if image is None:
         raise Rejected("undecodable_image", f"{header.format} data does not decode")
     h, w = image.shape[:2]
-    factor = reduction if flag != cv2.IMREAD_COLOR else 1
-    want = (-(-header.width // factor), -(-header.height // factor))
+    stored_w, stored_h = header.stored_size
+    want = (-(-stored_w // factor), -(-stored_h // factor))
     if abs(w - want[0]) > 1 or abs(h - want[1]) > 1:
-        raise Rejected(
-            "undecodable_image", f"decoded {w}x{h}, header says {header.width}x{header.height}"
-        )
-    return Decoded(np.asarray(image, np.uint8), header, factor)
+        raise Rejected("undecodable_image", f"decoded {w}x{h}, header says {stored_w}x{stored_h}")
+    return Decoded(upright(np.asarray(image, np.uint8), header.orientation), header, factor)

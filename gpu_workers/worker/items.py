@@ -1,8 +1,11 @@
 """What travels through the worker: a consumed message with its decode in flight (or its
-reason for the DLQ), and the open transaction's bookkeeping."""
+reason for the DLQ), the open transaction's bookkeeping, and a batch's way from decodes to
+serialized detections, each failure confined to its own frame."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +15,11 @@ from confluent_kafka import Message
 from gpu_workers.worker import intake
 from gpu_workers.worker.inference import Item
 from gpu_workers.worker.intake import Rejected
+from gpu_workers.worker.isolate import describe, run_isolating
 from vigil.imagestats import image_stats
+
+log = logging.getLogger("vigil.worker")
+Encoded = tuple[dict[str, Any], bytes]  # a DetectionEvent and its serialized value
 
 
 @dataclass(frozen=True)
@@ -45,3 +52,47 @@ def decode_item(event: dict[str, Any], data: bytes, header: Any, scale: int) -> 
     """In the decode pool: pixels and image statistics."""
     decoded = intake.decode(data, header, scale)
     return Item(event, decoded, image_stats(decoded.image))
+
+
+def wait_decodes(
+    items: Sequence[WorkItem],
+) -> tuple[list[tuple[WorkItem, Item]], list[tuple[WorkItem, Rejected]]]:
+    """The decoded frames of a batch, and the ones bound for the DLQ with their reason (any
+    exception in a decode is that frame's, never the batch's)."""
+    ready: list[tuple[WorkItem, Item]] = []
+    dead: list[tuple[WorkItem, Rejected]] = []
+    for item in items:
+        if item.skipped:
+            continue
+        if item.error is not None:
+            dead.append((item, item.error))
+            continue
+        if item.future is None:
+            raise RuntimeError("a work item has neither a decode nor an error")
+        try:
+            ready.append((item, item.future.result()))
+        except Rejected as exc:
+            dead.append((item, exc))
+        except Exception as exc:
+            dead.append((item, Rejected("decode_failed", describe(exc))))
+    return ready, dead
+
+
+def infer_isolated(
+    infer: Callable[[Sequence[Item]], list[Encoded]], ready: list[tuple[WorkItem, Item]]
+) -> tuple[list[Encoded], list[tuple[WorkItem, Rejected]]]:
+    """``infer`` over the batch; a frame that makes it raise is found by splitting the batch
+    (:func:`run_isolating`) and returned for the DLQ with reason ``inference_failed``."""
+    encoded, failed = run_isolating(infer, [i for _, i in ready])
+    dead: list[tuple[WorkItem, Rejected]] = []
+    for index, exc in failed:
+        item = ready[index][0]
+        log.warning(
+            "frame at %s[%d]@%d failed in inference, to the DLQ: %s",
+            item.message.topic(),
+            item.message.partition() or 0,
+            item.message.offset() or 0,
+            describe(exc),
+        )
+        dead.append((item, Rejected("inference_failed", describe(exc))))
+    return encoded, dead

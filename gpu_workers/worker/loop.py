@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,7 +31,8 @@ from gpu_workers.worker import intake
 from gpu_workers.worker.batcher import Batcher
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, Rejected
-from gpu_workers.worker.items import Txn, WorkItem, decode_item
+from gpu_workers.worker.isolate import describe
+from gpu_workers.worker.items import Txn, WorkItem, decode_item, infer_isolated, wait_decodes
 from gpu_workers.worker.metrics import (
     BATCH_SIZE,
     DLQ,
@@ -47,6 +49,7 @@ from schemas.serde import SerdeError
 from vigil import kafka
 from vigil.blobs import BlobResolver
 from vigil.dlq import dead_letter
+from vigil.framecheck import FieldError, check_event
 from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
@@ -191,8 +194,18 @@ class Worker:
             event = self.frames_serde.decode(message)
         except SerdeError as exc:
             return WorkItem(message, error=Rejected("avro_undecodable", str(exc)))
+        try:
+            return self._admit_checked(message, event)
+        except Exception as exc:  # whatever this record does, it goes to the DLQ alone
+            return WorkItem(message, error=Rejected("invalid_frame", describe(exc)))
+
+    def _admit_checked(self, message: Message, event: dict[str, Any]) -> WorkItem:
         if not self.admit(event):
             return WorkItem(message, skipped=True)
+        try:
+            check_event(event)
+        except FieldError as exc:
+            return WorkItem(message, error=Rejected(exc.reason, exc.detail))
         try:
             data = self.resolver.resolve(event)
         except (OSError, ValueError) as exc:
@@ -214,27 +227,15 @@ class Worker:
         """Infer one batch and write its detections, DLQ records and offsets into the open
         transaction (begun if none); commit when due (see :meth:`_commit_due`)."""
         t0 = time.perf_counter()
-        ready: list[Item] = []
-        dead: list[tuple[WorkItem, Rejected]] = []
-        for item in items:
-            if item.skipped:
-                continue
-            if item.error is not None:
-                dead.append((item, item.error))
-                continue
-            if item.future is None:
-                raise RuntimeError("a work item has neither a decode nor an error")
-            try:
-                ready.append(item.future.result())
-            except Rejected as exc:
-                dead.append((item, exc))
+        ready, dead = wait_decodes(items)
         STAGE_SECONDS.labels("decode").observe(time.perf_counter() - t0)
         BATCH_SIZE.observe(len(ready))
-        events = self.inference.run(ready)
+        encoded, failed = infer_isolated(self._infer, ready)
+        dead.extend(failed)
+        events = [ev for ev, _ in encoded]
         try:
             txn = self._open()
-            for ev in events:
-                value = self.det_serde.serialize(ev, topic=self.det_topic)
+            for ev, value in encoded:
                 kafka.produce(self.producer, self.det_topic, value, key=ev["camera_id"])
             for item, err in dead:
                 dead_letter(self.producer, self.dlq_topic, item.message, err, COMPONENT)
@@ -250,6 +251,13 @@ class Worker:
         txn.reasons.extend(err.reason for _, err in dead)
         if self._commit_due():
             self._commit_open()
+
+    def _infer(self, batch: Sequence[Item]) -> list[tuple[dict[str, Any], bytes]]:
+        """Detections of ``batch``, serialized: whatever raises here is isolated to its frame."""
+        return [
+            (ev, self.det_serde.serialize(ev, topic=self.det_topic))
+            for ev in self.inference.run(batch)
+        ]
 
     def _open(self) -> Txn:
         if self._txn is None:

@@ -21,6 +21,21 @@ from streams.alerting.tracker import Observation, Track, Tracker
 from streams.alerting.watchlist import Match, Watchlist
 
 ID_NAMESPACE = uuid.UUID("5b0f1f6e-3c1d-4d0e-9a51-7a1e4c9d2b10")
+# how far a camera's clock may run ahead of the worker that inferred its frame
+MAX_CLOCK_SKEW_MS = 5_000
+
+
+def event_time(event: dict[str, Any]) -> int:
+    """The event time the state runs on: ``capture_ts_ms``, but never later than the worker's
+    inference time (+ :data:`MAX_CLOCK_SKEW_MS`). A frame cannot be inferred before it was
+    taken, so a later capture time is a wrong camera clock; trusted as is, one such frame would
+    put a rule's cooldown (and its open incidents) in the future and silence every later
+    incident. Still deterministic: both times are in the event, so a replay decides alike."""
+    ts = int(event["capture_ts_ms"])
+    inferred = event.get("inference_ts_ms")
+    if inferred is None:
+        return ts
+    return min(ts, int(inferred) + MAX_CLOCK_SKEW_MS)
 
 
 @dataclass
@@ -45,6 +60,7 @@ class CameraState:
     votes: dict[str, list[str | None]] = field(default_factory=dict)  # track -> last n persons
     # (partition, offset) of the last detection applied: a redelivered event is recognised
     applied: tuple[int, int] | None = None
+    clock: int = 0  # the latest event time applied: the camera's time never runs backwards
 
     def is_applied(self, partition: int, offset: int) -> bool:
         """True when this state already reflects the event at ``partition``/``offset``."""
@@ -61,6 +77,7 @@ class CameraState:
                 "last_notified": self.last_notified,
                 "votes": self.votes,
                 "applied": self.applied,
+                "clock": self.clock,
             },
             separators=(",", ":"),
         ).encode()
@@ -77,6 +94,7 @@ class CameraState:
             last_notified={k: int(v) for k, v in d["last_notified"].items()},
             votes={k: list(v) for k, v in d["votes"].items()},
             applied=(int(d["applied"][0]), int(d["applied"][1])) if d.get("applied") else None,
+            clock=int(d.get("clock", 0)),
         )
 
 
@@ -169,7 +187,11 @@ def process(
 ) -> Outcome:
     """Track, evaluate every rule, open/close incidents; mutates ``state``. ``matches``: the
     event's faces already matched by :func:`match_faces` (else they are matched here)."""
-    ts = int(event["capture_ts_ms"])
+    # one time for this event everywhere in the state: clamped (see event_time) and never
+    # before the camera's latest, so a frame from a clock set to the past cannot restart a
+    # dwell timer or reopen a closed incident in the past either
+    ts = max(event_time(event), state.clock)
+    state.clock = ts
     camera = str(event["camera_id"])
     obs = observations(event)
     tracks = state.tracker.update(obs, ts, rules.tracking)
@@ -283,7 +305,7 @@ def match_faces(
         return out
     by_dim: dict[int, list[tuple[int, int, Any]]] = {}
     for k, ev in enumerate(events):
-        if not poi.applies(str(ev["camera_id"]), int(ev["capture_ts_ms"])):
+        if not poi.applies(str(ev["camera_id"]), event_time(ev)):
             continue
         for i, emb in gated_faces(ev, poi)[0]:
             by_dim.setdefault(len(emb), []).append((k, i, emb))
@@ -340,7 +362,7 @@ def _open(
     state: CameraState,
     outcome: Outcome,
 ) -> None:
-    ts = int(event["capture_ts_ms"])
+    ts = state.clock  # this event's time, as process() settled it
     for hit in hits:
         key = f"{rule_id}|{hit.subject}"
         current = state.incidents.get(key)

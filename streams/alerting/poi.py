@@ -5,6 +5,7 @@ cascade), removal by tombstone (right to erasure), and the live feed that keeps 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -135,6 +136,23 @@ def publish_removal(settings: VigilSettings, person_id: str, timeout_s: float = 
     _publish(settings, person_id, None, timeout_s)
 
 
+def poi_key(msg: Message) -> str | None:
+    """The person id a ``vigil.poi`` record is keyed by; None for a missing, non-UTF-8 or
+    out-of-pattern key (the record is skipped: guessing a person from mangled bytes could
+    forget, or enrol, the wrong one)."""
+    raw = msg.key()
+    if isinstance(raw, str):
+        text = raw
+    elif isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    else:
+        return None
+    return text if re.fullmatch(PERSON_ID, text) else None
+
+
 class PoiFeed:
     """Reads ``vigil.poi`` from the beginning into a watch-list, then follows it live.
     Every instance reads every partition (no consumer group sharing): each needs the whole list."""
@@ -202,8 +220,17 @@ class PoiFeed:
 
     def _apply(self, msg: Message) -> None:
         raw_key = msg.key()
-        person = raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else str(raw_key)
-        if person == ROLL_MARKER:
+        if raw_key in (ROLL_MARKER, ROLL_MARKER.encode()):  # compaction's clock, not a person
+            return
+        person = poi_key(msg)
+        if person is None:
+            metrics.POI_SKIPPED.labels("invalid_key").inc()
+            log.warning(
+                "poi record at %s[%s]@%s skipped: its key is not a UTF-8 person id",
+                msg.topic(),
+                msg.partition(),
+                msg.offset(),
+            )
             return
         if msg.value() is None:
             self.records.pop(person, None)
@@ -217,7 +244,10 @@ class PoiFeed:
             try:
                 record = self.serde.decode(msg)
                 self.watchlist.apply(person, record)
-            except (SerdeError, ValueError) as exc:
+            except Exception as exc:  # one bad record never stops the feed (or the matcher)
+                metrics.POI_SKIPPED.labels(
+                    "undecodable" if isinstance(exc, SerdeError) else "invalid_record"
+                ).inc()
                 log.error("poi record for %s ignored: %s", self.pseudonyms(person), exc)
                 return
             self.records[person] = record

@@ -204,3 +204,39 @@ def test_poi_confirmed_in_k_of_n_open_set_and_forgotten() -> None:
     outs, _ = run(rules, frames, watch)
     assert fired(outs) == []
     assert len(watch) == 0
+
+
+def test_a_future_capture_time_never_pushes_the_cooldown_into_the_future() -> None:
+    """One frame from a camera whose clock is a day ahead fires (it is a real detection), but
+    the rule's cooldown and incidents run on the clamped time: later frames keep alerting."""
+    rules = parse_rules("rules: [{id: z, cooldown_s: 10, quiet_s: 1}]")
+    day = 86_400_000
+    frames = [event("c", 0, [person(0.2, 0.5)])]
+    bad = event("c", 1, [person(0.2, 0.5)])
+    bad["capture_ts_ms"] += day  # inference_ts_ms stays the worker's clock
+    frames.append(bad)
+    # leaves, then comes back after cooldown and quiet time, on the camera's right clock
+    frames += [event("c", 30 + i, []) for i in range(5)]
+    frames += [event("c", 300 + i, [person(0.2, 0.5)]) for i in range(3)]
+    outs, state = run(rules, frames)
+    assert fired(outs) == [(0, "z"), (7, "z")]
+    assert state.last_notified["z"] <= frames[-1]["inference_ts_ms"]
+    assert state.clock <= frames[-1]["inference_ts_ms"]
+
+
+def test_a_past_capture_time_does_not_rewind_the_camera() -> None:
+    """A frame stamped 1970 neither reopens incidents in the past nor starts a dwell timer
+    that makes the next frame look like an hour of loitering."""
+    rules = parse_rules(f"rules: [{{id: d, trigger: dwell, zone: {LEFT_HALF}, dwell_s: 60}}]")
+    frames = [event("c", i, [person(0.2, 0.8)]) for i in range(3)]
+    old = event("c", 3, [person(0.2, 0.8)], ts_ms=0)
+    frames.append(old)
+    frames += [event("c", 4 + i, [person(0.2, 0.8)]) for i in range(3)]
+    outs, state = run(rules, frames)
+    assert fired(outs) == []  # under a second in the zone, whatever the clocks said
+    assert state.clock == frames[-1]["capture_ts_ms"]
+    cooldown = parse_rules("rules: [{id: z, cooldown_s: 10, quiet_s: 1}]")
+    real = event("c", 0, [person(0.2, 0.5)])
+    outs, state = run(cooldown, [old, real])
+    assert fired(outs) == [(0, "z"), (1, "z")]  # a 1970 cooldown silences nothing now
+    assert state.last_notified["z"] == real["capture_ts_ms"]
