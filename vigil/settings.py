@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from vigil.sections import (
+    AccessSettings,
     AlertingSettings,
     ClickHouseSettings,
     ClickHouseSinkSettings,
@@ -38,6 +39,7 @@ from vigil.sections import (
 )
 
 __all__ = [
+    "AccessSettings",
     "AlertingSettings",
     "ClickHouseSettings",
     "ClickHouseSinkSettings",
@@ -93,6 +95,7 @@ class VigilSettings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     alerting: AlertingSettings = AlertingSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    access: AccessSettings = AccessSettings()
     replay: ReplaySettings = ReplaySettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
