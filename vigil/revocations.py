@@ -12,6 +12,7 @@ import fcntl
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,9 +29,12 @@ def revocations_file(data_dir: Path) -> Path:
 
 
 class Revocations:
-    def __init__(self, path: Path, check_s: float = 2.0) -> None:
+    def __init__(
+        self, path: Path, check_s: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
         self.check_s = check_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._ids: frozenset[str] = frozenset()
         self._seen: tuple[int, int, int] | None = None
@@ -45,7 +49,7 @@ class Revocations:
         return _live(_read(self.path))
 
     def _current(self) -> frozenset[str]:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if now - self._checked < self.check_s:
                 return self._ids
