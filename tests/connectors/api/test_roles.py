@@ -160,5 +160,7 @@ def test_only_login_roles_open_a_dashboard_session(client: TestClient) -> None:
     client.post("/dashboard/login", data={"key": KEYS["poi"]})
     cookie = client.cookies.get("vigil_session")
     assert cookie
-    poi = client.post("/v1/poi?person_id=x", content=b"x", cookies={"vigil_session": cookie})
-    assert poi.status_code == 401
+    client.cookies.clear()
+    client.cookies.set("vigil_session", cookie)  # no path: sent to /v1 as well
+    assert client.post("/v1/poi?person_id=x", content=b"x").status_code == 401
+    assert client.get("/dashboard/api/poi").status_code == 200
