@@ -30,7 +30,7 @@ EXPECTED = {
 
 def test_role_table() -> None:
     assert {role: set(perms) for role, perms in PERMISSIONS.items()} == EXPECTED
-    assert LOGIN_ROLES == {Role.VIEWER, Role.POI}
+    assert {Role.VIEWER, Role.POI} == LOGIN_ROLES
     assert set(get_args(LoginRole)) == set(LOGIN_ROLES)
     # nobody both uploads and sees faces; the admin sees no dashboard
     assert not any({Permission.UPLOAD, Permission.FACES} <= p for p in PERMISSIONS.values())
@@ -103,9 +103,9 @@ def test_env_example_as_shipped_does_not_start(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_retired_settings_name_their_replacement() -> None:
-    with pytest.raises(ConfigError, match="access.ingest_keys"):
+    with pytest.raises(ConfigError, match=r"access\.ingest_keys"):
         load_settings(ingest={"api_keys": ["k-0123456789"]})
-    with pytest.raises(ConfigError, match="access.poi_keys"):
+    with pytest.raises(ConfigError, match=r"access\.poi_keys"):
         load_settings(dashboard={"poi_keys": ["k-0123456789"]})
 
 

@@ -26,7 +26,7 @@ from vigil.topics import Topic, ensure_topics, topic_specs
 
 VIEWER_KEY = "viewer-key-0123456789"
 POI_KEY = "poi-key-0123456789"
-SESSION_SECRET = "test-session-secret-0123456789-abcdefghij"
+SESSION_SECRET = "test-session-secret-0123456789-abcdefghij"  # noqa: S105
 # the astronaut still: her face, by hand (normalised), for the blur checks
 FACE_BOX = {"x_min": 0.36, "y_min": 0.1, "x_max": 0.6, "y_max": 0.42}
 

@@ -13,7 +13,7 @@ from dashboards.web.auth import POI, VIEWER, Auth, fingerprint
 from dashboards.web.tokens import OneTimeKeys
 from vigil.settings import AccessSettings, DashboardSettings, VigilSettings
 
-SECRET = "test-session-secret-0123456789-abcdefghij"
+SECRET = "test-session-secret-0123456789-abcdefghij"  # noqa: S105
 
 
 def make(

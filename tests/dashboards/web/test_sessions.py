@@ -56,7 +56,7 @@ def session_of(client: TestClient, key: str) -> str:
     cookie = client.cookies.get(COOKIE)
     assert cookie
     client.cookies.clear()
-    return cookie
+    return str(cookie)
 
 
 def cameras(client: TestClient, cookie: str | None = None, key: str | None = None) -> int:
@@ -64,7 +64,7 @@ def cameras(client: TestClient, cookie: str | None = None, key: str | None = Non
     if cookie:
         client.cookies.set(COOKIE, cookie, path="/dashboard")
     headers = {"X-API-Key": key} if key else {}
-    status = client.get("/dashboard/api/cameras", headers=headers).status_code
+    status: int = client.get("/dashboard/api/cameras", headers=headers).status_code
     client.cookies.clear()
     return status
 
