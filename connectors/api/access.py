@@ -31,6 +31,7 @@ API_KEY = APIKeyHeader(
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, wrong or revoked key"},
     403: {"description": "the key's role lacks the permission this route needs"},
+    503: {"description": "the revocation list cannot be read: every key is refused"},
 }
 
 

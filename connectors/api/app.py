@@ -71,8 +71,8 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "not JPEG, PNG or WebP (by magic bytes)"},
     429: {"description": "this key's upload rate is spent; see Retry-After"},
     503: {
-        "description": "Kafka did not acknowledge, or the decoders are busy (Retry-After); "
-        "nothing was accepted"
+        "description": "Kafka did not acknowledge, the decoders are busy (Retry-After) or the "
+        "revocation list cannot be read; nothing was accepted"
     },
 }
 
@@ -221,7 +221,7 @@ def create_app(
     async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, "http_error", exc.detail)
 
-    @app.get("/v1/health")
+    @app.get("/v1/health", responses={503: {"description": "Kafka or the topic unavailable"}})
     async def health() -> JSONResponse:
         ok = await run_in_threadpool(service.healthy)
         body = {"status": "ok" if ok else "degraded", "kafka": ok, "topic": service.topic}

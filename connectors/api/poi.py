@@ -105,6 +105,7 @@ def _enrol(
     status_code=201,
     responses={
         **UPLOAD_ERRORS,
+        400: {"description": "empty, truncated or undecodable image; malformed multipart"},
         403: {"description": "the key's role is not poi"},
         422: {"description": "an image without exactly one good face; nothing published"},
     },
