@@ -67,7 +67,8 @@ class OneTimeKeys:
 
     def mint(self, role: str, ttl_s: float = 3600.0) -> str:
         if role not in LOGIN_ROLES:
-            raise ValueError(f"a login key's role is one of {sorted(LOGIN_ROLES)}, not {role!r}")
+            roles = sorted(map(str, LOGIN_ROLES))
+            raise ValueError(f"a login key's role is one of {roles}, not {role!r}")
         key = "once-" + secrets.token_urlsafe(24)
         expires = int((time.time() + ttl_s) * 1000)
 

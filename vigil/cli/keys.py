@@ -112,7 +112,7 @@ def mint(
     from vigil.access import LOGIN_ROLES
 
     if role not in LOGIN_ROLES:
-        fail(f"--role is one of {sorted(LOGIN_ROLES)}")
+        fail(f"--role is one of {sorted(str(r) for r in LOGIN_ROLES)}")
     key = OneTimeKeys(keys_file(settings_of(ctx))).mint(role, ttl_s=hours * 3600)
     console.print(key, soft_wrap=True)
 
