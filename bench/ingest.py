@@ -160,7 +160,10 @@ def upload_api(settings: VigilSettings, jpeg: bytes, seconds: float = 10.0) -> d
         "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
         "VIGIL_DATA_DIR": str(settings.data_dir),
-        "VIGIL_INGEST__API_KEYS": '["bench-key"]',
+        "VIGIL_ACCESS__INGEST_KEYS": '["bench-key"]',
+        # the bench measures throughput: the per-key upload rate limit is lifted
+        "VIGIL_INGEST__UPLOADS_PER_S": "1000000",
+        "VIGIL_INGEST__UPLOAD_BURST": "1000000",
         "VIGIL_LOG_LEVEL": "WARNING",
     }
     vigil = Path(sys.executable).parent / "vigil"

@@ -174,11 +174,13 @@ class ModelSettings(_Section):
 class IngestSettings(_Section):
     """Camera ingest and the upload API (``vigil ingest``, ``vigil api``)."""
 
+    _retired = {
+        "api_keys": "moved: upload keys are access.ingest_keys, dashboard viewers' keys "
+        "access.viewer_keys (VIGIL_ACCESS__INGEST_KEYS, VIGIL_ACCESS__VIEWER_KEYS)",
+    }
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=0, le=65535)
-    api_keys: tuple[SecretStr, ...] = Field(
-        (), description="Keys accepted in the X-API-Key header; never logged."
-    )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
     max_upload_pixels: int = Field(50_000_000, ge=1)
     upload_jpeg_quality: int = Field(90, ge=1, le=100)
@@ -193,6 +195,16 @@ class IngestSettings(_Section):
         600.0, ge=0, description="How often `vigil api` runs the blob GC; 0: never."
     )
     ack_timeout_s: float = Field(30.0, gt=0)
+    uploads_per_s: float = Field(
+        20.0, gt=0, description="Per key: sustained uploads (frames and POI enrolments)."
+    )
+    upload_burst: int = Field(40, ge=1, description="Per key: uploads allowed at once.")
+    max_decodes: int = Field(
+        4, ge=1, description="Images decoded at once by the API; more wait, then get a 503."
+    )
+    decode_wait_s: float = Field(
+        2.0, ge=0, description="How long an upload waits for a decode slot before its 503."
+    )
 
 
 class ClickHouseSinkSettings(_Section):
@@ -359,41 +371,6 @@ class AlertingSettings(_Section):
         None,
         description="keys the pseudonyms that stand for person ids in log lines; None: random "
         "per process (pseudonyms then link lines of one run only)",
-    )
-
-
-class DashboardSettings(_Section):
-    """The web dashboard served by ``vigil api`` under ``/dashboard/`` (dashboards/web)."""
-
-    enabled: bool = True
-    poi_keys: tuple[SecretStr, ...] = Field(
-        (), description="API keys that also get the POI role (faces unblurred, POI list)."
-    )
-    session_secret: SecretStr | None = Field(
-        None, description="Signs session cookies; None or empty: random per process."
-    )
-    session_ttl_s: float = Field(12 * 3600, gt=0)
-    cookie_secure: bool = Field(False, description="Mark the cookie Secure (serve over HTTPS).")
-    tail_messages: int = Field(
-        300, ge=1, description="Messages per partition read back at start (frames, alerts)."
-    )
-    max_alerts: int = Field(500, ge=1, description="Alerts kept in memory for the feed.")
-    max_frames: int = Field(400, ge=1, description="Frames kept in memory for snapshots.")
-    stale_after_s: float = Field(30.0, gt=0, description="A camera without frames this long.")
-    unchecked_frames: Literal["blur", "detect", "withhold"] = Field(
-        "blur",
-        description=(
-            "What a viewer (not the POI role) gets for a frame whose faces were not looked for "
-            "(no detections yet, or the face cascade did not run for it): 'blur' it whole, "
-            "'detect' faces now with models.face_detector and blur them (blurred whole when "
-            "the model is not prepared or fails), 'withhold' it (403)."
-        ),
-    )
-    frame_url_ttl_s: float = Field(
-        300.0,
-        gt=0,
-        le=86_400,
-        description="Frame images are served only through signed URLs valid this long.",
     )
 
 

@@ -24,7 +24,6 @@ from vigil.sections import (
     AlertingSettings,
     ClickHouseSettings,
     ClickHouseSinkSettings,
-    DashboardSettings,
     DriftSettings,
     IngestSettings,
     KafkaSettings,
@@ -36,8 +35,10 @@ from vigil.sections import (
     TopicSettings,
     WorkerSettings,
 )
+from vigil.sections_access import AccessSettings, DashboardSettings
 
 __all__ = [
+    "AccessSettings",
     "AlertingSettings",
     "ClickHouseSettings",
     "ClickHouseSinkSettings",
@@ -93,6 +94,7 @@ class VigilSettings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     alerting: AlertingSettings = AlertingSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    access: AccessSettings = AccessSettings()
     replay: ReplaySettings = ReplaySettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")

@@ -1,12 +1,12 @@
 """``POST /v1/frames``, ``GET /v1/health`` and the OpenAPI document (``/openapi.json``,
-``/docs``). Every rejection is a 4xx JSON body ``{"error": reason, "detail": ...}``; limits are
-checked before decoding and nothing rejected reaches the topic."""
+``/docs``, behind a key by default). Every rejection is a 4xx JSON body ``{"error": reason,
+"detail": ...}``; the key, the per-key rate and the tags are checked before the body is read,
+limits before decoding, and nothing rejected reaches the topic."""
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -14,27 +14,39 @@ from confluent_kafka import Producer
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader
 from prometheus_client import Counter
-from pydantic import BaseModel, Field, SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
+from connectors.api.access import (
+    AUTH_ERRORS,
+    Forbidden,
+    Gate,
+    GateUnavailable,
+    NotAuthenticated,
+    Principal,
+    allow,
+)
+from connectors.api.errors import ApiError as ApiError
+from connectors.api.errors import documented as documented
+from connectors.api.errors import error as error
 from connectors.api.images import Rejection, check_image
+from connectors.api.limits import DecodeSlots, Limited, TokenBuckets
 from connectors.api.service import NotAcknowledged, UploadService, as_json
 from connectors.api.validation import camera_id as checked_camera_id
 from connectors.api.validation import parse_tags
 from connectors.blobstore import BlobStore
 from vigil import __version__
+from vigil.access import Permission
+from vigil.access import key_matches as key_matches  # re-exported for older imports
 from vigil.settings import VigilSettings
 
 log = logging.getLogger(__name__)
 
 UPLOADS = Counter("vigil_api_uploads", "Upload requests by outcome", ["outcome"])
 MULTIPART_OVERHEAD = 64 * 1024
-API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="One of ingest.api_keys")
 
 BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -55,40 +67,46 @@ BODY_DOC: dict[str, Any] = {
 }
 
 
-class ApiError(BaseModel):
-    """The one error body of the API: a stable reason to switch on, and a human detail."""
-
-    error: str = Field(description="machine-readable reason, e.g. body_too_large")
-    detail: Any = Field(description="what was wrong, for a person")
-
-
-def documented(answers: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` for error answers, each with the ``ApiError`` body."""
-    return {code: {"description": text, "model": ApiError} for code, text in answers.items()}
-
-
 # The error answers every image-upload route shares (frames here, POI enrolment in poi.py).
-UPLOAD_ERRORS = documented(
-    {
-        400: "empty, truncated or undecodable image; malformed multipart",
-        401: "missing or wrong API key",
-        413: "body or pixel count over the limit",
-        415: "not JPEG, PNG or WebP (by magic bytes)",
-        422: "a query parameter out of its documented range",
-        503: "Kafka did not acknowledge; nothing was accepted",
-    }
-)
+UPLOAD_ERRORS = {
+    **AUTH_ERRORS,
+    **documented(
+        {
+            400: "empty, truncated or undecodable image; malformed multipart",
+            413: "body or pixel count over the limit",
+            415: "not JPEG, PNG or WebP (by magic bytes)",
+            422: "a query parameter out of its documented range",
+            429: "this key's upload rate is spent; see Retry-After",
+            503: "Kafka did not acknowledge, the decoders are busy (Retry-After) or the "
+            "revocation list cannot be read; nothing was accepted",
+        }
+    ),
+}
 
 
-def key_matches(given: str | None, keys: Sequence[SecretStr]) -> bool:
-    """Constant-time comparison against every configured key (no early exit)."""
-    if not given:
-        return False
-    raw = given.encode()
-    found = False
-    for key in keys:
-        found |= hmac.compare_digest(raw, key.get_secret_value().encode())
-    return found
+def reserved(tag: str) -> bool:
+    """Tags that steer the pipeline (``faces`` forces the face cascade; ``vigil.*`` are
+    Vigil's own): only trusted uploaders may set them."""
+    return tag == "faces" or tag.startswith("vigil.")
+
+
+def check_tags(request: Request, who: Principal, tags: dict[str, str]) -> None:
+    taken = sorted(t for t in tags if reserved(t))
+    trusted = request.app.state.service.settings.access.trusted_uploaders
+    if taken and who.key_id not in trusted:
+        raise Rejection(
+            403,
+            "reserved_tag",
+            f"tags {taken} are reserved (faces, vigil.*); this key is not in "
+            "access.trusted_uploaders",
+        )
+
+
+def charge_upload(request: Request, who: Principal) -> None:
+    """One token of the key's upload rate, before the body is read."""
+    wait = request.app.state.upload_rate.take(who.key_id)
+    if wait > 0:
+        raise Limited(429, "rate_limited", "this key's upload rate is spent", wait)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -132,12 +150,6 @@ async def image_bytes(request: Request, max_bytes: int) -> bytes:
     return data
 
 
-def authorised(request: Request, key: Annotated[str | None, Security(API_KEY)]) -> None:
-    """Runs before the body is read, so unauthenticated uploads cost nothing."""
-    if not key_matches(key, request.app.state.api_keys):
-        raise Rejection(401, "unauthorized", "missing or wrong X-API-Key")
-
-
 def known_query_only(request: Request) -> None:
     """A query parameter the route does not take is refused, not ignored: ``?camera=x`` for
     ``?camera_id=x`` would otherwise upload to the default camera without a word."""
@@ -145,16 +157,15 @@ def known_query_only(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.url.path.startswith("/v1/"):  # the documented API
         return
-    known = {p.alias for p in dependant.query_params}
-    for sub in dependant.dependencies:
-        known |= {p.alias for p in sub.query_params}
+    known: set[str] = set()
+    todo = [dependant]
+    while todo:  # the route's own parameters and those of every dependency it has
+        dep = todo.pop()
+        known |= {p.alias for p in dep.query_params}
+        todo.extend(dep.dependencies)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise Rejection(400, "unknown_parameter", f"not a parameter of this route: {unknown[:5]}")
-
-
-def error(status: int, reason: str, detail: Any) -> JSONResponse:
-    return JSONResponse({"error": reason, "detail": detail}, status_code=status)
 
 
 def create_app(
@@ -165,6 +176,7 @@ def create_app(
 ) -> FastAPI:
     service = UploadService(settings, producer, blobs)
     limits = settings.ingest
+    protect_docs = settings.access.protect_docs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -180,14 +192,42 @@ def create_app(
         summary="Images in, FrameEvents on vigil.frames out; 202 means Kafka acknowledged.",
         lifespan=lifespan,
         dependencies=[Depends(known_query_only)],
+        # every route's 422 is the API's error body, not FastAPI's HTTPValidationError
+        responses=documented(
+            {
+                400: "a query parameter the route does not take (unknown_parameter)",
+                422: "a parameter out of its documented range",
+            }
+        ),
+        docs_url=None if protect_docs else "/docs",
+        redoc_url=None if protect_docs else "/redoc",
+        openapi_url=None if protect_docs else "/openapi.json",
     )
     app.state.service = service
-    app.state.api_keys = limits.api_keys
+    app.state.gate = Gate(settings)
+    app.state.upload_rate = TokenBuckets(limits.uploads_per_s, limits.upload_burst)
+    app.state.decode_slots = DecodeSlots(limits.max_decodes, limits.decode_wait_s)
 
     @app.exception_handler(Rejection)
     async def _rejected(_req: Request, exc: Rejection) -> JSONResponse:
         UPLOADS.labels(exc.reason).inc()
-        return error(exc.status, exc.reason, exc.detail)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return error(exc.status, exc.reason, exc.detail, headers)
+
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(_req: Request, _exc: NotAuthenticated) -> JSONResponse:
+        UPLOADS.labels("unauthorized").inc()
+        return error(401, "unauthorized", "missing, wrong or revoked key (X-API-Key)")
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_req: Request, exc: Forbidden) -> JSONResponse:
+        return error(403, "forbidden", exc.detail)
+
+    @app.exception_handler(GateUnavailable)
+    async def _gate_down(_req: Request, exc: GateUnavailable) -> JSONResponse:
+        log.error("refusing every key: %s", exc)
+        return error(503, "access_unavailable", "the revocation list cannot be read")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -211,14 +251,19 @@ def create_app(
         "/v1/frames",
         status_code=202,
         openapi_extra=BODY_DOC,
-        dependencies=[Security(authorised)],
         responses={
             **UPLOAD_ERRORS,
-            **documented({400: "empty, truncated or undecodable image; bad tag or camera id"}),
+            **documented(
+                {
+                    400: "empty, truncated or undecodable image; bad tag or camera id",
+                    403: "the key is not an ingest key, or sets a reserved tag",
+                }
+            ),
         },
     )
     async def post_frame(
         request: Request,
+        who: Annotated[Principal, Security(allow(Permission.UPLOAD))],
         camera_id: Annotated[
             str, Query(description="camera or source id: 1-128 of A-Z a-z 0-9 . _ : -")
         ] = "upload",
@@ -226,16 +271,20 @@ def create_app(
             list[str] | None, Query(description="key:value, repeatable (at most 64, 16 KiB)")
         ] = None,
     ) -> JSONResponse:
-        """Accept one image; 202 with its frame id once Kafka has acknowledged the event."""
+        """Accept one image (role ``ingest``); 202 with its frame id once Kafka has acknowledged
+        the event. Tags ``faces`` and ``vigil.*`` need a key in ``access.trusted_uploaders``."""
         camera_id = checked_camera_id(camera_id)
+        charge_upload(request, who)
         tags = parse_tags(tag or [])
+        check_tags(request, who, tags)
         data = await image_bytes(request, limits.max_upload_bytes)
-        checked = await run_in_threadpool(
-            check_image,
-            data,
-            max_pixels=limits.max_upload_pixels,
-            jpeg_quality=limits.upload_jpeg_quality,
-        )
+        async with app.state.decode_slots.slot():
+            checked = await run_in_threadpool(
+                check_image,
+                data,
+                max_pixels=limits.max_upload_pixels,
+                jpeg_quality=limits.upload_jpeg_quality,
+            )
         if checked.transcoded:
             tags.setdefault("vigil.original_format", checked.original_format.lower())
         try:
@@ -246,9 +295,13 @@ def create_app(
         UPLOADS.labels("accepted").inc()
         return JSONResponse(as_json(accepted), status_code=202)
 
+    from connectors.api.admin import router as admin_router  # /v1/admin (issue 15)
+    from connectors.api.ops import mount_ops
     from connectors.api.poi import router as poi_router  # POST /v1/poi (issue 7)
 
     app.include_router(poi_router)
+    app.include_router(admin_router)
+    mount_ops(app, settings)
     from dashboards.web.routes import mount as mount_dashboard  # /dashboard/ (issue 10)
 
     mount_dashboard(app, settings)

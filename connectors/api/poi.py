@@ -1,5 +1,6 @@
-"""``POST /v1/poi``: enrol a person of interest from one or more face images, with the upload
-API's key and input limits (bytes, pixels, formats by magic bytes, all before decoding).
+"""``POST /v1/poi``: enrol a person of interest from one or more face images. Needs a key of
+the ``poi`` role (the watch-list permission), and the upload API's per-key rate, decode slots
+and input limits (bytes, pixels, formats by magic bytes, all before decoding).
 Exactly one good face per image, else a 422 naming the images at fault and nothing published;
 201 once Kafka acknowledged the enrolment on ``vigil.poi``."""
 
@@ -14,15 +15,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
+from connectors.api.access import Principal, allow
 from connectors.api.app import (
     MULTIPART_OVERHEAD,
     UPLOAD_ERRORS,
-    authorised,
+    charge_upload,
     documented,
     error,
     read_limited,
 )
 from connectors.api.images import Rejection, check_image
+from vigil.access import Permission
 
 MAX_IMAGES = 8
 router = APIRouter()
@@ -101,26 +104,35 @@ def _enrol(
 @router.post(
     "/v1/poi",
     status_code=201,
-    dependencies=[Security(authorised)],
     responses={
         **UPLOAD_ERRORS,
         **documented(
-            {422: "an image without exactly one good face, or a query parameter out of range"}
+            {
+                403: "the key's role is not poi",
+                422: "an image without exactly one good face, or a query parameter out of "
+                "range; nothing published",
+            }
         ),
     },
 )
 async def enroll_poi(
     request: Request,
+    who: Annotated[Principal, Security(allow(Permission.WATCHLIST))],
     person_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")],
     name: Annotated[str | None, Query(max_length=256)] = None,
-    threshold: Annotated[float | None, Query(gt=-1, le=1)] = None,
+    threshold: Annotated[
+        float | None,
+        Query(gt=0, le=1, description="cosine similarity a match needs; none: the default"),
+    ] = None,
 ) -> JSONResponse:
-    """Enrol (or re-enrol) a person of interest from the posted face images."""
+    """Enrol (or re-enrol) a person of interest from the posted face images (role ``poi``)."""
     from streams.alerting.poi import EnrollmentError
 
+    charge_upload(request, who)
     images = await poi_images(request, request.app.state.service.settings.ingest.max_upload_bytes)
     try:
-        body = await run_in_threadpool(_enrol, request, person_id, images, name, threshold)
+        async with request.app.state.decode_slots.slot():
+            body = await run_in_threadpool(_enrol, request, person_id, images, name, threshold)
     except EnrollmentError as exc:
         return error(422, "no_single_face", str(exc))
     except (TimeoutError, RuntimeError) as exc:

@@ -1,95 +1,115 @@
-"""Who is looking: an API key in ``X-API-Key``, or the signed session cookie issued at login for
-an API key or a one-time key. Keys from ``dashboard.poi_keys`` (and one-time POI keys) get the
-POI role: faces unblurred, POI identities shown, the watch-list editable."""
+"""Dashboard sessions: the signed cookie issued at login for a key of a login role (``viewer``,
+``poi``) or a one-time key. A session records which key made it (its fingerprint, or the
+one-time key's id) and an id of its own, so revoking the key ends every session it made,
+revoking the session id ends that one, and logging out revokes the session server-side too.
+Who may do what is ``vigil.access``'s table, the same for keys in headers and for sessions."""
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from pydantic import SecretStr
 
-from connectors.api.app import key_matches
+from connectors.api.access import Forbidden, Gate, NotAuthenticated, Principal
 from dashboards.web.tokens import OneTimeKeys, keys_file
+from vigil.access import LOGIN_ROLES, Role, fingerprint
+from vigil.sections_access import weak_secret
 from vigil.settings import VigilSettings
 
+__all__ = [
+    "COOKIE",
+    "POI",
+    "VIEWER",
+    "Auth",
+    "Forbidden",
+    "NotAuthenticated",
+    "Session",
+    "Viewer",
+    "fingerprint",
+]
+
+log = logging.getLogger(__name__)
 COOKIE = "vigil_session"
-VIEWER, POI = "viewer", "poi"
-
-
-class NotAuthenticated(Exception):
-    """No valid key or session: pages redirect to the login form, API routes answer 401."""
-
-
-class Forbidden(Exception):
-    """Authenticated, but the route needs the POI role."""
+VIEWER, POI = Role.VIEWER, Role.POI
+SALT = "vigil-dashboard-session"
+Viewer = Principal  # the dashboard's name for whoever is looking
 
 
 @dataclass(frozen=True)
-class Viewer:
-    role: str
-
-    @property
-    def poi(self) -> bool:
-        return self.role == POI
-
-
-def fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:24]
+class Session:
+    cookie: str
+    who: Principal
+    one_time: bool
 
 
 class Auth:
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: VigilSettings, gate: Gate | None = None) -> None:
         cfg = settings.dashboard
         secret = cfg.session_secret.get_secret_value() if cfg.session_secret else ""
+        problem = weak_secret(secret) if secret else ""
+        if problem:  # settings refuse it too; this catches copies that skipped validation
+            raise ValueError(f"dashboard.session_secret {problem}")
         # a random secret invalidates every session when the process restarts: safe default
-        self._signer = URLSafeTimedSerializer(
-            secret or secrets.token_urlsafe(32), salt="vigil-dashboard-session"
-        )
+        self._signer = URLSafeTimedSerializer(secret or secrets.token_urlsafe(32), salt=SALT)
         self.ttl_s = cfg.session_ttl_s
         self.cookie_secure = cfg.cookie_secure
-        self._poi_keys: tuple[SecretStr, ...] = cfg.poi_keys
-        self._keys: tuple[SecretStr, ...] = settings.ingest.api_keys
-        self._roles = {fingerprint(k.get_secret_value()): VIEWER for k in self._keys}
-        self._roles |= {fingerprint(k.get_secret_value()): POI for k in self._poi_keys}
+        self.gate = gate or Gate(settings)
         self.once = OneTimeKeys(keys_file(settings))
 
-    def role_of_key(self, key: str | None) -> str | None:
-        if key_matches(key, self._poi_keys):
-            return POI
-        if key_matches(key, self._keys):
-            return VIEWER
-        return None
+    def role_of_key(self, key: str | None) -> Role | None:
+        found = self.gate.from_key(key)
+        return None if found is None else found.role
+
+    def open_session(self, key: str) -> Session | None:
+        """A session for a valid, unrevoked key of a login role (a one-time key is used up)."""
+        found = self.gate.from_key(key)
+        one_time = False
+        if found is None:
+            redeemed = self.once.redeem(key, keep_s=self.ttl_s)
+            if redeemed is None or self.gate.revoked.is_revoked(redeemed.key_id):
+                return None
+            found, one_time = Principal(redeemed.role, redeemed.key_id), True
+        if found.role not in LOGIN_ROLES:
+            return None
+        sid = secrets.token_hex(12)
+        payload = {"r": str(found.role), "k": found.key_id, "o": int(one_time), "s": sid}
+        cookie = str(self._signer.dumps(payload))
+        return Session(cookie, Principal(found.role, found.key_id, sid), one_time)
 
     def login(self, key: str) -> str | None:
-        """A session cookie value for a valid key (a one-time key is used up), else None."""
-        role = self.role_of_key(key)
-        if role is not None:
-            return str(self._signer.dumps({"r": role, "k": fingerprint(key)}))
-        role = self.once.redeem(key)
-        if role is not None:
-            return str(self._signer.dumps({"r": role, "k": "once"}))
-        return None
+        session = self.open_session(key)
+        return None if session is None else session.cookie
 
-    def from_cookie(self, value: str | None) -> Viewer | None:
+    def from_cookie(self, value: str | None) -> Principal | None:
         if not value:
             return None
         try:
             data = self._signer.loads(value, max_age=int(self.ttl_s))
         except BadSignature:  # also SignatureExpired
             return None
-        if not isinstance(data, dict) or data.get("r") not in (VIEWER, POI):
+        if not isinstance(data, dict) or data.get("r") not in LOGIN_ROLES:
+            return None
+        role, key_id, sid = Role(data["r"]), str(data.get("k", "")), str(data.get("s", ""))
+        if not key_id or not sid:
             return None
         # a session dies with its key: removing a key from the settings logs its users out
-        if data.get("k") != "once" and self._roles.get(str(data.get("k"))) != data["r"]:
+        if not data.get("o") and self.gate.keys.role_of_fingerprint(key_id) != role:
             return None
-        return Viewer(str(data["r"]))
+        if self.gate.revoked.is_revoked(key_id, sid):
+            return None
+        return Principal(role, key_id, sid)
 
-    def viewer_of(self, request: Request) -> Viewer | None:
-        role = self.role_of_key(request.headers.get("x-api-key"))
-        if role is not None:
-            return Viewer(role)
+    def from_request(self, request: Request) -> Principal | None:
         return self.from_cookie(request.cookies.get(COOKIE))
+
+    def viewer_of(self, request: Request) -> Principal | None:
+        """A key in the headers, else the session cookie."""
+        return self.gate.from_key(request.headers.get("x-api-key")) or self.from_request(request)
+
+    def end_session(self, who: Principal) -> None:
+        """Logging out: the session id is refused from now on, wherever the cookie went."""
+        if who.session_id:
+            self.gate.revoked.revoke(who.session_id, "session", "logged out", ttl_s=self.ttl_s)

@@ -106,8 +106,8 @@ def _env(settings: VigilSettings, api_key: str) -> dict[str, str]:
         "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
         "VIGIL_CLICKHOUSE__URL": settings.clickhouse.url,
         "VIGIL_CLICKHOUSE__DATABASE": settings.clickhouse.database,
-        "VIGIL_INGEST__API_KEYS": json.dumps(
-            [api_key, *(k.get_secret_value() for k in settings.ingest.api_keys)]
+        "VIGIL_ACCESS__INGEST_KEYS": json.dumps(
+            [api_key, *(k.get_secret_value() for k in settings.access.ingest_keys)]
         ),
         # /metrics on any free port: a fixed one may still be held by the demo process
         "VIGIL_METRICS_PORT": "0",

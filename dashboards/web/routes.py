@@ -1,12 +1,14 @@
-"""The dashboard's routes under ``/dashboard``. Every route but the login form needs a valid key
-or session (pages redirect to the login form, ``/dashboard/api/*`` answers 401); changes need the
-POI role and the ``X-Vigil-Request`` header (a cross-site form cannot send it). Images are served
-only through the signed URLs the pages are given, as the viewer's role may see them
-(dashboards/web/frames.py)."""
+"""The dashboard's routes under ``/dashboard``. Every route but the login form states its
+permission (``vigil.access``): ``view`` for the pages and feeds, ``watchlist`` for the POI pages
+and changes. Without a valid key or session pages redirect to the login form and
+``/dashboard/api/*`` answers 401; changes also need the ``X-Vigil-Request`` header (a cross-site
+form cannot send it). Images are served only through the signed URLs the pages are given, as the
+viewer's role may see them (dashboards/web/frames.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
@@ -15,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Security
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -28,10 +30,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from prometheus_client import Counter, Gauge
 from starlette.concurrency import run_in_threadpool
 
+from connectors.api.access import Gate, allow
 from dashboards.web.auth import COOKIE, Auth, Forbidden, NotAuthenticated, Viewer
 from dashboards.web.charts import CAMERA, CHARTS, ChartReader, ChartsUnavailable
 from dashboards.web.frames import FrameViews
 from dashboards.web.live import LiveState, incidents
+from dashboards.web.login import charge_login, login_key, login_limiter
+from vigil.access import Permission
 from vigil.settings import VigilSettings
 
 log = logging.getLogger(__name__)
@@ -61,9 +66,10 @@ templates = Environment(
 class Dashboard:
     """Per-app state: auth, the live reader (started on first use), charts, the POI feed."""
 
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: VigilSettings, gate: Gate | None = None) -> None:
         self.settings = settings
-        self.auth = Auth(settings)
+        self.auth = Auth(settings, gate)
+        self.login_rate = login_limiter(settings.dashboard)
         self.live = LiveState(settings)
         self.charts = ChartReader(settings)
         self.frames = FrameViews(settings, self.live)
@@ -87,24 +93,21 @@ def state(request: Request) -> Dashboard:
     return dash
 
 
-def viewer(request: Request) -> Viewer:
-    found = state(request).auth.viewer_of(request)
-    if found is None:
-        raise NotAuthenticated()
+def viewer(request: Request, who: Annotated[Viewer, Security(allow(Permission.VIEW))]) -> Viewer:
     state(request).live.start()
-    return found
-
-
-def poi_viewer(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
-    if not who.poi:
-        raise Forbidden()
-    if request.method not in ("GET", "HEAD") and request.headers.get("x-vigil-request") != "1":
-        raise Forbidden()
     return who
 
 
-Who = Annotated[Viewer, Depends(viewer)]
-PoiWho = Annotated[Viewer, Depends(poi_viewer)]
+def poi_viewer(
+    request: Request, who: Annotated[Viewer, Security(allow(Permission.WATCHLIST))]
+) -> Viewer:
+    if request.method not in ("GET", "HEAD") and request.headers.get("x-vigil-request") != "1":
+        raise Forbidden("a change needs the X-Vigil-Request: 1 header")
+    return who
+
+
+Who = Annotated[Viewer, Security(viewer)]
+PoiWho = Annotated[Viewer, Security(poi_viewer)]
 
 
 def page(name: str, inline_style: bool = False, **context: Any) -> HTMLResponse:
@@ -125,19 +128,32 @@ async def login_form(error: str = "") -> HTMLResponse:
 
 
 @router.post("/login")
-async def login(request: Request, key: Annotated[str, Form(max_length=512)]) -> Response:
-    cookie = state(request).auth.login(key.strip())
-    if cookie is None:
+async def login(request: Request) -> Response:
+    """Rate-limited per address (429), body capped before parsing (413); a viewer or POI key,
+    or a one-time key, gets a session cookie."""
+    dash = state(request)
+    charge_login(request, dash.login_rate)
+    key = await login_key(request, dash.settings.dashboard.login_max_bytes)
+    session = dash.auth.open_session(key)
+    if session is None:
         LOGINS.labels("refused").inc()
         return page(
             "login.html", inline_style=True, error="That key is not valid (or was already used)."
         )
     LOGINS.labels("ok").inc()
+    who = session.who
+    log.info(
+        "dashboard login: role=%s key=%s%s session=%s",
+        who.role,
+        who.key_id,
+        " (one-time)" if session.one_time else "",
+        who.session_id,
+    )
     resp = RedirectResponse("/dashboard/", status_code=303)
-    auth = state(request).auth
+    auth = dash.auth
     resp.set_cookie(
         COOKIE,
-        cookie,
+        session.cookie,
         max_age=int(auth.ttl_s),
         httponly=True,
         samesite="strict",
@@ -148,7 +164,8 @@ async def login(request: Request, key: Annotated[str, Form(max_length=512)]) -> 
 
 
 @router.post("/logout")
-async def logout(_who: Who) -> Response:
+async def logout(request: Request, who: Who) -> Response:
+    state(request).auth.end_session(who)
     resp = RedirectResponse("/dashboard/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/dashboard")
     return resp
@@ -294,14 +311,14 @@ async def poi_list(request: Request, _who: PoiWho) -> JSONResponse:
 @router.post("/api/poi")
 async def poi_enrol(
     request: Request,
-    _who: PoiWho,
+    who: PoiWho,
     person_id: Annotated[str, Query(pattern=PERSON)],
     name: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     """The upload API's enrolment (same limits, same face checks) behind the session."""
     from connectors.api.poi import enroll_poi
 
-    resp = await enroll_poi(request, person_id, name, None)
+    resp = await enroll_poi(request, who, person_id, name, None)
     if resp.status_code == 201:
         await _await_person(request, person_id, present=True)
     return resp
@@ -334,19 +351,21 @@ def mount(app: FastAPI, settings: VigilSettings) -> None:
     """Add the dashboard to the upload API's app (``vigil api``)."""
     if not settings.dashboard.enabled:
         return
-    app.state.dashboard = Dashboard(settings)
+    dash = app.state.dashboard = Dashboard(settings, app.state.gate)
+    app.state.gate.sessions = dash.auth.from_request
     app.include_router(router)
 
+    api_handler = app.exception_handlers[NotAuthenticated]
+
     @app.exception_handler(NotAuthenticated)
-    async def _unauthenticated(request: Request, _exc: NotAuthenticated) -> Response:
-        if request.url.path.startswith("/dashboard/api/") or request.method != "GET":
+    async def _unauthenticated(request: Request, exc: NotAuthenticated) -> Response:
+        """Dashboard pages redirect to the login form; everything else answers 401."""
+        path = request.url.path
+        if not path.startswith("/dashboard/"):
+            answer = api_handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        if path.startswith("/dashboard/api/") or request.method != "GET":
             return JSONResponse(
                 {"error": "unauthorized", "detail": "log in or send X-API-Key"}, 401
             )
         return RedirectResponse("/dashboard/login", status_code=303)
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(_request: Request, _exc: Forbidden) -> Response:
-        return JSONResponse(
-            {"error": "forbidden", "detail": "needs the POI role (and X-Vigil-Request: 1)"}, 403
-        )

@@ -1,5 +1,8 @@
-"""One-time login keys: minted by ``make demo`` or ``vigil dashboard login-key`` in one process,
-redeemed once by the dashboard in another. Only SHA-256 digests are stored."""
+"""One-time login keys: minted by ``make demo``, ``vigil keys mint`` or an admin (``POST
+/v1/admin/login-keys``) in one process, redeemed once by the dashboard in another. Only SHA-256
+digests are stored. A redeemed key is kept (marked used) for as long as the session it made may
+live, so ``vigil keys list`` shows it and its id (the key's fingerprint, which the session
+carries) can be revoked to end that session."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ import hashlib
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vigil.access import LOGIN_ROLES, Role, fingerprint
 from vigil.settings import VigilSettings
 
 
@@ -22,8 +27,23 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Redeemed:
+    role: Role
+    key_id: str  # the one-time key's fingerprint: sessions carry it, revocation names it
+
+
+@dataclass(frozen=True)
+class OneTimeKey:
+    key_id: str
+    role: str
+    expires_ms: int
+    used_ms: int | None
+
+
 class OneTimeKeys:
-    """A small JSON file of ``digest -> {role, expires_ms}``, rewritten under an flock."""
+    """A small JSON file of ``digest -> {role, expires_ms, used_ms}``, rewritten under an
+    flock."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -46,23 +66,43 @@ class OneTimeKeys:
             return result
 
     def mint(self, role: str, ttl_s: float = 3600.0) -> str:
+        if role not in LOGIN_ROLES:
+            roles = sorted(map(str, LOGIN_ROLES))
+            raise ValueError(f"a login key's role is one of {roles}, not {role!r}")
         key = "once-" + secrets.token_urlsafe(24)
         expires = int((time.time() + ttl_s) * 1000)
 
         def add(entries: dict[str, dict[str, Any]]) -> None:
-            entries[_digest(key)] = {"role": role, "expires_ms": expires}
+            entries[_digest(key)] = {"role": str(role), "expires_ms": expires, "used_ms": None}
 
         self._update(add)
         return key
 
-    def redeem(self, key: str) -> str | None:
-        """The key's role, and the key is gone; None for unknown, used or expired keys."""
+    def redeem(self, key: str, keep_s: float = 12 * 3600) -> Redeemed | None:
+        """The key's role and id, and the key is used up; None for unknown, used or expired
+        keys. The used entry is kept ``keep_s`` (the session's lifetime) for the listing."""
         if not key.startswith("once-") or not self.path.exists():
             return None
+        now = int(time.time() * 1000)
 
-        def take(entries: dict[str, dict[str, Any]]) -> str | None:
-            entry = entries.pop(_digest(key), None)
-            return None if entry is None else str(entry["role"])
+        def take(entries: dict[str, dict[str, Any]]) -> Redeemed | None:
+            entry = entries.get(_digest(key))
+            if entry is None or entry.get("used_ms") or entry.get("role") not in LOGIN_ROLES:
+                return None
+            entry["used_ms"] = now
+            entry["expires_ms"] = now + int(keep_s * 1000)
+            return Redeemed(Role(entry["role"]), fingerprint(key))
 
-        role: str | None = self._update(take)
-        return role
+        redeemed: Redeemed | None = self._update(take)
+        return redeemed
+
+    def listing(self) -> list[OneTimeKey]:
+        entries: list[OneTimeKey] = self._update(
+            lambda entries: [
+                OneTimeKey(
+                    digest[:24], str(v["role"]), int(v["expires_ms"]), v.get("used_ms") or None
+                )
+                for digest, v in entries.items()
+            ]
+        )
+        return sorted(entries, key=lambda k: k.expires_ms)

@@ -21,7 +21,7 @@ from schemas.contracts import serde_for
 from tests.connectors.helpers import make_topics
 from vigil import kafka
 from vigil.cli import app as cli
-from vigil.settings import IngestSettings, VigilSettings
+from vigil.settings import AccessSettings, IngestSettings, VigilSettings
 from vigil.topics import Topic
 
 HOUR = 3600.0
@@ -119,9 +119,8 @@ def test_upload_refused_by_kafka_leaves_no_blob(settings: VigilSettings) -> None
     producer gives up after its message timeout, the API answers 503 and deletes the blob."""
     api = settings.model_copy(
         update={
-            "ingest": IngestSettings(
-                api_keys=(SecretStr("k"),), inline_image_bytes=1024, blob_gc_interval_s=0
-            )
+            "access": AccessSettings(ingest_keys=(SecretStr("k"),)),
+            "ingest": IngestSettings(inline_image_bytes=1024, blob_gc_interval_s=0),
         }
     )
     producer = kafka.producer(api, **{"message.timeout.ms": 1500})

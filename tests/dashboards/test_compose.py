@@ -69,7 +69,8 @@ def test_compose_stack_has_every_service_with_healthchecks_and_volumes() -> None
         assert services[name].get("volumes"), name
     api = services["vigil-api"]
     assert api["command"][:2] == ["vigil", "api"]
-    assert "VIGIL_INGEST__API_KEYS" in api["environment"]  # never open: no keys, no start
+    for var in ("INGEST", "VIEWER", "POI", "ADMIN"):  # never open: no keys, no start
+        assert f"VIGIL_ACCESS__{var}_KEYS" in api["environment"]
     # docker-compose 1.x prints volumes as "source:target:mode"
     grafana = " ".join(str(v) for v in services["grafana"]["volumes"])
     assert "dashboards/grafana/provisioning:/etc/grafana/provisioning" in grafana

@@ -98,7 +98,7 @@ def components(
                     settings.model_copy(update={"data_dir": tmp_path / name}),
                     VIGIL_CACHE_DIR=str(zoo_cache),
                     VIGIL_METRICS_PORT=str(ports[name]),
-                    VIGIL_INGEST__API_KEYS='["k-0123456789"]',
+                    VIGIL_ACCESS__INGEST_KEYS='["k-0123456789"]',
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -31,7 +31,7 @@ SECRETS = {
         json.dumps({"sasl.oauthbearer.client.secret": "oauth-Secret-w", "linger.ms": 5}),
         "oauth-Secret-w",
     ),
-    "VIGIL_INGEST__API_KEYS": ('["ingest-Key-0123456789"]', "ingest-Key-0123456789"),
+    "VIGIL_ACCESS__INGEST_KEYS": ('["ingest-Key-0123456789"]', "ingest-Key-0123456789"),
     "VIGIL_DASHBOARD__SESSION_SECRET": (
         "session-Secret-0123456789abcdef0123456789abcdef",
         "session-Secret-0123456789abcdef0123456789abcdef",
@@ -82,7 +82,7 @@ def test_logs_mask_secrets_in_messages_arguments_and_tracebacks(
         log.warning("options %s", settings.kafka.client_config())
         log.warning("camera rtsp://admin:cam-Pa55@10.1.1.1/stream failed")
         try:
-            raise RuntimeError(f"auth failed for {SECRETS['VIGIL_INGEST__API_KEYS'][1]}")
+            raise RuntimeError(f"auth failed for {SECRETS['VIGIL_ACCESS__INGEST_KEYS'][1]}")
         except RuntimeError:
             log.exception("request failed")
         register_secrets(["https://hooks.example/T000/hook-Token-v", "hmac-Key-u"])
@@ -133,7 +133,7 @@ def test_api_process_logs_and_metrics_hold_no_secret(
                 assert proc.poll() is None, out.read_text()[-3000:]
                 assert time.monotonic() < deadline, "vigil api did not come up"
                 time.sleep(0.2)
-            key = SECRETS["VIGIL_INGEST__API_KEYS"][1]
+            key = SECRETS["VIGIL_ACCESS__INGEST_KEYS"][1]
             wrong = httpx.post(f"{url}/v1/frames", content=b"x", headers={"X-API-Key": "no"})
             assert wrong.status_code == 401
             bad = httpx.post(

@@ -16,6 +16,7 @@ from vigil.cli import config as config_cmd
 from vigil.cli import dashboard as dashboard_cmd
 from vigil.cli import drift as drift_cmd
 from vigil.cli import ingest as ingest_cmd
+from vigil.cli import keys as keys_cmd
 from vigil.cli import models as models_cmd
 from vigil.cli import replay as replay_cmd
 from vigil.cli import schemas as schemas_cmd
@@ -44,6 +45,7 @@ app.add_typer(drift_cmd.app, name="drift")
 worker_cmd.register(app)
 alerts_cmd.register(app)
 app.add_typer(dashboard_cmd.app, name="dashboard")
+app.add_typer(keys_cmd.app, name="keys")
 replay_cmd.register(app)  # vigil replay, vigil eval
 
 __all__ = ["app", "console", "main", "settings_of"]

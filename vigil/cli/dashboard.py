@@ -20,7 +20,8 @@ def login_key(
     poi: Annotated[bool, typer.Option("--poi/--viewer", help="Role of the key.")] = False,
     hours: Annotated[float, typer.Option(min=0.01, help="Valid for this long.")] = 1.0,
 ) -> None:
-    """Mint a key that logs in once (the dashboard and this command share the data directory)."""
+    """Mint a key that logs in once (the dashboard and this command share the data directory);
+    the same as `vigil keys mint`."""
     from dashboards.web.auth import POI, VIEWER
     from dashboards.web.tokens import OneTimeKeys, keys_file
 

@@ -118,7 +118,8 @@ def api(
     host: Annotated[str | None, typer.Option(help="Default: ingest.api_host.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: ingest.api_port.")] = None,
 ) -> None:
-    """Serve the upload API (POST /v1/frames, GET /v1/health, /docs)."""
+    """Serve the upload API (POST /v1/frames, /v1/poi, GET /v1/health, /docs) and the
+    dashboard (/dashboard/)."""
     import uvicorn
 
     from connectors.api.app import create_app
@@ -126,11 +127,15 @@ def api(
     from vigil.metrics import serve_metrics
 
     settings = settings_of(ctx)
-    if not settings.ingest.api_keys:
-        fail("no API keys: set ingest.api_keys (e.g. VIGIL_INGEST__API_KEYS='[\"a-long-key\"]')")
+    if not any(settings.access.keys_by_role().values()):
+        fail(
+            "no API keys: set access.ingest_keys, viewer_keys, poi_keys or admin_keys "
+            "(e.g. VIGIL_ACCESS__INGEST_KEYS='[\"a-long-key\"]')"
+        )
     setup_logging(settings, "api")
     _check_topics(settings)
-    serve_metrics(settings.metrics_port, "api")
+    # protected: /metrics is on the API's own port behind a key, and metrics_port stays shut
+    serve_metrics(None if settings.access.protect_metrics else settings.metrics_port, "api")
     uvicorn.run(
         create_app(settings),
         host=host or settings.ingest.api_host,

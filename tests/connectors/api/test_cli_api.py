@@ -18,9 +18,18 @@ from vigil.settings import VigilSettings
 
 
 def test_api_without_keys_refuses_to_start() -> None:
-    result = CliRunner().invoke(app, ["api"], env={"VIGIL_INGEST__API_KEYS": "[]"})
+    result = CliRunner().invoke(app, ["api"], env={"VIGIL_ACCESS__INGEST_KEYS": "[]"})
     assert result.exit_code == 2
     assert "no API keys" in result.output
+
+
+def test_retired_key_settings_say_what_replaced_them() -> None:
+    result = CliRunner().invoke(app, ["api"], env={"VIGIL_INGEST__API_KEYS": '["k-123"]'})
+    assert result.exit_code == 2
+    assert "access.ingest_keys" in result.output
+    result = CliRunner().invoke(app, ["api"], env={"VIGIL_DASHBOARD__POI_KEYS": '["k-123"]'})
+    assert result.exit_code == 2
+    assert "access.poi_keys" in result.output
 
 
 def test_api_process_accepts_an_upload(settings: VigilSettings) -> None:
@@ -31,7 +40,7 @@ def test_api_process_accepts_an_upload(settings: VigilSettings) -> None:
         "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
         "VIGIL_DATA_DIR": str(settings.data_dir),
-        "VIGIL_INGEST__API_KEYS": '["k-123"]',
+        "VIGIL_ACCESS__INGEST_KEYS": '["k-123"]',
     }
     vigil = Path(sys.executable).parent / "vigil"
     proc = subprocess.Popen(

@@ -18,18 +18,20 @@ from tests.connectors.helpers import make_topics
 from tests.gpu_workers.conftest import zoo_cache
 from tests.gpu_workers.media import frames, still
 from tests.streams.alerting.helpers import read_topic
-from vigil.settings import IngestSettings, VigilSettings
+from vigil.settings import AccessSettings, IngestSettings, VigilSettings
 from vigil.topics import Topic
 
 __all__ = ["zoo_cache"]
 KEY = "poi-key-1"
+VIEWER = "viewer-key-1"
 AUTH = {"X-API-Key": KEY}
 
 
 @pytest.fixture
 def api_settings(settings: VigilSettings, zoo_cache: Path) -> VigilSettings:
-    ingest = IngestSettings(api_keys=(SecretStr(KEY),), max_upload_bytes=2_000_000)
-    return settings.model_copy(update={"ingest": ingest, "cache_dir": zoo_cache})
+    ingest = IngestSettings(max_upload_bytes=2_000_000)
+    access = AccessSettings(poi_keys=(SecretStr(KEY),), viewer_keys=(SecretStr(VIEWER),))
+    return settings.model_copy(update={"ingest": ingest, "access": access, "cache_dir": zoo_cache})
 
 
 @pytest.fixture
@@ -49,6 +51,13 @@ def test_enrol_over_the_api(client: TestClient, api_settings: VigilSettings) -> 
     man = png(frames("carphone_pristine.mp4", [0])[0])
     url = "/v1/poi?person_id=carphone-man&name=Carphone"
     assert client.post(url, content=man).status_code == 401
+    # a viewer key (the dashboard's blurred role) may not touch the watch-list (audit H1)
+    viewer = client.post(url, content=man, headers={"X-API-Key": VIEWER})
+    assert viewer.status_code == 403
+    assert viewer.json()["error"] == "forbidden"
+    for threshold in ("-1", "0", "1.5", "nan"):
+        bad = client.post(url + f"&threshold={threshold}", content=man, headers=AUTH)
+        assert bad.status_code == 422, threshold
     assert client.post(url, content=b"GIF89a....", headers=AUTH).status_code == 415
     big = b"\x89PNG\r\n\x1a\n" + bytes(2_100_000)
     assert client.post(url, content=big, headers=AUTH).status_code == 413

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from connectors.api.app import create_app
 from connectors.blobstore import BlobResolver
 from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
-from vigil.settings import IngestSettings, VigilSettings
+from vigil.settings import AccessSettings, VigilSettings
 
 KEY = "s3cret-key-1"
 AUTH = {"X-API-Key": KEY}
@@ -27,8 +27,8 @@ AUTH = {"X-API-Key": KEY}
 
 @pytest.fixture
 def api_settings(settings: VigilSettings) -> VigilSettings:
-    ingest = IngestSettings(api_keys=(SecretStr("other-key"), SecretStr(KEY)))
-    return settings.model_copy(update={"ingest": ingest})
+    access = AccessSettings(ingest_keys=(SecretStr("other-key"), SecretStr(KEY)))
+    return settings.model_copy(update={"access": access})
 
 
 @pytest.fixture
@@ -173,6 +173,10 @@ def test_health_and_openapi(client: TestClient) -> None:
     r = client.get("/v1/health")
     assert r.status_code == 200
     assert r.json()["kafka"] is True
-    doc = client.get("/openapi.json").json()
+    assert client.get("/openapi.json").status_code == 401  # access.protect_docs
+    assert client.get("/docs").status_code == 401
+    doc = client.get("/openapi.json", headers=AUTH).json()
+    assert "/v1/frames" in doc["paths"]
+    assert client.get("/docs", headers=AUTH).status_code == 200
     assert "/v1/frames" in doc["paths"]
     assert "multipart/form-data" in doc["paths"]["/v1/frames"]["post"]["requestBody"]["content"]

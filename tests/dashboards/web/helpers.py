@@ -21,11 +21,12 @@ from tests import samples
 from tests.conftest import free_port
 from tests.gpu_workers.media import still
 from vigil import kafka
-from vigil.settings import DashboardSettings, IngestSettings, VigilSettings
+from vigil.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
 
 VIEWER_KEY = "viewer-key-0123456789"
 POI_KEY = "poi-key-0123456789"
+SESSION_SECRET = "test-session-secret-0123456789-abcdefghij"  # noqa: S105
 # the astronaut still: her face, by hand (normalised), for the blur checks
 FACE_BOX = {"x_min": 0.36, "y_min": 0.1, "x_max": 0.6, "y_max": 0.42}
 
@@ -33,10 +34,11 @@ FACE_BOX = {"x_min": 0.36, "y_min": 0.1, "x_max": 0.6, "y_max": 0.42}
 def dashboard_settings(settings: VigilSettings, **ingest: Any) -> VigilSettings:
     return settings.model_copy(
         update={
-            "ingest": IngestSettings(api_keys=(SecretStr(VIEWER_KEY),), **ingest),
-            "dashboard": DashboardSettings(
-                poi_keys=(SecretStr(POI_KEY),), session_secret=SecretStr("s" * 40)
+            "ingest": IngestSettings(**ingest),
+            "access": AccessSettings(
+                viewer_keys=(SecretStr(VIEWER_KEY),), poi_keys=(SecretStr(POI_KEY),)
             ),
+            "dashboard": DashboardSettings(session_secret=SecretStr(SESSION_SECRET)),
         }
     )
 

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 
 from dashboards.web.auth import POI, VIEWER, Auth, fingerprint
 from dashboards.web.tokens import OneTimeKeys
-from vigil.settings import DashboardSettings, IngestSettings, VigilSettings
+from vigil.settings import AccessSettings, DashboardSettings, VigilSettings
 
-SECRET = "secret-" * 6
+SECRET = "test-session-secret-0123456789-abcdefghij"  # noqa: S105
 
 
 def make(
@@ -24,10 +24,10 @@ def make(
 ) -> Auth:
     settings = VigilSettings(
         data_dir=tmp_path,
-        ingest=IngestSettings(api_keys=tuple(SecretStr(k) for k in keys)),
-        dashboard=DashboardSettings(
-            poi_keys=tuple(SecretStr(k) for k in poi), session_secret=SecretStr(SECRET), **dash
+        access=AccessSettings(
+            viewer_keys=tuple(SecretStr(k) for k in keys), poi_keys=tuple(SecretStr(k) for k in poi)
         ),
+        dashboard=DashboardSettings(session_secret=SecretStr(SECRET), **dash),
     )
     return Auth(settings)
 
@@ -85,6 +85,8 @@ def test_one_time_key_works_once(tmp_path: Path) -> None:
 
 
 def test_random_secret_when_none_is_set(tmp_path: Path) -> None:
-    settings = VigilSettings(data_dir=tmp_path, ingest=IngestSettings(api_keys=(SecretStr("k"),)))
+    settings = VigilSettings(
+        data_dir=tmp_path, access=AccessSettings(viewer_keys=(SecretStr("k"),))
+    )
     first, second = Auth(settings), Auth(settings)
     assert second.from_cookie(first.login("k")) is None  # a restart logs everyone out
