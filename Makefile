@@ -46,7 +46,11 @@ bench: install system-deps models
 	$(BIN)/python -m bench.worker
 	$(BIN)/python -m bench.alerts
 
+# the compose file needs its secrets: .env (see .env.example), or throwaway ones for the check
 compose-check:
+	KAFKA_PASSWORD=$${KAFKA_PASSWORD:-compose-check-only-0000} \
+	CLICKHOUSE_PASSWORD=$${CLICKHOUSE_PASSWORD:-compose-check-only} \
+	GRAFANA_ADMIN_PASSWORD=$${GRAFANA_ADMIN_PASSWORD:-compose-check-only} \
 	docker-compose -f docker-compose.yml config -q
 
 clean:

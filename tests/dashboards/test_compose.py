@@ -78,6 +78,7 @@ def test_compose_stack_has_every_service_with_healthchecks_and_volumes() -> None
     prometheus = " ".join(str(v) for v in services["prometheus"]["volumes"])
     assert "dashboards/prometheus:/etc/prometheus" in prometheus
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
 
 
 def test_gpu_worker_uses_the_nvidia_runtime_and_the_gpu_extra() -> None:
