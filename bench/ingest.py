@@ -17,8 +17,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,6 +34,7 @@ from connectors.sources.publisher import FrameBuffer, make_publisher
 from vigil import kafka
 from vigil.settings import IngestSettings, KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
+from vigil.testing import api_process
 from vigil.topics import Topic, ensure_topics, topic_specs
 
 FRAMES = 2000
@@ -166,25 +165,7 @@ def upload_api(settings: VigilSettings, jpeg: bytes, seconds: float = 10.0) -> d
         "VIGIL_INGEST__UPLOAD_BURST": "1000000",
         "VIGIL_LOG_LEVEL": "WARNING",
     }
-    vigil = Path(sys.executable).parent / "vigil"
-    server = subprocess.Popen(
-        [str(vigil), "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("vigil api did not come up")
-            time.sleep(0.2)
+    with api_process(env, port, settings.data_dir.parent / "bench-api.log") as url:
         latencies: list[float] = []
         errors = [0]
         lock = threading.Lock()
@@ -209,9 +190,6 @@ def upload_api(settings: VigilSettings, jpeg: bytes, seconds: float = 10.0) -> d
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        server.wait(30)
     lat = sorted(latencies) or [0.0]
     return {
         "clients": 8,

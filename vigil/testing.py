@@ -6,14 +6,19 @@ sure every record reached the log (a record purged before it was sent would prov
 :func:`write_committed` does the same with a commit. Both return where each record landed.
 :func:`read_to_end` reads back every committed record of a topic, with no idle wait;
 :func:`wait_settled` first waits for transactions still open on it (a killed writer's).
+:func:`api_process` runs a real ``vigil api`` until its health check answers.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
@@ -175,3 +180,37 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout_s:.0f}s")
         time.sleep(0.05)
+
+
+@contextmanager
+def api_process(
+    env: dict[str, str], port: int, log: Path, timeout_s: float = 60.0
+) -> Iterator[str]:
+    """A real ``vigil api`` on loopback ``port`` with ``env`` (settings as ``VIGIL_*``), its
+    output in ``log``; yields its base URL once ``/v1/health`` answers 200, terminates it after.
+    A process that exits or never gets healthy raises with the end of its log."""
+    import httpx
+
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "vigil"), "api", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+
+            def healthy() -> bool:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"vigil api exited: {log.read_text()[-3000:]}")
+                try:
+                    return httpx.get(f"{url}/v1/health", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(healthy, timeout_s, f"vigil api on {url} ({log})")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
@@ -123,11 +123,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def image_bytes(request: Request, max_bytes: int) -> bytes:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        return await read_limited(request, max_bytes)
-    body = await read_limited(request, max_bytes + MULTIPART_OVERHEAD)
+async def parse_form(request: Request, body: bytes, *, max_files: int, max_fields: int) -> FormData:
+    """A multipart form parsed from a body already read under a byte limit (Starlette would
+    otherwise spool an unbounded body to disk); any parse error is a 400."""
     sent = False
 
     async def replay() -> Message:
@@ -138,9 +136,17 @@ async def image_bytes(request: Request, max_bytes: int) -> bytes:
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=16)
+        return await Request(request.scope, replay).form(max_files=max_files, max_fields=max_fields)
     except Exception as exc:
         raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+
+
+async def image_bytes(request: Request, max_bytes: int) -> bytes:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return await read_limited(request, max_bytes)
+    body = await read_limited(request, max_bytes + MULTIPART_OVERHEAD)
+    form = await parse_form(request, body, max_files=1, max_fields=16)
     part = form.get("file")
     if not isinstance(part, UploadFile):
         raise Rejection(400, "missing_file", "multipart body needs a 'file' part")

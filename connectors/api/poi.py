@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.types import Message
 
 from connectors.api.access import Principal, allow
 from connectors.api.app import (
@@ -22,6 +21,7 @@ from connectors.api.app import (
     charge_upload,
     documented,
     error,
+    parse_form,
     read_limited,
 )
 from connectors.api.images import Rejection, check_image
@@ -37,19 +37,7 @@ async def poi_images(request: Request, max_bytes: int) -> list[tuple[str, bytes]
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return [("image", await read_limited(request, max_bytes))]
     body = await read_limited(request, max_bytes * MAX_IMAGES + MULTIPART_OVERHEAD)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=MAX_IMAGES, max_fields=16)
-    except Exception as exc:
-        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+    form = await parse_form(request, body, max_files=MAX_IMAGES, max_fields=16)
     parts = [p for p in form.getlist("file") if isinstance(p, UploadFile)]
     if not parts:
         raise Rejection(400, "missing_file", "multipart body needs one or more 'file' parts")

@@ -9,9 +9,8 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
-from starlette.types import Message
 
-from connectors.api.app import read_limited
+from connectors.api.app import parse_form, read_limited
 from connectors.api.images import Rejection
 from connectors.api.limits import Limited, TokenBuckets
 from vigil.sections_access import DashboardSettings
@@ -55,19 +54,7 @@ async def login_key(request: Request, max_bytes: int) -> str:
 
 
 async def _multipart_key(request: Request, body: bytes) -> str:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=0, max_fields=8)
-    except Exception as exc:
-        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+    form = await parse_form(request, body, max_files=0, max_fields=8)
     value = form.get("key")
     if isinstance(value, UploadFile) or value is None:
         return ""

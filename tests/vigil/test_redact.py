@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +19,7 @@ from vigil.cli import app
 from vigil.logs import register_secrets, setup_logging
 from vigil.redact import MASK, mask_url, masked, secret_values
 from vigil.settings import VigilSettings, load_settings
+from vigil.testing import api_process
 
 SECRETS = {
     "VIGIL_CLICKHOUSE__URL": ("clickhouse://vigil:ch-Pa55word-x@db:9000/vigil", "ch-Pa55word-x"),
@@ -114,37 +112,14 @@ def test_api_process_logs_and_metrics_hold_no_secret(
         "VIGIL_LOG_LEVEL": "DEBUG",
     }
     out = tmp_path / "api.log"
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "vigil"), "api", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, out.read_text()[-3000:]
-                assert time.monotonic() < deadline, "vigil api did not come up"
-                time.sleep(0.2)
-            key = SECRETS["VIGIL_ACCESS__INGEST_KEYS"][1]
-            wrong = httpx.post(f"{url}/v1/frames", content=b"x", headers={"X-API-Key": "no"})
-            assert wrong.status_code == 401
-            bad = httpx.post(
-                f"{url}/v1/frames", content=b"not an image", headers={"X-API-Key": key}
-            )
-            assert bad.status_code == 415
-            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-            assert "vigil_api_uploads" in metrics
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    with api_process(env, port, out) as url:
+        key = SECRETS["VIGIL_ACCESS__INGEST_KEYS"][1]
+        wrong = httpx.post(f"{url}/v1/frames", content=b"x", headers={"X-API-Key": "no"})
+        assert wrong.status_code == 401
+        bad = httpx.post(f"{url}/v1/frames", content=b"not an image", headers={"X-API-Key": key})
+        assert bad.status_code == 415
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert "vigil_api_uploads" in metrics
     logs = out.read_text()
     assert logs.strip(), "the API wrote no log line at DEBUG"
     assert leaked(metrics) == []

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 from typer.testing import CliRunner
@@ -15,6 +11,7 @@ from tests.conftest import free_port
 from tests.connectors.helpers import make_topics, read_frames
 from vigil.cli import app
 from vigil.settings import VigilSettings
+from vigil.testing import api_process
 
 
 def test_api_without_keys_refuses_to_start() -> None:
@@ -42,25 +39,7 @@ def test_api_process_accepts_an_upload(settings: VigilSettings) -> None:
         "VIGIL_DATA_DIR": str(settings.data_dir),
         "VIGIL_ACCESS__INGEST_KEYS": '["k-123"]',
     }
-    vigil = Path(sys.executable).parent / "vigil"
-    proc = subprocess.Popen(
-        [str(vigil), "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "vigil api did not come up"
-            assert proc.poll() is None, "vigil api exited"
-            time.sleep(0.2)
+    with api_process(env, port, settings.data_dir.parent / "api.log") as url:
         from tests.connectors.api.test_images import image
 
         jpeg = image("JPEG")
@@ -68,9 +47,6 @@ def test_api_process_accepts_an_upload(settings: VigilSettings) -> None:
             f"{url}/v1/frames?camera_id=cli", content=jpeg, headers={"X-API-Key": "k-123"}
         )
         assert r.status_code == 202, r.text
-    finally:
-        proc.terminate()
-        proc.wait(30)
     [event] = read_frames(settings)
     assert event["frame_id"] == r.json()["frame_id"]
     assert event["image"] == jpeg

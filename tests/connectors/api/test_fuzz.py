@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +21,7 @@ from tests.conftest import free_port
 from tests.connectors.helpers import make_topics
 from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
+from vigil.testing import api_process
 
 KEY = "fuzz-ingest-key"
 # each operation is fuzzed with a key of the role it needs, so the run reaches past the gate
@@ -61,30 +57,8 @@ def api_url(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory)
         "VIGIL_INGEST__UPLOADS_PER_S": "100000",
         "VIGIL_INGEST__UPLOAD_BURST": "100000",
     }
-    log = (data_dir / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "vigil"), "api", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((data_dir / "api.log").read_text()[-4000:])
-            time.sleep(0.2)
+    with api_process(env, port, data_dir / "api.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 @pytest.fixture(scope="module")
