@@ -32,7 +32,8 @@ import numpy as np
 
 from bench.alerts_probes import AlertWatcher, Receiver
 from schemas.contracts import serde_for
-from streams.alerting.engine import CameraState, match_faces, process
+from streams.alerting.camera_state import CameraState
+from streams.alerting.engine import match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
 from streams.alerting.watchlist import Watchlist
 from tests.conftest import free_port

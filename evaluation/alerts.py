@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.source import Frame
-from streams.alerting.engine import CameraState, process
+from streams.alerting.camera_state import CameraState
+from streams.alerting.engine import process
 from streams.alerting.rules import RuleSet
 
 

@@ -4,8 +4,6 @@ store with ``put``/``get`` (an S3-compatible one, say) can be registered for its
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -13,7 +11,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
+from vigil.files import write_atomically
 from vigil.settings import VigilSettings
+
+TMP_PREFIX = ".tmp-"
 
 
 class BlobStore(Protocol):
@@ -42,17 +43,7 @@ class FileBlobStore:
     def put(self, key: str, data: bytes) -> str:
         safe = key.replace("/", "_").replace("\\", "_")
         target = self.root / safe[:2] / safe
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data, prefix=TMP_PREFIX)  # GC knows its leftovers by it
         return target.as_uri()
 
     def get(self, uri: str) -> bytes:
@@ -100,7 +91,7 @@ class FileBlobStore:
             age = clock - stat.st_mtime
             if age > max_age_s:
                 kind = "expired"
-            elif (age > orphan_grace_s and path.name.startswith(".tmp-")) or (
+            elif (age > orphan_grace_s and path.name.startswith(TMP_PREFIX)) or (
                 age > orphan_grace_s and referenced is not None and path.as_uri() not in referenced
             ):
                 kind = "orphaned"

@@ -22,7 +22,8 @@ from quixstreams.state import State
 from schemas.contracts import serde_for
 from streams.alerting import metrics
 from streams.alerting.audit import AuditLog
-from streams.alerting.engine import CameraState, alert_record, forget_removed, process
+from streams.alerting.camera_state import CameraState, forget_removed
+from streams.alerting.engine import alert_record, process
 from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import RulesFile
 from streams.alerting.watchlist import Watchlist

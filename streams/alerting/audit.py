@@ -10,8 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from streams.alerting.engine import AuditEntry
 from streams.alerting.pseudonyms import Pseudonyms
+from vigil.files import write_atomically
 
 log = logging.getLogger(__name__)
 ERASED = "erased"
@@ -77,14 +76,5 @@ def erase_person(path: Path, person_id: str, now_ms: int | None = None) -> int:
                 raw = json.dumps(entry, separators=(",", ":"))
             out.append(raw)
         if redacted:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write("".join(line + "\n" for line in out))
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(path, "".join(line + "\n" for line in out).encode())
     return redacted

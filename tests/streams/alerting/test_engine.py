@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from streams.alerting.engine import CameraState, Outcome, process
+from streams.alerting.camera_state import CameraState
+from streams.alerting.engine import Outcome, process
 from streams.alerting.rules import RuleSet, parse_rules
 from streams.alerting.watchlist import Watchlist
 from tests.streams.alerting.synth import event, person

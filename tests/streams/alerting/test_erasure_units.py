@@ -9,7 +9,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from streams.alerting.audit import AuditLog, erase_person
-from streams.alerting.engine import AuditEntry, CameraState, Incident, forget_removed
+from streams.alerting.camera_state import CameraState, Incident, forget_removed
+from streams.alerting.engine import AuditEntry
 from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.watchlist import Watchlist
 
