@@ -10,8 +10,8 @@ from typing import Any
 
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 class Receiver:

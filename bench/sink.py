@@ -28,7 +28,7 @@ from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from tests.samples import detection_event
 from vigil.clickhouse import ClickHouseClient, connect
-from vigil.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
+from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 
 BATCHES = (1_000, 10_000, 100_000)
 
@@ -236,8 +236,8 @@ def main() -> None:
 
 
 def run_kafka(root: Path, url: str | None, rows: int) -> list[dict[str, Any]]:
-    from vigil.settings import KafkaSettings, TopicSettings
     from vigil.stack import KafkaBroker
+    from vigil_app.settings import KafkaSettings, TopicSettings
 
     broker = KafkaBroker(
         home=root / "kafka",

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from vigil import kafka
-from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import ClickHouseServer, KafkaBroker, find_server_binary
 from vigil.topics import wait_for_leaders
+from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 
 Record = tuple[str | bytes | None, bytes | None]  # (key, value)
 
@@ -38,7 +38,7 @@ class Landed:
 
 
 def write_aborted(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     records: Iterable[Record],
     *,
@@ -50,7 +50,7 @@ def write_aborted(
 
 
 def write_committed(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     records: Iterable[Record],
     *,
@@ -62,7 +62,7 @@ def write_committed(
 
 
 def _transaction(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     records: Iterable[Record],
     transactional_id: str | None,
@@ -101,7 +101,7 @@ def _transaction(
 
 
 def read_to_end(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     until: Callable[[list[Message]], bool] | None = None,
     timeout_s: float = 60.0,
@@ -138,7 +138,7 @@ def read_to_end(
         cons.close()
 
 
-def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
+def read_uncommitted(settings: CoreSettings, group: str) -> Consumer:
     """A consumer that sees aborted and still-open transactions' records too. ``kafka.consumer``
     refuses to build one, so this is a bare confluent-kafka consumer: for tests that prove the
     records are there, or that find the window between a send and its commit."""
@@ -152,7 +152,7 @@ def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
     )
 
 
-def wait_settled(settings: VigilSettings, topic: str, timeout_s: float = 60.0) -> None:
+def wait_settled(settings: CoreSettings, topic: str, timeout_s: float = 60.0) -> None:
     """Until no transaction is open on ``topic``: its last stable offset (what a
     ``read_committed`` reader can reach, and what :func:`read_to_end` takes as the end) equals
     its high watermark on every partition. A process killed mid-transaction leaves one open

@@ -20,10 +20,10 @@ from confluent_kafka.admin import AdminClient
 
 from tests.conftest import free_port, shared_cache_dir
 from vigil import kafka
-from vigil.settings import AlertingSettings, KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack.kafka import MAIN_CLASS, STORAGE_TOOL, KafkaBroker, fetch_kafka_jars
 from vigil.testing import read_to_end, wait_until, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import AlertingSettings, KafkaSettings, TopicSettings, VigilSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "dashboards" / "kafka" / "start.sh"

@@ -14,7 +14,7 @@ from connectors.sources.camera import CameraState
 from connectors.sources.publisher import make_publisher
 from connectors.sources.supervisor import Supervisor
 from tests.connectors.helpers import bikes_mp4, make_topics, read_frames, write_cameras
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def test_drop_oldest_under_backpressure(settings: VigilSettings, tmp_path: Path) -> None:

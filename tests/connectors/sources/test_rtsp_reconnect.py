@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import IN_CI, free_port
 from tests.connectors.helpers import IngestProcess, bikes_mp4, make_topics, read_frames
 from tests.connectors.helpers import write_cameras as write
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 SERVER = Path(__file__).resolve().parents[1] / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -26,7 +26,7 @@ from tests.streams.alerting.delivery_helpers import (
 )
 from tests.streams.alerting.helpers import prepare_topics
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def _kill_while_down_rules(url: str) -> str:

@@ -35,7 +35,7 @@ from streams.alerting.rules import Webhook, parse_rules
 from tests.conftest import free_port
 from tests.streams.alerting.helpers import VIGIL
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.settings import ConfigError
+from vigil_app.settings import ConfigError
 
 NOW = 1_750_000_000
 

@@ -17,9 +17,9 @@ from streams.drift.samples import FramePool, stream
 from tests.conftest import shared_cache_dir
 from tests.streams.drift import helpers as h
 from tests.streams.probe import Uncommitted
-from vigil.settings import VigilSettings
 from vigil.testing import read_to_end
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 CAMERAS = ("eo-a", "eo-b")
 LOOPS = 9  # windows per camera; loops 5-8 are darkened, so drift alarms are raised too

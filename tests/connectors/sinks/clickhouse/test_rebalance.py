@@ -22,7 +22,7 @@ from tests.connectors.sinks.clickhouse.test_crash import (
     spawn_sink,
     wait_until,
 )
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 __all__ = ["_no_sink_outlives_its_test"]  # the autouse fixture kills leftover sinks
 
