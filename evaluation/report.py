@@ -14,8 +14,10 @@ from typing import Any
 
 from evaluation import coco
 from evaluation.alerts import alerts_of, diff_alerts
+from evaluation.html import render_html
 from evaluation.matching import compare
 from evaluation.source import Frame, ModelRef, Window, load_frames, resolve
+from streams.alerting.rules import load_rules
 from vigil.clickhouse import ClickHouseClient
 
 BINS = 20
@@ -198,8 +200,6 @@ def build_report(client: ClickHouseClient, db: str, req: EvalRequest) -> dict[st
             "candidate": _against_labels(truth, cand, req.iou),
         }
     if req.rules is not None:
-        from streams.alerting.rules import load_rules
-
         rules = load_rules(req.rules)
         diff = diff_alerts(
             alerts_of({f: base[f] for f in common}, rules),
@@ -211,7 +211,6 @@ def build_report(client: ClickHouseClient, db: str, req: EvalRequest) -> dict[st
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     """``report.json`` and the self-contained ``report.html`` in ``out_dir``."""
-    from evaluation.html import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"

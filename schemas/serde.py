@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from confluent_kafka.schema_registry import Schema
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas.store import AvroSchema, SchemaStore
@@ -154,8 +155,6 @@ class ConfluentSerde(AvroSerde):
     def _header(self, topic: str) -> bytes:
         schema_id = self._ids.get(topic)
         if schema_id is None:
-            from confluent_kafka.schema_registry import Schema
-
             schema_id = self.client.register_schema(
                 f"{topic}-value", Schema(self.schema.json, "AVRO")
             )

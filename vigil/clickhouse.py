@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlparse
 
+from chdb import session
+from clickhouse_driver import Client
+
 from vigil.settings import CoreSettings
 
 
@@ -49,7 +52,6 @@ class EmbeddedClickHouse:
     backend = "chdb"
 
     def __init__(self, path: Path) -> None:
-        from chdb import session
 
         path.mkdir(parents=True, exist_ok=True)
         make_session: Any = session.Session  # chdb ships no annotations for Session
@@ -96,7 +98,6 @@ class ServerClickHouse:
     backend = "server"
 
     def __init__(self, url: str) -> None:
-        from clickhouse_driver import Client
 
         parsed = urlparse(url)
         if parsed.scheme not in ("clickhouse", "clickhouses"):

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from vigil import kafka
@@ -189,7 +190,6 @@ def api_process(
     """A real ``vigil api`` on loopback ``port`` with ``env`` (settings as ``VIGIL_*``), its
     output in ``log``; yields its base URL once ``/v1/health`` answers 200, terminates it after.
     A process that exits or never gets healthy raises with the end of its log."""
-    import httpx
 
     with log.open("wb") as sink:
         proc = subprocess.Popen(

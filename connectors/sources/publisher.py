@@ -16,8 +16,10 @@ from connectors.blobstore import BlobStore
 from connectors.frames import EncodedFrame, frame_event
 from connectors.sources import metrics as m
 from connectors.sources.config import DropPolicy
+from schemas.contracts import serde_for
 from schemas.serde import AvroSerde
 from vigil import kafka
+from vigil.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +173,6 @@ class FramePublisher:
 
 def make_publisher(settings: Any, blobs: BlobStore, **producer_overrides: Any) -> FramePublisher:
     """The publisher for ``vigil.frames`` under ``settings``."""
-    from schemas.contracts import serde_for
-    from vigil.topics import Topic
 
     topic = Topic.FRAMES.name_in(settings.topics)
     prod = kafka.producer(settings, **producer_overrides)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gpu_workers.engines.base import Engine
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine, gpu_providers_first
+from gpu_workers.engines.tensorrt import TensorRtEngine
 from gpu_workers.settings import OnnxRuntimeEngineSettings, TensorRtEngineSettings
 
 EngineSettings = OnnxRuntimeEngineSettings | TensorRtEngineSettings
@@ -21,8 +22,6 @@ def make_engine(
     cache_dir: Path,
 ) -> Engine:
     if isinstance(cfg, TensorRtEngineSettings):
-        from gpu_workers.engines.tensorrt import TensorRtEngine
-
         return TensorRtEngine(
             onnx_path,
             max_batch=max_batch,

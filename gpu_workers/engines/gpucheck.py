@@ -10,6 +10,8 @@ import numpy as np
 
 from gpu_workers.engines.base import EngineError
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine
+from gpu_workers.engines.tensorrt import TensorRtEngine, import_gpu_stack
+from gpu_workers.models.loader import ModelNotPrepared, load_model
 from gpu_workers.settings import GpuWorkersSettings, TensorRtEngineSettings
 
 
@@ -26,8 +28,6 @@ class GpuCheckReport:
 
 
 def run_gpu_check(settings: GpuWorkersSettings, model: str, batch: int) -> GpuCheckReport:
-    from gpu_workers.engines.tensorrt import TensorRtEngine, import_gpu_stack
-    from gpu_workers.models.loader import ModelNotPrepared, load_model
 
     try:
         trt, _cuda = import_gpu_stack()

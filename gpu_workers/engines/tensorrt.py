@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort  # reads the declared input without a GPU
 
 from gpu_workers.engines.base import Engine, EngineError, InputSpec
 from gpu_workers.engines.trt_plan import ProfileShapes, buffer_bytes, cache_key, profile_shapes
@@ -89,7 +90,6 @@ class TensorRtEngine(Engine):
 
     @staticmethod
     def _onnx_input(path: Path) -> tuple[str, tuple[int | None, ...], str]:
-        import onnxruntime as ort  # reads the declared input without a GPU
 
         meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()
         if len(meta) != 1:

@@ -26,7 +26,8 @@ from streams.drift.engine import Closed, DriftEngine
 from streams.drift.settings import DriftProcessSettings
 from streams.runtime import DetectionStep, Output, Source, application, wire
 from vigil import kafka
-from vigil.topics import Topic
+from vigil.metrics import serve_metrics
+from vigil.topics import Topic, prepare_topics
 
 log = logging.getLogger(__name__)
 COMPONENT = "drift"
@@ -144,8 +145,6 @@ def create_app(settings: DriftProcessSettings) -> Application:
 
 def run(settings: DriftProcessSettings) -> None:
     """``vigil drift``: ensure the topics, serve metrics, run the app until SIGTERM/SIGINT."""
-    from vigil.metrics import serve_metrics
-    from vigil.topics import prepare_topics
 
     kafka.wait_until_ready(settings)
     prepare_topics(kafka.admin(settings), settings.topics)

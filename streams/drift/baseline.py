@@ -27,7 +27,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.drift.settings import DriftProcessSettings
-from streams.drift.window import Summary, add_event, empty
+from streams.drift.window import NUMERIC, Summary, add_event, empty, median
 from vigil import kafka
 from vigil.topics import Topic
 
@@ -153,7 +153,6 @@ def compute(
 
 def describe(summary: Summary) -> dict[str, Any]:
     """A few headline numbers of a summary, for people."""
-    from streams.drift.window import NUMERIC, median
 
     labels = sorted(summary["labels"].items(), key=lambda kv: -kv[1])[:3]
     return {

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as DriverError
+
 from vigil.stack.process import ServerProcess, ServerStatus, StackError, wait_for
 
 # `<yandex>` is the root every ClickHouse release accepts (newer ones also take `<clickhouse>`).
@@ -123,8 +126,6 @@ class ClickHouseServer:
         return True
 
     def _ready(self) -> bool:
-        from clickhouse_driver import Client
-        from clickhouse_driver.errors import Error as DriverError
 
         client = Client(host="127.0.0.1", port=self.tcp_port, connect_timeout=1)
         try:

@@ -79,7 +79,6 @@ async def mint_login_key(
     hours: Annotated[float, Query(gt=0, le=24 * 30)] = 1.0,
 ) -> JSONResponse:
     """A one-time dashboard login key for ``role``; shown once, only its digest is kept."""
-    from vigil.web.tokens import OneTimeKeys, keys_file
 
     settings = request.app.state.service.settings
     key = OneTimeKeys(keys_file(settings)).mint(role, ttl_s=hours * 3600)

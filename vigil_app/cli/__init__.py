@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from vigil import __version__
+from vigil.topics import RetentionError
 from vigil_app.cli import alerts as alerts_cmd
 from vigil_app.cli import analytics as analytics_cmd
 from vigil_app.cli import blobs as blobs_cmd
@@ -24,6 +25,7 @@ from vigil_app.cli import stack as stack_cmd
 from vigil_app.cli import topics as topics_cmd
 from vigil_app.cli import worker as worker_cmd
 from vigil_app.cli.common import console, fail, settings_of
+from vigil_app.demo import run_demo
 from vigil_app.settings import ConfigError, load_settings
 
 app = typer.Typer(
@@ -83,13 +85,11 @@ def demo(
     cameras: Annotated[int, typer.Option(min=1, help="Synthetic cameras.")] = 4,
 ) -> None:
     """Run Vigil on the embedded defaults: stack up, topics, events through the real broker."""
-    from vigil_app.demo import run_demo
 
     run_demo(settings_of(ctx), events=events, cameras=cameras)
 
 
 def main() -> None:
-    from vigil.topics import RetentionError
 
     try:
         app()

@@ -3,13 +3,30 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
+from connectors.sinks.clickhouse.erase import erase_poi
+from gpu_workers.faces import CascadeFaces
+from streams.alerting.app import audit_path
+from streams.alerting.audit import erase_person
+from streams.alerting.delivery.process import run_delivery
+from streams.alerting.rules import RulesFile
+from streams.alerting.runner import run_alerting
+from vigil import kafka
+from vigil.clickhouse import connect
+from vigil.faces import EnrollmentError
+from vigil.poi import PERSON_ID, publish_enrollment, publish_removal, read_watchlist, wait_compacted
+from vigil.settings import ConfigError
+from vigil.topics import ensure_topics, topic_specs
 from vigil_app.cli.common import console, fail, settings_of
+from vigil_app.settings import VigilSettings
 
 if TYPE_CHECKING:
     from streams.alerting.rules import RulesFile
@@ -25,7 +42,6 @@ def alerts(
     loglevel: Annotated[str, typer.Option(help="Quix Streams log level")] = "warning",
 ) -> None:
     """Run the alerting stream: vigil.detections -> rules, tracks, POI -> vigil.alerts."""
-    from streams.alerting.runner import run_alerting
 
     settings = settings_of(ctx)
     active = _rules_file(rules)
@@ -43,11 +59,6 @@ def deliver(
     ],
 ) -> None:
     """Run only the delivery: vigil.alerts -> log, webhooks (or vigil.dlq), until SIGTERM."""
-    import signal
-    import threading
-    from typing import Any
-
-    from streams.alerting.delivery.process import run_delivery
 
     settings = settings_of(ctx)
     active = _rules_file(rules)
@@ -66,8 +77,6 @@ def deliver(
 
 def _rules_file(path: Path) -> RulesFile:
     """The rules file; a bad one at start is refused (exit 2), naming the field."""
-    from streams.alerting.rules import RulesFile
-    from vigil.settings import ConfigError
 
     try:
         return RulesFile(path)
@@ -86,11 +95,6 @@ def enroll(
     ] = None,
 ) -> None:
     """Enrol a person: exactly one good face per image, else nothing is published."""
-    import re
-
-    from gpu_workers.faces import CascadeFaces
-    from vigil.faces import EnrollmentError
-    from vigil.poi import PERSON_ID, publish_enrollment
 
     settings = settings_of(ctx)
     if not re.match(PERSON_ID, person_id):
@@ -119,7 +123,6 @@ def remove(
     ctx: typer.Context, person_id: Annotated[str, typer.Option("--id", help="Person id.")]
 ) -> None:
     """Remove a person (a tombstone: matchers forget them at once, compaction erases them)."""
-    from vigil.poi import publish_removal
 
     settings = settings_of(ctx)
     _ensure_poi_topic(settings)
@@ -142,13 +145,6 @@ def erase(
 ) -> None:
     """Erase a person: the watch-list (tombstone), the POI audit log (a redacted entry stays),
     ClickHouse alerts (POI id cleared); prints what was erased where, and what expires."""
-    import re
-
-    from connectors.sinks.clickhouse.erase import erase_poi
-    from streams.alerting.app import audit_path
-    from streams.alerting.audit import erase_person
-    from vigil.clickhouse import connect
-    from vigil.poi import PERSON_ID, publish_removal, wait_compacted
 
     settings = settings_of(ctx)
     if not re.match(PERSON_ID, person_id):
@@ -194,7 +190,6 @@ def erase(
 @poi_app.command("list")
 def list_(ctx: typer.Context) -> None:
     """The watch-list as the topic holds it now."""
-    from vigil.poi import read_watchlist
 
     settings = settings_of(ctx)
     _ensure_poi_topic(settings)
@@ -216,9 +211,6 @@ def list_(ctx: typer.Context) -> None:
 
 
 def _ensure_poi_topic(settings: object) -> None:
-    from vigil import kafka
-    from vigil.topics import ensure_topics, topic_specs
-    from vigil_app.settings import VigilSettings
 
     if not isinstance(settings, VigilSettings):
         raise TypeError("settings")

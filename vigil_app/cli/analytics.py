@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import signal
 import threading
@@ -16,6 +17,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from connectors.sinks.clickhouse.queries import named_queries, named_query
+from connectors.sinks.clickhouse.schema import Retention, migrate
+from connectors.sinks.clickhouse.sink import ClickHouseSink
+from connectors.sinks.clickhouse.writer import FaultInjection
+from vigil.clickhouse import connect
+from vigil.logs import setup_logging
+from vigil.metrics import serve_metrics
 from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import VigilSettings
 
@@ -31,10 +39,6 @@ def register(app: typer.Typer) -> None:
 
 def connect_when_ready(settings: VigilSettings, stop: threading.Event) -> Any:
     """Connect and migrate, retrying with backoff while ClickHouse is unreachable."""
-    import logging
-
-    from connectors.sinks.clickhouse.schema import Retention, migrate
-    from vigil.clickhouse import connect
 
     conf = settings.clickhouse_sink
     delay = conf.retry_initial_s
@@ -62,10 +66,6 @@ def connect_when_ready(settings: VigilSettings, stop: threading.Event) -> Any:
 @sink_app.command("clickhouse")
 def clickhouse_sink(ctx: typer.Context) -> None:
     """Consume detections, alerts and drift into ClickHouse, exactly once. SIGTERM flushes."""
-    from connectors.sinks.clickhouse.sink import ClickHouseSink
-    from connectors.sinks.clickhouse.writer import FaultInjection
-    from vigil.logs import setup_logging
-    from vigil.metrics import serve_metrics
 
     settings = settings_of(ctx)
     setup_logging(settings, "clickhouse-sink")
@@ -115,8 +115,6 @@ def sql(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Query ClickHouse (chDB, or the server at clickhouse.url); ``{db}`` means the database."""
-    from connectors.sinks.clickhouse.queries import named_queries, named_query
-    from vigil.clickhouse import connect
 
     settings = settings_of(ctx)
     if list_queries:

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 from confluent_kafka import KafkaException
 
+from connectors.blobstore import collect_garbage, default_store
+from vigil import kafka
 from vigil_app.cli.common import console, fail, settings_of
 
 app = typer.Typer(help="The claim-check blob store (images over the inline limit).")
@@ -29,8 +31,6 @@ def gc(
 ) -> None:
     """Delete blobs older than ingest.blob_retention_hours (and, with --orphans, blobs no
     event refers to). `vigil api` runs the age GC every ingest.blob_gc_interval_s."""
-    from connectors.blobstore import collect_garbage, default_store
-    from vigil import kafka
 
     settings = settings_of(ctx)
     try:

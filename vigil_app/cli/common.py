@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import NoReturn
 
 import typer
-from rich.console import Console
 
+from vigil_app.console import console as console
+from vigil_app.console import err_console
 from vigil_app.settings import VigilSettings
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 def settings_of(ctx: typer.Context) -> VigilSettings:

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from dashboards.web.auth import POI, VIEWER
+from vigil.web.tokens import OneTimeKeys, keys_file
 from vigil_app.cli.common import console, settings_of
+from vigil_app.demo.dashboard import server, stop_demo_dashboard
 
 app = typer.Typer(
     help="The web dashboard served by `vigil api` (/dashboard/).", no_args_is_help=True
@@ -22,8 +25,6 @@ def login_key(
 ) -> None:
     """Mint a key that logs in once (the dashboard and this command share the data directory);
     the same as `vigil keys mint`."""
-    from dashboards.web.auth import POI, VIEWER
-    from vigil.web.tokens import OneTimeKeys, keys_file
 
     settings = settings_of(ctx)
     key = OneTimeKeys(keys_file(settings)).mint(POI if poi else VIEWER, ttl_s=hours * 3600)
@@ -33,7 +34,6 @@ def login_key(
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the dashboard `make demo` started in the background."""
-    from vigil_app.demo.dashboard import stop_demo_dashboard
 
     stopped = stop_demo_dashboard(settings_of(ctx))
     console.print("dashboard stopped" if stopped else "no demo dashboard was running")
@@ -42,7 +42,6 @@ def stop(ctx: typer.Context) -> None:
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Whether the demo's background dashboard runs, and its log file."""
-    from vigil_app.demo.dashboard import server
 
     proc = server(settings_of(ctx))
     pid = proc.pid()

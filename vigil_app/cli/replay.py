@@ -9,8 +9,33 @@ from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
+from connectors.sinks.clickhouse.catchup import sink_until_caught_up
+from evaluation.coco import LabelsError
+from evaluation.report import EvalRequest, build_report, write_report
+from evaluation.source import SelectionError, Window
+from evaluation.terminal import print_report
+from gpu_workers.engines import EngineError
+from gpu_workers.models.loader import ModelNotPrepared
+from gpu_workers.models.spec import SpecError
+from gpu_workers.replay.bounds import OutOfRetention, iso, parse_time
+from gpu_workers.replay.candidate import candidates_topics, slug
+from gpu_workers.replay.replayer import Replayer
+from gpu_workers.replay.run import ReplayRequest, plan_for, run_replay, runs_dir
+from vigil import kafka
+from vigil.clickhouse import connect
+from vigil.logs import setup_logging
+from vigil.settings import ConfigError
+from vigil.topics import Topic
 from vigil_app.cli.common import console, fail, settings_of
+from vigil_app.settings import candidates_settings
 
 Engine = Literal["onnxruntime", "tensorrt"]
 
@@ -48,22 +73,6 @@ def replay(
 ) -> None:
     """Run the frames captured in [--from, --to] through a candidate model, as fast as the
     engine allows; detections go to the candidates' topic (never production's)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from gpu_workers.engines import EngineError
-    from gpu_workers.models.loader import ModelNotPrepared
-    from gpu_workers.models.spec import SpecError
-    from gpu_workers.replay.bounds import OutOfRetention, iso, parse_time
-    from gpu_workers.replay.replayer import Replayer
-    from gpu_workers.replay.run import ReplayRequest, plan_for, run_replay
-    from vigil import kafka
-    from vigil.logs import setup_logging
 
     settings = settings_of(ctx)
     setup_logging(settings, "replay")
@@ -118,10 +127,6 @@ def replay(
         f"records outside the range or cameras skipped) -> {result.output_topic}"
     )
     if sink:
-        from connectors.sinks.clickhouse.catchup import sink_until_caught_up
-        from vigil.clickhouse import connect
-        from vigil_app.settings import candidates_settings
-
         client = connect(settings)
         try:
             stats = sink_until_caught_up(candidates_settings(settings), client)
@@ -153,16 +158,6 @@ def evaluate(
 ) -> None:
     """Compare a candidate with a baseline on the same frames: agreement, per-label
     precision/recall/F1, count and score deltas, alerts, speed; JSON and HTML reports."""
-    from evaluation.coco import LabelsError
-    from evaluation.report import EvalRequest, build_report, write_report
-    from evaluation.source import SelectionError, Window
-    from evaluation.terminal import print_report
-    from gpu_workers.replay.bounds import parse_time
-    from gpu_workers.replay.candidate import candidates_topics, slug
-    from gpu_workers.replay.run import runs_dir
-    from vigil.clickhouse import connect
-    from vigil.settings import ConfigError
-    from vigil.topics import Topic
 
     settings = settings_of(ctx)
     try:

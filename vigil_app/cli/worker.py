@@ -8,6 +8,17 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from gpu_workers.engines import EngineError
+from gpu_workers.engines.gpucheck import GpuCheckError, run_gpu_check
+from gpu_workers.models.loader import ModelNotPrepared
+from gpu_workers.models.spec import SpecError
+from gpu_workers.replay.candidate import ensure_candidate_topics
+from gpu_workers.replay.shadow import shadow_worker
+from gpu_workers.worker.loop import Worker
+from vigil import kafka
+from vigil.logs import setup_logging
+from vigil.metrics import serve_metrics
+from vigil.topics import prepare_topics
 from vigil_app.cli.common import console, fail, settings_of
 
 
@@ -30,14 +41,6 @@ def worker(
     ] = None,
 ) -> None:
     """Consume frames, batch them through the detector, publish detections exactly once."""
-    from gpu_workers.engines import EngineError
-    from gpu_workers.models.loader import ModelNotPrepared
-    from gpu_workers.models.spec import SpecError
-    from gpu_workers.worker.loop import Worker
-    from vigil import kafka
-    from vigil.logs import setup_logging
-    from vigil.metrics import serve_metrics
-    from vigil.topics import prepare_topics
 
     settings = settings_of(ctx)
     if shadow != bool(model):
@@ -48,9 +51,6 @@ def worker(
     prepare_topics(kafka.admin(settings), settings.topics)
     try:
         if shadow and model:
-            from gpu_workers.replay.candidate import ensure_candidate_topics
-            from gpu_workers.replay.shadow import shadow_worker
-
             ensure_candidate_topics(settings)
             w = shadow_worker(settings, model, instance=instance)
         else:
@@ -74,7 +74,6 @@ def gpu_check(
     tolerance: Annotated[float, typer.Option(help="Max abs difference allowed.")] = 0.05,
 ) -> None:
     """Build the TensorRT engine for a model and compare its outputs with ONNX Runtime (CPU)."""
-    from gpu_workers.engines.gpucheck import GpuCheckError, run_gpu_check
 
     settings = settings_of(ctx)
     try:

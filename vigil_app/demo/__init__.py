@@ -27,7 +27,14 @@ from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
 from vigil.stack import Stack
 from vigil.topics import Topic, ensure_topics, topic_specs
-from vigil_app.cli.common import console
+from vigil_app.console import console
+from vigil_app.demo.alerting import demo_alerts
+from vigil_app.demo.dashboard import start_demo_dashboard
+from vigil_app.demo.drift import run_drift_demo
+from vigil_app.demo.replay import run_replay_demo
+from vigil_app.demo.sink import sink_and_show
+from vigil_app.demo.sources import ingest_sample_video
+from vigil_app.demo.worker import run_worker_demo
 from vigil_app.settings import VigilSettings
 
 EVENTS = Counter("vigil_demo_events_total", "Events the demo produced", ["topic"])
@@ -98,22 +105,18 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
     in_order = all(seqs == sorted(seqs) for seqs in seen.values())
 
     # Issue 3: the bundled sample video through the camera ingest path into vigil.frames.
-    from vigil_app.demo.sources import ingest_sample_video
 
     ingest_sample_video(settings)
 
     # Issue 5: the real inference worker over the frames topic (sample video included).
-    from vigil_app.demo.worker import run_worker_demo
 
     run_worker_demo(settings)
 
     # Issue 8: a drift window summary, and an injected shift raising an alarm.
-    from vigil_app.demo.drift import run_drift_demo
 
     run_drift_demo(settings)
 
     # Issue 7: enrol the sample person; a POI alert and a zone alert on the sample videos.
-    from vigil_app.demo.alerting import demo_alerts
 
     demo_alerts(settings)
 
@@ -134,15 +137,12 @@ def run_demo(settings: VigilSettings, *, events: int, cameras: int) -> DemoSumma
     )
     print_summary(settings, summary, cameras, port)
     # issue 6: the detections into embedded ClickHouse, then a few named queries
-    from vigil_app.demo.sink import sink_and_show
 
     sink_and_show(settings, console)
     # Issue 9: replay the sample video through a second model configuration and evaluate it.
-    from vigil_app.demo.replay import run_replay_demo
 
     run_replay_demo(settings, console)
     # issue 10: the web dashboard in the background, its URL and a one-time login key
-    from vigil_app.demo.dashboard import start_demo_dashboard
 
     start_demo_dashboard(settings, console)
     if not summary.ok or summary.frames_produced != events:

@@ -23,11 +23,13 @@ from rich.table import Table
 
 from gpu_workers.faces import build_enrollment, load_cascade
 from gpu_workers.models.cascade import FaceCascade
+from gpu_workers.models.loader import load_model
+from gpu_workers.models.ssd import SsdAdapter
 from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.poi import publish_enrollment
 from vigil.topics import Topic
-from vigil_app.cli.common import console
+from vigil_app.console import console
 from vigil_app.settings import VigilSettings
 
 PERSON_ID = "demo-carphone-man"
@@ -78,8 +80,6 @@ _LOADED: dict[tuple[Any, Path], tuple[Any, FaceCascade]] = {}
 
 def _models(settings: VigilSettings) -> tuple[Any, FaceCascade]:
     """The detector and face cascade, loaded once per process (demo re-runs reuse them)."""
-    from gpu_workers.models.loader import load_model
-    from gpu_workers.models.ssd import SsdAdapter
 
     key = (settings.models, settings.cache_dir)
     if key in _LOADED:

@@ -19,11 +19,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from dashboards.web.auth import POI
+from vigil import kafka
+from vigil.clickhouse import connect
 from vigil.stack.process import ServerProcess
 from vigil.topics import Topic
 from vigil.web.tokens import OneTimeKeys, keys_file
-from vigil_app.settings import VigilSettings
+from vigil_app.settings import TopicSettings, VigilSettings
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,6 @@ def sink_alerts_and_drift(settings: VigilSettings, timeout_s: float = 60.0) -> i
     """The demo's alerts and drift statistics into ClickHouse (the detections are already there
     from the sink step), including the drift step's own topics (``<prefix>-drift-demo``, see
     streams/drift/demo.py), whose windows carry the brightness alarm; messages read."""
-    from vigil_app.settings import TopicSettings
 
     read = _sink(settings, [Topic.ALERTS, Topic.DRIFT], timeout_s)
     drift_demo = settings.model_copy(
@@ -69,15 +71,12 @@ def sink_alerts_and_drift(settings: VigilSettings, timeout_s: float = 60.0) -> i
 
 
 def _topic_exists(settings: VigilSettings, topic: Topic) -> bool:
-    from vigil import kafka
 
     name = topic.name_in(settings.topics)
     return name in kafka.admin(settings).list_topics(timeout=10).topics
 
 
 def _sink(settings: VigilSettings, topics: list[Topic], timeout_s: float) -> int:
-    from connectors.sinks.clickhouse.catchup import sink_until_caught_up
-    from vigil.clickhouse import connect
 
     client = connect(settings)
     try:

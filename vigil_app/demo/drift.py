@@ -20,7 +20,8 @@ from streams.drift.process import DriftProcess
 from streams.drift.samples import FramePool, build_pool, stream
 from vigil import kafka
 from vigil.topics import Topic, ensure_topics, topic_specs
-from vigil_app.cli.common import console
+from vigil_app.console import console
+from vigil_app.demo.sources import sample_video
 from vigil_app.settings import DriftSettings, TopicSettings, VigilSettings
 
 FRAME_MS = 100
@@ -54,7 +55,6 @@ def _tail(settings: VigilSettings, role: Topic) -> Any:
 
 
 def run_drift_demo(settings: VigilSettings, timeout_s: float = 120.0) -> DriftDemo:
-    from vigil_app.demo.sources import sample_video
 
     run = uuid.uuid4().hex[:6]
     with console.status("Drift: running the SSD over the sample video (cached after once)..."):

@@ -10,6 +10,10 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from connectors.sinks.clickhouse.catchup import sink_until_caught_up
+from evaluation.report import EvalRequest, build_report, write_report
+from evaluation.source import Window
+from evaluation.terminal import print_report
 from gpu_workers.replay.bounds import now_ms
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
@@ -40,10 +44,6 @@ def stricter_spec(settings: VigilSettings, threshold: float = THRESHOLD) -> Path
 
 def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
     """Replay, sink, evaluate; the HTML report's path."""
-    from connectors.sinks.clickhouse.catchup import sink_until_caught_up
-    from evaluation.report import EvalRequest, build_report, write_report
-    from evaluation.source import Window
-    from evaluation.terminal import print_report
 
     spec = stricter_spec(settings)
     to_ms = now_ms()

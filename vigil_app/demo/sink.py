@@ -4,6 +4,7 @@ few named queries over it."""
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
 
 from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from connectors.sinks.clickhouse.queries import named_query
@@ -17,7 +18,6 @@ SHOWN = ("busiest_cameras", "detections_per_camera_per_hour", "frames_without_de
 def sink_and_show(settings: VigilSettings, console: Console, timeout_s: float = 120.0) -> SinkStats:
     """Run the exactly-once sink until it has everything on the detections topic, then print
     the named queries in ``SHOWN`` (at most 8 rows each)."""
-    from rich.table import Table
 
     client = connect(settings)
     db = settings.clickhouse.database

@@ -15,7 +15,7 @@ import yaml
 
 from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
-from vigil_app.cli.common import console
+from vigil_app.console import console
 from vigil_app.settings import VigilSettings
 
 CAMERA_ID = "sample-video"

@@ -15,7 +15,7 @@ from gpu_workers.worker.loop import Worker
 from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.topics import Topic
-from vigil_app.cli.common import console
+from vigil_app.console import console
 from vigil_app.settings import VigilSettings
 
 SAMPLE_CAMERA = "sample-video"  # vigil_app.demo.sources.CAMERA_ID (no import across folders)
