@@ -24,7 +24,7 @@ from connectors.api.app import (
 )
 from vigil.access import Permission
 from vigil.faces import EnrollmentError, FaceModels
-from vigil.poi import publish_enrollment
+from vigil.poi import PERSON_ID, publish_enrollment
 from vigil.web.access import Principal, allow
 from vigil.web.images import Rejection, check_image
 
@@ -94,7 +94,7 @@ def _enrol(
 async def enroll_poi(
     request: Request,
     who: Annotated[Principal, Security(allow(Permission.WATCHLIST))],
-    person_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")],
+    person_id: Annotated[str, Query(pattern=PERSON_ID)],
     name: Annotated[str | None, Query(max_length=256)] = None,
     threshold: Annotated[
         float | None,

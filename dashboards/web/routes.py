@@ -39,7 +39,7 @@ from dashboards.web.login import charge_login, login_key, login_limiter
 from dashboards.web.settings import DashboardProcessSettings
 from vigil.access import Permission
 from vigil.faces import FaceModels
-from vigil.poi import PoiFeed, publish_removal
+from vigil.poi import PERSON_ID, PoiFeed, publish_removal
 from vigil.web.access import EnrollPoi, Gate, allow
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ LIVE_CLIENTS = Gauge("vigil_dashboard_live_clients", "Open live-alert feeds (ser
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
-PERSON = r"^[A-Za-z0-9._:@-]{1,128}$"
+PERSON = PERSON_ID
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
