@@ -17,10 +17,11 @@ from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import ModelNotPrepared, load_model
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Detections
+from vigil.errors import VigilError
 from vigil.settings import VigilSettings
 
 
-class DetectError(RuntimeError):
+class DetectError(VigilError, RuntimeError):
     """A model that cannot be loaded or a file that cannot be decoded."""
 
 

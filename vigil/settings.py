@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vigil.errors import VigilError
 from vigil.sections import (
     AlertingSettings,
     ClickHouseSettings,
@@ -61,7 +62,7 @@ __all__ = [
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("vigil_config_file", default=None)
 
 
-class ConfigError(ValueError):
+class ConfigError(VigilError, ValueError):
     """Settings that cannot be used, with the offending key named."""
 
 

@@ -32,7 +32,7 @@ from connectors.api.access import (
 from connectors.api.errors import ApiError as ApiError
 from connectors.api.errors import documented as documented
 from connectors.api.errors import error as error
-from connectors.api.images import Rejection, check_image
+from connectors.api.images import HttpRejection, check_image
 from connectors.api.limits import DecodeSlots, Limited, TokenBuckets
 from connectors.api.service import NotAcknowledged, UploadService, as_json
 from connectors.api.validation import camera_id as checked_camera_id
@@ -94,7 +94,7 @@ def check_tags(request: Request, who: Principal, tags: dict[str, str]) -> None:
     taken = sorted(t for t in tags if reserved(t))
     trusted = request.app.state.service.settings.access.trusted_uploaders
     if taken and who.key_id not in trusted:
-        raise Rejection(
+        raise HttpRejection(
             403,
             "reserved_tag",
             f"tags {taken} are reserved (faces, vigil.*); this key is not in "
@@ -113,12 +113,12 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Rejection(413, "body_too_large", f"{declared} bytes declared; limit {limit}")
+        raise HttpRejection(413, "body_too_large", f"{declared} bytes declared; limit {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Rejection(413, "body_too_large", f"more than {limit} bytes")
+            raise HttpRejection(413, "body_too_large", f"more than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -138,7 +138,7 @@ async def parse_form(request: Request, body: bytes, *, max_files: int, max_field
     try:
         return await Request(request.scope, replay).form(max_files=max_files, max_fields=max_fields)
     except Exception as exc:
-        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+        raise HttpRejection(400, "malformed_multipart", str(exc)[:200]) from None
 
 
 async def image_bytes(request: Request, max_bytes: int) -> bytes:
@@ -149,10 +149,10 @@ async def image_bytes(request: Request, max_bytes: int) -> bytes:
     form = await parse_form(request, body, max_files=1, max_fields=16)
     part = form.get("file")
     if not isinstance(part, UploadFile):
-        raise Rejection(400, "missing_file", "multipart body needs a 'file' part")
+        raise HttpRejection(400, "missing_file", "multipart body needs a 'file' part")
     data = await part.read()
     if len(data) > max_bytes:
-        raise Rejection(413, "body_too_large", f"{len(data)} bytes; limit {max_bytes}")
+        raise HttpRejection(413, "body_too_large", f"{len(data)} bytes; limit {max_bytes}")
     return data
 
 
@@ -171,7 +171,9 @@ def known_query_only(request: Request) -> None:
         todo.extend(dep.dependencies)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
-        raise Rejection(400, "unknown_parameter", f"not a parameter of this route: {unknown[:5]}")
+        raise HttpRejection(
+            400, "unknown_parameter", f"not a parameter of this route: {unknown[:5]}"
+        )
 
 
 def create_app(
@@ -214,8 +216,8 @@ def create_app(
     app.state.upload_rate = TokenBuckets(limits.uploads_per_s, limits.upload_burst)
     app.state.decode_slots = DecodeSlots(limits.max_decodes, limits.decode_wait_s)
 
-    @app.exception_handler(Rejection)
-    async def _rejected(_req: Request, exc: Rejection) -> JSONResponse:
+    @app.exception_handler(HttpRejection)
+    async def _rejected(_req: Request, exc: HttpRejection) -> JSONResponse:
         UPLOADS.labels(exc.reason).inc()
         retry = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry)} if retry is not None else None

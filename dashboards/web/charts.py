@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from vigil.clickhouse import ClickHouseClient, EmbeddedClickHouse, ServerClickHouse
+from vigil.errors import VigilError
 from vigil.settings import VigilSettings
 
 CAMERA = re.compile(r"^[A-Za-z0-9._:-]{0,128}$")
@@ -22,7 +23,7 @@ CHARTS = ("detections", "alerts", "drift")
 MAX_SERIES = 8
 
 
-class ChartsUnavailable(RuntimeError):
+class ChartsUnavailable(VigilError, RuntimeError):
     """ClickHouse cannot be read now; the message says why and what to do."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from dashboards.web.render import annotate
+from vigil.errors import VigilError
 from vigil.settings import VigilSettings
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ BANNER = "faces not checked: blurred"
 RETRY_LOAD_S = 60.0
 
 
-class Withheld(Exception):
+class Withheld(VigilError):
     """The frame is not shown to this viewer at all (``unchecked_frames: withhold``)."""
 
 

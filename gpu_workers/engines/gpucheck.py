@@ -10,10 +10,11 @@ import numpy as np
 
 from gpu_workers.engines.base import EngineError
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine
+from vigil.errors import VigilError
 from vigil.settings import TensorRtEngineSettings, VigilSettings
 
 
-class GpuCheckError(RuntimeError):
+class GpuCheckError(VigilError, RuntimeError):
     """No GPU / TensorRT here, or the model cannot be loaded."""
 
 

@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from vigil.errors import VigilError
+
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
-class OutOfRetention(LookupError):
+class OutOfRetention(VigilError, LookupError):
     """The range starts before the oldest frame the topic still holds."""
 
     def __init__(self, message: str, available_from_ms: int, available_to_ms: int) -> None:

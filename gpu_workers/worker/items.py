@@ -16,6 +16,7 @@ from gpu_workers.worker import intake
 from gpu_workers.worker.inference import Item
 from gpu_workers.worker.intake import Rejected
 from gpu_workers.worker.isolate import describe, run_isolating
+from vigil.dlq import DlqReason
 from vigil.imagestats import image_stats
 
 log = logging.getLogger("vigil.worker")
@@ -45,7 +46,7 @@ class Txn:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     frames: int = 0
     captures: list[int] = field(default_factory=list)  # capture_ts_ms of its detections
-    reasons: list[str] = field(default_factory=list)  # DLQ reasons
+    reasons: list[DlqReason] = field(default_factory=list)
 
 
 def decode_item(event: dict[str, Any], data: bytes, header: Any, scale: int) -> Item:
@@ -74,7 +75,7 @@ def wait_decodes(
         except Rejected as exc:
             dead.append((item, exc))
         except Exception as exc:
-            dead.append((item, Rejected("decode_failed", describe(exc))))
+            dead.append((item, Rejected(DlqReason.DECODE_FAILED, describe(exc))))
     return ready, dead
 
 
@@ -94,5 +95,5 @@ def infer_isolated(
             item.message.offset() or 0,
             describe(exc),
         )
-        dead.append((item, Rejected("inference_failed", describe(exc))))
+        dead.append((item, Rejected(DlqReason.INFERENCE_FAILED, describe(exc))))
     return encoded, dead

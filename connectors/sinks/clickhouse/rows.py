@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigil.errors import VigilError
 from vigil.topics import Topic
 
 SOURCE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -107,7 +108,7 @@ DAY_MS = 86_400_000
 Row = tuple[Any, ...]
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(VigilError, ValueError):
     """A decoded event the tables cannot hold (it goes to the DLQ with this reason)."""
 
 
