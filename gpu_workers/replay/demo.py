@@ -10,11 +10,11 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from gpu_workers.replay.bounds import now_ms
 from gpu_workers.replay.candidate import candidates_settings, candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from vigil.clickhouse import connect
 from vigil.settings import VigilSettings
+from vigil.timeparse import now_ms
 from vigil.topics import Topic
 
 SAMPLE_CAMERA = "sample-video"  # connectors.sources.demo.CAMERA_ID (no import across folders)

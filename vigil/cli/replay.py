@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from vigil.cli.common import console, fail, settings_of
+from vigil.timeparse import parse_time
 
 Engine = Literal["onnxruntime", "tensorrt"]
 
@@ -59,7 +60,7 @@ def replay(
     from gpu_workers.engines import EngineError
     from gpu_workers.models.loader import ModelNotPrepared
     from gpu_workers.models.spec import SpecError
-    from gpu_workers.replay.bounds import OutOfRetention, iso, parse_time
+    from gpu_workers.replay.bounds import OutOfRetention, iso
     from gpu_workers.replay.replayer import Replayer
     from gpu_workers.replay.run import ReplayRequest, plan_for, run_replay
     from vigil import kafka
@@ -157,7 +158,6 @@ def evaluate(
     from evaluation.report import EvalRequest, build_report, write_report
     from evaluation.source import SelectionError, Window
     from evaluation.terminal import print_report
-    from gpu_workers.replay.bounds import parse_time
     from gpu_workers.replay.candidate import candidates_topics, slug
     from gpu_workers.replay.run import runs_dir
     from vigil.clickhouse import connect
