@@ -7,12 +7,12 @@ sends to the DLQ."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from schemas.types import FrameEvent
 from vigil.dlq import DlqReason
 from vigil.errors import VigilError
 from vigil.images import ImageCheckError, ImageHeader, read_header, upright
@@ -45,7 +45,7 @@ class Decoded:
     reduction: int
 
 
-def check(event: dict[str, Any], data: bytes, limits: Limits) -> ImageHeader:
+def check(event: FrameEvent, data: bytes, limits: Limits) -> ImageHeader:
     """The header of ``data`` after every check that needs no decoding."""
     encoding = str(event.get("encoding") or "UNKNOWN")
     if encoding in RAW_CHANNELS:

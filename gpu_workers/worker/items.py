@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import Message
 
@@ -16,11 +15,13 @@ from gpu_workers.worker import intake
 from gpu_workers.worker.inference import Item
 from gpu_workers.worker.intake import Rejected
 from gpu_workers.worker.isolate import describe, run_isolating
+from schemas.types import DetectionEvent, FrameEvent
 from vigil.dlq import DlqReason
+from vigil.images import ImageHeader
 from vigil.imagestats import image_stats
 
 log = logging.getLogger("vigil.worker")
-Encoded = tuple[dict[str, Any], bytes]  # a DetectionEvent and its serialized value
+Encoded = tuple[DetectionEvent, bytes]  # a DetectionEvent and its serialized value
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Txn:
     reasons: list[DlqReason] = field(default_factory=list)
 
 
-def decode_item(event: dict[str, Any], data: bytes, header: Any, scale: int) -> Item:
+def decode_item(event: FrameEvent, data: bytes, header: ImageHeader, scale: int) -> Item:
     """In the decode pool: pixels and image statistics."""
     decoded = intake.decode(data, header, scale)
     return Item(event, decoded, image_stats(decoded.image))
