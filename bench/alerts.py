@@ -26,12 +26,13 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from bench.alerts_probes import AlertWatcher, Receiver
 from schemas.contracts import serde_for
+from schemas.types import DetectionEvent
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
@@ -140,7 +141,8 @@ def bench_engine(
     alerts = 0
     for b in range(0, len(events), batch):
         chunk = events[b : b + batch]
-        for ev, found in zip(chunk, match_faces(chunk, rules, watch), strict=True):
+        typed = cast(list[DetectionEvent], chunk)
+        for ev, found in zip(typed, match_faces(typed, rules, watch), strict=True):
             state = CameraState.loads(states.get(ev["camera_id"]))
             alerts += len(process(ev, state, rules, watch, found).notifications)
             states[ev["camera_id"]] = state.dumps()

@@ -20,12 +20,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from connectors.sinks.base import BatchPolicy
 from connectors.sinks.clickhouse.rows import COLUMNS, Mapped, detection_rows
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
+from schemas.types import DetectionEvent
 from tests.samples import detection_event
 from vigil.clickhouse import ClickHouseClient, connect
 from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
@@ -49,7 +50,7 @@ def events(total_rows: int, topic: str = "bench.detections") -> list[Mapped]:
             "capture_ts_ms": base + i,
             "detections": template["detections"][: i % 3] + template["detections"][: i % 2],
         }
-        mapped = detection_rows(record, (topic, i % 4, i // 4))
+        mapped = detection_rows(cast(DetectionEvent, record), (topic, i % 4, i // 4))
         out.append(mapped)
         rows += mapped.row_count
         i += 1

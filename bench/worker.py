@@ -23,13 +23,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, check, decode, reduction_for
 from gpu_workers.worker.loop import Worker
 from gpu_workers.zoo import prepare
 from schemas.contracts import serde_for
+from schemas.types import FrameEvent
 from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_frames
 from tests.gpu_workers.worker.processes import Collector
 from vigil import kafka
@@ -75,9 +76,9 @@ def limit(settings: VigilSettings, jpegs: list[bytes], batch: int) -> float:
     for i in range(0, len(jpegs), batch):
         items = []
         for ev in events[i : i + batch]:
-            header = check(ev, ev["image"], LIMITS)
+            header = check(cast(FrameEvent, ev), ev["image"], LIMITS)
             decoded = decode(ev["image"], header, reduction_for(header, inference.model_size))
-            items.append(Item(ev, decoded, image_stats(decoded.image)))
+            items.append(Item(cast(FrameEvent, ev), decoded, image_stats(decoded.image)))
         inference.run(items)
     return len(jpegs) / (time.perf_counter() - start)
 
@@ -116,9 +117,9 @@ def naive(settings: VigilSettings, jpegs: list[bytes]) -> float:
             continue
         start = start or time.perf_counter()  # from the first frame, as for the worker
         ev = frames_serde.decode(msg)
-        header = check(ev, ev["image"], LIMITS)
+        header = check(cast(FrameEvent, ev), ev["image"], LIMITS)
         decoded = decode(ev["image"], header, reduction_for(header, inference.model_size))
-        det = inference.run([Item(ev, decoded, image_stats(decoded.image))])[0]
+        det = inference.run([Item(cast(FrameEvent, ev), decoded, image_stats(decoded.image))])[0]
         kafka.produce(prod, det_topic, det_serde.serialize(det, topic=det_topic), key="cam")
         prod.flush(30)
         cons.commit(message=msg, asynchronous=False)

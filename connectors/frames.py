@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from connectors.blobstore import BlobStore
+from schemas.types import FrameEvent, SourceKind
 
 
 def now_ms() -> int:
@@ -23,7 +23,7 @@ class EncodedFrame:
     width: int
     height: int
     jpeg: bytes
-    source_kind: str
+    source_kind: SourceKind
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -37,7 +37,7 @@ def frame_event(
     frame_id: str | None = None,
     inline_limit: int,
     blobs: BlobStore,
-) -> dict[str, Any]:
+) -> FrameEvent:
     """The FrameEvent record; a JPEG over ``inline_limit`` goes to ``blobs`` first."""
     fid = frame_id or frame.frame_id
     image: bytes | None = frame.jpeg

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from evaluation.source import Frame
+from schemas.types import DetectionEvent
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import process
 from streams.alerting.rules import RuleSet
@@ -56,7 +57,8 @@ def alerts_of(frames: Mapping[str, Frame], rules: RuleSet) -> list[OfflineAlert]
     states: dict[str, CameraState] = {}
     out = []
     for frame in sorted(frames.values(), key=lambda f: (f.camera_id, f.capture_ts_ms, f.frame_id)):
-        event = _event(frame)
+        # the rules read ids, times and detections: all an offline frame carries
+        event = cast(DetectionEvent, _event(frame))
         state = states.setdefault(frame.camera_id, CameraState())
         for n in process(event, state, rules).notifications:
             label = event["detections"][n.index]["label"] if n.index >= 0 else ""

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.matching import Det, Tally, match
+from vigil.errors import VigilError
 
 RECALL_POINTS = [i / 100 for i in range(101)]
 
 
-class LabelsError(ValueError):
+class LabelsError(VigilError, ValueError):
     """A labels file that cannot be used; the message says what is wrong."""
 
 

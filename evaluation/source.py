@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from evaluation.matching import Det
 from vigil.clickhouse import ClickHouseClient
+from vigil.errors import VigilError
 
 # SQL here is built from the configured database name (settings pattern) and values quoted
 # by _q; hence the S608 exemptions.
 
 
-class SelectionError(LookupError):
+class SelectionError(VigilError, LookupError):
     """No (or more than one) recorded model matches a NAME@VERSION."""
 
 

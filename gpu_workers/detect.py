@@ -3,6 +3,7 @@ image file, run the detector (and the face cascade), describe and optionally dra
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ from gpu_workers.models.loader import ModelNotPrepared, load_model
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Detections
 from gpu_workers.settings import GpuWorkersSettings
+from vigil.errors import VigilError
 
 
-class DetectError(RuntimeError):
+class DetectError(VigilError, RuntimeError):
     """A model that cannot be loaded or a file that cannot be decoded."""
 
 
@@ -97,7 +99,7 @@ def describe(path: Path, result: Detections, faces: CascadeResult | None) -> dic
                 "label": d.label,
                 "class_id": d.class_id,
                 "score": round(d.score, 4),
-                "box": {k: round(v, 4) for k, v in d.box.as_dict().items()},
+                "box": {k: round(v, 4) for k, v in asdict(d.box).items()},
             }
             for d in result.detections
         ],
@@ -107,7 +109,7 @@ def describe(path: Path, result: Detections, faces: CascadeResult | None) -> dic
         out["faces"] = [
             {
                 "score": round(f.detection.score, 4),
-                "box": {k: round(v, 4) for k, v in f.detection.box.as_dict().items()},
+                "box": {k: round(v, 4) for k, v in asdict(f.detection.box).items()},
                 "sharpness": round(f.sharpness, 1),
                 "embedding_dim": int(f.embedding.shape[0]),
                 "best_poi_similarity": None,  # POI enrolment is a later issue

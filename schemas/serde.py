@@ -20,6 +20,7 @@ from confluent_kafka.schema_registry import Schema
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas.store import AvroSchema, SchemaStore
+from vigil.errors import VigilError
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 
 
-class SerdeError(ValueError):
+class SerdeError(VigilError, ValueError):
     """A payload that is not a valid event of its topic's schema (or a record that is not)."""
 
     def __init__(

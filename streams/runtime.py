@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from prometheus_client import Counter
 from quixstreams import Application, message_context
@@ -34,6 +34,7 @@ from quixstreams.state import State
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
+from schemas.types import DetectionEvent
 from vigil.dlq import header_pairs, reason_headers
 from vigil.settings import CoreSettings
 from vigil.topics import Topic
@@ -114,12 +115,13 @@ class DetectionStep(ABC):
         except SerdeError as exc:
             return self._dead_letter(source, exc)
         try:
-            return self.apply(record, source, state)
+            # the serde resolved it against the DetectionEvent schema: every field is there
+            return self.apply(cast(DetectionEvent, record), source, state)
         except self.DATA_ERRORS as exc:
             return self._dead_letter(source, exc)
 
     @abstractmethod
-    def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
+    def apply(self, record: DetectionEvent, source: Source, state: State[Any, Any]) -> list[Output]:
         """The outputs of one decoded DetectionEvent."""
 
     def _dead_letter(self, source: Source, exc: Exception) -> list[Output]:

@@ -7,6 +7,7 @@ Nothing is ever silently dropped: a component that cannot use a record hands it 
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from vigil.kafka import DeliveryCallback, Headers, produce
@@ -23,6 +24,34 @@ H_COMPONENT = "vigil.component"
 H_FAILED_TS = "vigil.failed.ts_ms"
 H_DESTINATION = "vigil.destination"  # where the record could not be delivered (alert delivery)
 MAX_MESSAGE_CHARS = 2000
+
+
+class DlqReason(StrEnum):
+    """Why a frame is bad input: the DLQ record's error message starts with the code (and the
+    worker counts it per code); the upload API answers with the same code for the same fault,
+    so whatever it accepts the worker accepts."""
+
+    # the record itself
+    AVRO_UNDECODABLE = "avro_undecodable"
+    INVALID_FRAME = "invalid_frame"  # anything else the worker could not admit
+    CLAIM_CHECK_UNRESOLVABLE = "claim_check_unresolvable"
+    # its fields (vigil.framecheck)
+    INVALID_CAMERA_ID = "invalid_camera_id"
+    INVALID_FRAME_ID = "invalid_frame_id"
+    TOO_MANY_TAGS = "too_many_tags"
+    TAGS_TOO_LARGE = "tags_too_large"
+    # its image, before decoding (vigil.images)
+    EMPTY_IMAGE = "empty_image"
+    TOO_MANY_BYTES = "too_many_bytes"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    FORMAT_MISMATCH = "format_mismatch"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    TRUNCATED_IMAGE = "truncated_image"
+    RAW_SIZE_MISMATCH = "raw_size_mismatch"
+    # decoding and inference
+    UNDECODABLE_IMAGE = "undecodable_image"
+    DECODE_FAILED = "decode_failed"
+    INFERENCE_FAILED = "inference_failed"
 
 
 def header_pairs(raw: Any) -> list[tuple[str, bytes]]:

@@ -19,6 +19,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from vigil.dlq import DlqReason
+from vigil.errors import VigilError
+
 DECODABLE = ("JPEG", "PNG", "WEBP", "BMP")
 EXIF_ORIENTATION = 0x0112
 # a marker: 0xFF then anything but a stuffed zero, a restart marker or more fill
@@ -26,10 +29,10 @@ _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM, RST0-7: no length field
 
 
-class ImageCheckError(ValueError):
+class ImageCheckError(VigilError, ValueError):
     """Bad image bytes; ``reason`` is a short machine-readable code (DLQ header, HTTP body)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: DlqReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -81,16 +84,19 @@ def read_header(
     empty, oversized, unknown, mislabelled (``expected`` differs), too-many-pixel or (JPEG)
     visibly truncated data. Only the header is parsed: a 30000x30000 JPEG costs nothing."""
     if not data:
-        raise ImageCheckError("empty_image", "no image bytes")
+        raise ImageCheckError(DlqReason.EMPTY_IMAGE, "no image bytes")
     if len(data) > max_bytes:
-        raise ImageCheckError("too_many_bytes", f"{len(data)} bytes; limit {max_bytes}")
+        raise ImageCheckError(DlqReason.TOO_MANY_BYTES, f"{len(data)} bytes; limit {max_bytes}")
     fmt = sniff_format(data)
     if fmt is None or fmt not in accepted:
         raise ImageCheckError(
-            "unsupported_format", f"{fmt or 'unknown'} data; accepted: {', '.join(accepted)}"
+            DlqReason.UNSUPPORTED_FORMAT,
+            f"{fmt or 'unknown'} data; accepted: {', '.join(accepted)}",
         )
     if expected is not None and expected != fmt:
-        raise ImageCheckError("format_mismatch", f"labelled {expected} but the bytes are {fmt}")
+        raise ImageCheckError(
+            DlqReason.FORMAT_MISMATCH, f"labelled {expected} but the bytes are {fmt}"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -98,19 +104,22 @@ def read_header(
                 width, height = img.size
                 orientation = orientation_of(img)
         except Image.DecompressionBombError as exc:
-            raise ImageCheckError("too_many_pixels", str(exc)) from None
+            raise ImageCheckError(DlqReason.TOO_MANY_PIXELS, str(exc)) from None
         except Exception as exc:  # any parser failure on untrusted bytes is bad input
-            raise ImageCheckError("undecodable_image", f"{fmt} header: {exc}") from None
+            raise ImageCheckError(DlqReason.UNDECODABLE_IMAGE, f"{fmt} header: {exc}") from None
     if width <= 0 or height <= 0:
-        raise ImageCheckError("undecodable_image", f"{fmt} header declares {width}x{height}")
+        raise ImageCheckError(
+            DlqReason.UNDECODABLE_IMAGE, f"{fmt} header declares {width}x{height}"
+        )
     if width * height > max_pixels:
         raise ImageCheckError(
-            "too_many_pixels", f"{width}x{height} = {width * height} pixels; limit {max_pixels}"
+            DlqReason.TOO_MANY_PIXELS,
+            f"{width}x{height} = {width * height} pixels; limit {max_pixels}",
         )
     if fmt == "JPEG" and jpeg_end(data) is None:
         # libjpeg fills a truncated scan with grey and only warns; a missing end-of-image
         # marker is the reliable sign (0xFFD9 cannot occur inside entropy-coded data).
-        raise ImageCheckError("truncated_image", "JPEG data has no end-of-image marker")
+        raise ImageCheckError(DlqReason.TRUNCATED_IMAGE, "JPEG data has no end-of-image marker")
     if orientation >= 5:
         width, height = height, width
     return ImageHeader(fmt, width, height, orientation)

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from vigil.errors import VigilError
+
 Kind = Literal["key", "session"]
 
 
-class RevocationsUnreadable(RuntimeError):
+class RevocationsUnreadable(VigilError, RuntimeError):
     """The list exists but cannot be read: every key is refused (fail closed) until it is
     fixed, with this reason."""
 

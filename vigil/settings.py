@@ -25,6 +25,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vigil.errors import VigilError
 from vigil.sections import (
     ClickHouseSettings,
     IngestSettings,
@@ -50,7 +51,7 @@ S = TypeVar("S", bound="CoreSettings")
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("vigil_config_file", default=None)
 
 
-class ConfigError(ValueError):
+class ConfigError(VigilError, ValueError):
     """Settings that cannot be used, with the offending key named."""
 
 

@@ -17,6 +17,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from vigil.errors import VigilError
 from vigil.settings import TopicSettings
 
 HOUR_MS = 3_600_000
@@ -246,7 +247,7 @@ def wait_for_leaders(
         time.sleep(0.1)
 
 
-class RetentionError(RuntimeError):
+class RetentionError(VigilError, RuntimeError):
     """A personal-data topic keeps records longer than the settings allow: the process refuses
     to start (the fix is ``vigil topics ensure``)."""
 

@@ -9,5 +9,5 @@ import warnings
 # functions), so the warning would open every command's output: load authlib's filter first,
 # then put ours in front of it.
 with contextlib.suppress(ImportError):
-    import authlib.deprecate  # noqa: F401
+    import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
 warnings.filterwarnings("ignore", message="The httpx module is deprecated")

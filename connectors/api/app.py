@@ -41,7 +41,7 @@ from vigil.web.errors import documented as documented
 from vigil.web.errors import error as error
 from vigil.web.forms import parse_form as parse_form
 from vigil.web.forms import read_limited as read_limited
-from vigil.web.images import Rejection, check_image
+from vigil.web.images import HttpRejection, check_image
 from vigil.web.limits import DecodeSlots, Limited, TokenBuckets
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def check_tags(request: Request, who: Principal, tags: dict[str, str]) -> None:
     taken = sorted(t for t in tags if reserved(t))
     trusted = request.app.state.service.settings.access.trusted_uploaders
     if taken and who.key_id not in trusted:
-        raise Rejection(
+        raise HttpRejection(
             403,
             "reserved_tag",
             f"tags {taken} are reserved (faces, vigil.*); this key is not in "
@@ -118,10 +118,10 @@ async def image_bytes(request: Request, max_bytes: int) -> bytes:
     form = await parse_form(request, body, max_files=1, max_fields=16)
     part = form.get("file")
     if not isinstance(part, UploadFile):
-        raise Rejection(400, "missing_file", "multipart body needs a 'file' part")
+        raise HttpRejection(400, "missing_file", "multipart body needs a 'file' part")
     data = await part.read()
     if len(data) > max_bytes:
-        raise Rejection(413, "body_too_large", f"{len(data)} bytes; limit {max_bytes}")
+        raise HttpRejection(413, "body_too_large", f"{len(data)} bytes; limit {max_bytes}")
     return data
 
 
@@ -140,7 +140,9 @@ def known_query_only(request: Request) -> None:
         todo.extend(dep.dependencies)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
-        raise Rejection(400, "unknown_parameter", f"not a parameter of this route: {unknown[:5]}")
+        raise HttpRejection(
+            400, "unknown_parameter", f"not a parameter of this route: {unknown[:5]}"
+        )
 
 
 def create_app(
@@ -183,8 +185,8 @@ def create_app(
     app.state.upload_rate = TokenBuckets(limits.uploads_per_s, limits.upload_burst)
     app.state.decode_slots = DecodeSlots(limits.max_decodes, limits.decode_wait_s)
 
-    @app.exception_handler(Rejection)
-    async def _rejected(_req: Request, exc: Rejection) -> JSONResponse:
+    @app.exception_handler(HttpRejection)
+    async def _rejected(_req: Request, exc: HttpRejection) -> JSONResponse:
         UPLOADS.labels(exc.reason).inc()
         retry = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry)} if retry is not None else None

@@ -26,7 +26,7 @@ from vigil.access import Permission
 from vigil.faces import EnrollmentError, FaceModels
 from vigil.poi import PERSON_ID, publish_enrollment
 from vigil.web.access import Principal, allow
-from vigil.web.images import Rejection, check_image
+from vigil.web.images import HttpRejection, check_image
 
 MAX_IMAGES = 8
 router = APIRouter()
@@ -40,12 +40,12 @@ async def poi_images(request: Request, max_bytes: int) -> list[tuple[str, bytes]
     form = await parse_form(request, body, max_files=MAX_IMAGES, max_fields=16)
     parts = [p for p in form.getlist("file") if isinstance(p, UploadFile)]
     if not parts:
-        raise Rejection(400, "missing_file", "multipart body needs one or more 'file' parts")
+        raise HttpRejection(400, "missing_file", "multipart body needs one or more 'file' parts")
     out = []
     for i, part in enumerate(parts):
         data = await part.read()
         if len(data) > max_bytes:
-            raise Rejection(
+            raise HttpRejection(
                 413, "body_too_large", f"file {i}: {len(data)} bytes; limit {max_bytes}"
             )
         out.append((part.filename or f"file {i}", data))

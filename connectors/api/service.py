@@ -18,6 +18,7 @@ from connectors.blobstore import BlobStore, FileBlobStore, default_store
 from connectors.frames import EncodedFrame, frame_event, now_ms
 from schemas.contracts import serde_for
 from vigil import kafka
+from vigil.errors import VigilError
 from vigil.settings import CoreSettings
 from vigil.topics import Topic
 from vigil.web.images import CheckedImage
@@ -25,7 +26,7 @@ from vigil.web.images import CheckedImage
 log = logging.getLogger(__name__)
 
 
-class NotAcknowledged(RuntimeError):
+class NotAcknowledged(VigilError, RuntimeError):
     """Kafka did not acknowledge the event in time (or refused it)."""
 
 

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from vigil.errors import VigilError
+
 T = TypeVar("T")
 
 
-class SinkBackpressureError(Exception):
+class SinkBackpressureError(VigilError):
     """The destination cannot take the batch now; try again after ``retry_after`` seconds.
 
     The consumer pauses its partitions (and keeps polling) until the retry succeeds.

@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas.types import SourceKind as AvroSourceKind
 from vigil.settings import ConfigError
 
 
@@ -32,11 +33,14 @@ class SourceKind(enum.StrEnum):
         return self is not SourceKind.FILE
 
     @property
-    def avro_symbol(self) -> str:
+    def avro_symbol(self) -> AvroSourceKind:
         """The FrameEvent ``source_kind`` symbol."""
-        return {"file": "FILE", "rtsp": "RTSP", "http_stream": "HTTP_STREAM"}.get(
-            self.value, "CAMERA"
-        )
+        symbols: dict[str, AvroSourceKind] = {
+            "file": "FILE",
+            "rtsp": "RTSP",
+            "http_stream": "HTTP_STREAM",
+        }
+        return symbols.get(self.value, "CAMERA")
 
 
 class _Strict(BaseModel):

@@ -16,11 +16,12 @@ import cv2
 import numpy as np
 
 from connectors.sources.config import CameraConfig, SourceKind
+from vigil.errors import VigilError
 
 _ENV_LOCK = threading.Lock()
 
 
-class SourceError(RuntimeError):
+class SourceError(VigilError, RuntimeError):
     """The source could not be opened or stopped delivering frames."""
 
 

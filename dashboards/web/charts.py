@@ -16,13 +16,14 @@ from typing import Any
 
 from dashboards.web.settings import DashboardProcessSettings
 from vigil.clickhouse import ClickHouseClient, EmbeddedClickHouse, ServerClickHouse
+from vigil.errors import VigilError
 
 CAMERA = re.compile(r"^[A-Za-z0-9._:-]{0,128}$")
 CHARTS = ("detections", "alerts", "drift")
 MAX_SERIES = 8
 
 
-class ChartsUnavailable(RuntimeError):
+class ChartsUnavailable(VigilError, RuntimeError):
     """ClickHouse cannot be read now; the message says why and what to do."""
 
 

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from dashboards.web.settings import DashboardSettings
 from vigil.web.forms import parse_form, read_limited
-from vigil.web.images import Rejection
+from vigil.web.images import HttpRejection
 from vigil.web.limits import Limited, TokenBuckets
 
 MAX_KEY_CHARS = 512
@@ -43,13 +43,13 @@ async def login_key(request: Request, max_bytes: int) -> str:
         try:
             fields = parse_qs(body.decode(), max_num_fields=8, strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise Rejection(400, "malformed_form", str(exc)[:200]) from None
+            raise HttpRejection(400, "malformed_form", str(exc)[:200]) from None
         key = (fields.get("key") or [""])[0]
     key = key.strip()
     if not key:
-        raise Rejection(400, "missing_key", "the form needs a 'key' field")
+        raise HttpRejection(400, "missing_key", "the form needs a 'key' field")
     if len(key) > MAX_KEY_CHARS:
-        raise Rejection(400, "invalid_key", f"a key has at most {MAX_KEY_CHARS} characters")
+        raise HttpRejection(400, "invalid_key", f"a key has at most {MAX_KEY_CHARS} characters")
     return key
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from dashboards.web.render import annotate
+from vigil.errors import VigilError
 from vigil.faces import FaceModels
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ BANNER = "faces not checked: blurred"
 RETRY_LOAD_S = 60.0
 
 
-class Withheld(Exception):
+class Withheld(VigilError):
     """The frame is not shown to this viewer at all (``unchecked_frames: withhold``)."""
 
 

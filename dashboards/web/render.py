@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from vigil.blobs import BlobResolver
+from vigil.errors import VigilError
 
 MIN_WIDTH = 320  # tiny synthetic frames are scaled up so the labels stay readable
 PRIVATE_LABELS = ("face",)
@@ -16,7 +17,7 @@ HEAD_SHARE = 0.2  # of a person box, blurred too: faces the face cascade did not
 WHOLE_BLOCKS = 24  # a frame blurred whole keeps this many blocks across its longer side
 
 
-class RenderError(ValueError):
+class RenderError(VigilError, ValueError):
     """The frame cannot be shown (missing blob, undecodable, over the pixel limit)."""
 
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from vigil.errors import VigilError
 
-class EngineError(RuntimeError):
+
+class EngineError(VigilError, RuntimeError):
     """A model file or an input the engine cannot run; the message says which and why."""
 
 

@@ -13,9 +13,10 @@ from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine
 from gpu_workers.engines.tensorrt import TensorRtEngine, import_gpu_stack
 from gpu_workers.models.loader import ModelNotPrepared, load_model
 from gpu_workers.settings import GpuWorkersSettings, TensorRtEngineSettings
+from vigil.errors import VigilError
 
 
-class GpuCheckError(RuntimeError):
+class GpuCheckError(VigilError, RuntimeError):
     """No GPU / TensorRT here, or the model cannot be loaded."""
 
 

@@ -16,6 +16,7 @@ from gpu_workers.models.spec import ModelSpec, load_spec
 from gpu_workers.models.ssd import SsdAdapter
 from gpu_workers.models.types import ModelIdentity
 from gpu_workers.models.yolo import YoloAdapter
+from vigil.errors import VigilError
 
 ADAPTERS: dict[str, type[Adapter[Any]]] = {
     "ssd": SsdAdapter,
@@ -29,7 +30,7 @@ ADAPTERS: dict[str, type[Adapter[Any]]] = {
 EngineFactory = Callable[[Path, "list[str] | None"], Engine]
 
 
-class ModelNotPrepared(LookupError):
+class ModelNotPrepared(VigilError, LookupError):
     """A zoo model was asked for before ``vigil models prepare`` made it."""
 
 

@@ -10,10 +10,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vigil.errors import VigilError
+
 Family = Literal["ssd", "yolo", "centerface", "embedder"]
 
 
-class SpecError(ValueError):
+class SpecError(VigilError, ValueError):
     """A model spec that cannot be used; the message names the field."""
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
+
+from schemas.types import BoundingBox
+from schemas.types import Detection as DetectionRecord
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Box:
             round(self.y_max * height),
         )
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> BoundingBox:
         return {"x_min": self.x_min, "y_min": self.y_min, "x_max": self.x_max, "y_max": self.y_max}
 
 
@@ -61,6 +64,16 @@ class Detection:
     box: Box
     landmarks: tuple[tuple[float, float], ...] | None = None  # pixels of the source image
     embedding: npt.NDArray[np.float32] | None = field(default=None, compare=False)
+
+
+class EventFields(TypedDict):
+    """The DetectionEvent fields one model's result fills."""
+
+    model_name: str
+    model_version: str
+    frame_width: int
+    frame_height: int
+    detections: list[DetectionRecord]
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ class Detections:
     def labels(self) -> list[str]:
         return [d.label for d in self.detections]
 
-    def event_fields(self) -> dict[str, Any]:
+    def event_fields(self) -> EventFields:
         """The DetectionEvent fields this result fills (the worker adds ids and times)."""
         return {
             "model_name": self.model.name,

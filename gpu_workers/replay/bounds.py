@@ -11,51 +11,23 @@ the replay then admits exactly the frames whose ``capture_ts_ms`` is in [T1, T2]
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-_RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+from vigil.errors import VigilError
+from vigil.timeparse import now_ms
 
 
-class OutOfRetention(LookupError):
+class OutOfRetention(VigilError, LookupError):
     """The range starts before the oldest frame the topic still holds."""
 
     def __init__(self, message: str, available_from_ms: int, available_to_ms: int) -> None:
         super().__init__(message)
         self.available_from_ms = available_from_ms
         self.available_to_ms = available_to_ms
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def parse_time(text: str, now: int | None = None) -> int:
-    """UTC ms from ISO 8601 (no zone: UTC), epoch milliseconds, ``now`` or ``-15m``/``-2h``."""
-    value = text.strip()
-    ref = now_ms() if now is None else now
-    if value == "now":
-        return ref
-    rel = _RELATIVE.match(value)
-    if rel:
-        return ref - round(float(rel.group(1)) * _UNIT_MS[rel.group(2)])
-    if value.isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"cannot read time {text!r}: use ISO 8601 (2026-11-22T10:00:00Z), epoch ms, "
-            "'now' or a relative time such as -15m"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return round(parsed.timestamp() * 1000)
 
 
 def iso(ms: int) -> str:

@@ -16,10 +16,12 @@ from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import EngineFactory, load_model
-from gpu_workers.models.types import Detections
+from gpu_workers.models.types import Detection, Detections
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.intake import Decoded
 from gpu_workers.worker.metrics import STAGE_SECONDS
+from schemas.types import Detection as DetectionRecord
+from schemas.types import DetectionEvent, FrameEvent
 from vigil.imagestats import ImageStats
 
 FACE_TAG = "faces"
@@ -29,7 +31,7 @@ FACE_TAG = "faces"
 class Item:
     """A decoded frame ready for the models."""
 
-    event: dict[str, Any]
+    event: FrameEvent
     decoded: Decoded
     stats: ImageStats
 
@@ -38,7 +40,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def wants_faces(event: dict[str, Any], face_cameras: Sequence[str]) -> bool:
+def wants_faces(event: FrameEvent, face_cameras: Sequence[str]) -> bool:
     tag = str((event.get("tags") or {}).get(FACE_TAG, "")).lower()
     return event.get("camera_id") in face_cameras or tag in ("1", "true", "yes")
 
@@ -103,7 +105,7 @@ class Inference:
         STAGE_SECONDS.labels("postprocess").observe(time.perf_counter() - t1)
         return [r for r in results if isinstance(r, Detections)]
 
-    def run(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+    def run(self, items: Sequence[Item]) -> list[DetectionEvent]:
         """One DetectionEvent per item, in the items' order."""
         if not items:
             return []
@@ -112,7 +114,7 @@ class Inference:
             raise RuntimeError(f"{self.detector.spec.name} is not a detector")
         done = now_ms()
         faces = self.settings.worker.face_cameras
-        out = []
+        out: list[DetectionEvent] = []
         for item, result in zip(items, results, strict=True):
             fields = result.event_fields()
             searched = wants_faces(item.event, faces)
@@ -136,13 +138,15 @@ class Inference:
             )
         return out
 
-    def _faces(self, image: Image, result: Detections) -> list[dict[str, Any]]:
+    def _faces(self, image: Image, result: Detections) -> list[DetectionRecord]:
         """Every face found: those past the quality gate with their embedding, those turned
         away (too small, too blurred) without one, so the dashboard blurs them too."""
         persons = [d.box for d in result.detections if d.label == "person"]
         found = self.cascade(image, persons or None)
         matched = [(f.detection, [float(v) for v in f.embedding]) for f in found.faces]
-        gated: list[tuple[Any, list[float] | None]] = [(r.detection, None) for r in found.rejected]
+        gated: list[tuple[Detection, list[float] | None]] = [
+            (r.detection, None) for r in found.rejected
+        ]
         return [
             {
                 "label": "face",

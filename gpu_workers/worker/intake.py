@@ -7,12 +7,14 @@ sends to the DLQ."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from schemas.types import FrameEvent
+from vigil.dlq import DlqReason
+from vigil.errors import VigilError
 from vigil.images import ImageCheckError, ImageHeader, read_header, upright
 
 ENCODED = {"JPEG", "PNG", "WEBP", "BMP"}
@@ -21,12 +23,13 @@ _REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4))
 _REDUCED_2 = (2, cv2.IMREAD_REDUCED_COLOR_2)
 
 
-class Rejected(ValueError):
-    """A frame that cannot be used; ``reason`` goes to the DLQ with the original bytes."""
+class Rejected(VigilError, ValueError):
+    """A frame the worker cannot use: it goes to the DLQ with the original bytes, its message
+    starting with ``reason`` (a request the upload API refuses is an ``HttpRejection``)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+    def __init__(self, reason: DlqReason | str, detail: str) -> None:
+        self.reason = DlqReason(reason)  # a code outside the enum is a bug: raises ValueError
+        super().__init__(f"{self.reason}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -42,16 +45,18 @@ class Decoded:
     reduction: int
 
 
-def check(event: dict[str, Any], data: bytes, limits: Limits) -> ImageHeader:
+def check(event: FrameEvent, data: bytes, limits: Limits) -> ImageHeader:
     """The header of ``data`` after every check that needs no decoding."""
     encoding = str(event.get("encoding") or "UNKNOWN")
     if encoding in RAW_CHANNELS:
         width, height = int(event.get("width") or 0), int(event.get("height") or 0)
         need = width * height * RAW_CHANNELS[encoding]
         if width <= 0 or height <= 0 or width * height > limits.max_pixels:
-            raise Rejected("too_many_pixels", f"{encoding} frame declares {width}x{height}")
+            raise Rejected(DlqReason.TOO_MANY_PIXELS, f"{encoding} frame declares {width}x{height}")
         if len(data) != need:
-            raise Rejected("raw_size_mismatch", f"{width}x{height} {encoding} needs {need} bytes")
+            raise Rejected(
+                DlqReason.RAW_SIZE_MISMATCH, f"{width}x{height} {encoding} needs {need} bytes"
+            )
         return ImageHeader(encoding, width, height)
     expected = encoding if encoding in ENCODED else None
     try:
@@ -88,12 +93,14 @@ def decode(data: bytes, header: ImageHeader, reduction: int = 1) -> Decoded:
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:
-        raise Rejected("undecodable_image", f"{header.format}: {exc}") from None
+        raise Rejected(DlqReason.UNDECODABLE_IMAGE, f"{header.format}: {exc}") from None
     if image is None:
-        raise Rejected("undecodable_image", f"{header.format} data does not decode")
+        raise Rejected(DlqReason.UNDECODABLE_IMAGE, f"{header.format} data does not decode")
     h, w = image.shape[:2]
     stored_w, stored_h = header.stored_size
     want = (-(-stored_w // factor), -(-stored_h // factor))
     if abs(w - want[0]) > 1 or abs(h - want[1]) > 1:
-        raise Rejected("undecodable_image", f"decoded {w}x{h}, header says {stored_w}x{stored_h}")
+        raise Rejected(
+            DlqReason.UNDECODABLE_IMAGE, f"decoded {w}x{h}, header says {stored_w}x{stored_h}"
+        )
     return Decoded(upright(np.asarray(image, np.uint8), header.orientation), header, factor)

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import Message
 
@@ -16,10 +15,13 @@ from gpu_workers.worker import intake
 from gpu_workers.worker.inference import Item
 from gpu_workers.worker.intake import Rejected
 from gpu_workers.worker.isolate import describe, run_isolating
+from schemas.types import DetectionEvent, FrameEvent
+from vigil.dlq import DlqReason
+from vigil.images import ImageHeader
 from vigil.imagestats import image_stats
 
 log = logging.getLogger("vigil.worker")
-Encoded = tuple[dict[str, Any], bytes]  # a DetectionEvent and its serialized value
+Encoded = tuple[DetectionEvent, bytes]  # a DetectionEvent and its serialized value
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,10 @@ class Txn:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     frames: int = 0
     captures: list[int] = field(default_factory=list)  # capture_ts_ms of its detections
-    reasons: list[str] = field(default_factory=list)  # DLQ reasons
+    reasons: list[DlqReason] = field(default_factory=list)
 
 
-def decode_item(event: dict[str, Any], data: bytes, header: Any, scale: int) -> Item:
+def decode_item(event: FrameEvent, data: bytes, header: ImageHeader, scale: int) -> Item:
     """In the decode pool: pixels and image statistics."""
     decoded = intake.decode(data, header, scale)
     return Item(event, decoded, image_stats(decoded.image))
@@ -74,7 +76,7 @@ def wait_decodes(
         except Rejected as exc:
             dead.append((item, exc))
         except Exception as exc:
-            dead.append((item, Rejected("decode_failed", describe(exc))))
+            dead.append((item, Rejected(DlqReason.DECODE_FAILED, describe(exc))))
     return ready, dead
 
 
@@ -94,5 +96,5 @@ def infer_isolated(
             item.message.offset() or 0,
             describe(exc),
         )
-        dead.append((item, Rejected("inference_failed", describe(exc))))
+        dead.append((item, Rejected(DlqReason.INFERENCE_FAILED, describe(exc))))
     return encoded, dead

@@ -12,9 +12,10 @@ import zipfile
 from pathlib import Path
 
 from gpu_workers.zoo.catalog import Source
+from vigil.errors import VigilError
 
 
-class ZooError(RuntimeError):
+class ZooError(VigilError, RuntimeError):
     """Preparing a model failed; the message names the package, file or checksum."""
 
 

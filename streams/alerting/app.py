@@ -20,6 +20,7 @@ from quixstreams import Application
 from quixstreams.state import State
 
 from schemas.contracts import serde_for
+from schemas.types import DetectionEvent
 from streams.alerting import metrics
 from streams.alerting.audit import AuditLog
 from streams.alerting.camera_state import CameraState, forget_removed
@@ -64,7 +65,7 @@ class AlertingStep(DetectionStep):
         self.audit = AuditLog(audit_path(settings), Pseudonyms(cfg.log_pseudonym_key))
         self.open_incidents: dict[str, int] = {}
 
-    def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
+    def apply(self, record: DetectionEvent, source: Source, state: State[Any, Any]) -> list[Output]:
         camera = str(record["camera_id"])
         current = CameraState.loads(state.get_bytes(STATE_KEY))
         if current.is_applied(source.partition, source.offset):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from schemas.types import Alert, DetectionEvent, Severity
 from streams.alerting.camera_state import CameraState, Incident
 from streams.alerting.geometry import in_polygon, segments_cross
 from streams.alerting.rules import PoiRule, Rule, RuleSet
@@ -25,7 +25,7 @@ ID_NAMESPACE = uuid.UUID("5b0f1f6e-3c1d-4d0e-9a51-7a1e4c9d2b10")
 MAX_CLOCK_SKEW_MS = 5_000
 
 
-def event_time(event: dict[str, Any]) -> int:
+def event_time(event: DetectionEvent) -> int:
     """The event time the state runs on: ``capture_ts_ms``, but never later than the worker's
     inference time (+ :data:`MAX_CLOCK_SKEW_MS`). A frame cannot be inferred before it was
     taken, so a later capture time is a wrong camera clock; trusted as is, one such frame would
@@ -44,7 +44,7 @@ class Notification:
 
     rule_id: str
     incident_id: str
-    severity: str
+    severity: Severity
     index: int  # the detection that fired it
     track_id: int | None
     poi_id: str | None = None
@@ -84,7 +84,7 @@ class _Hit:
     details: tuple[tuple[str, str], ...] = ()
 
 
-def observations(event: dict[str, Any]) -> list[Observation]:
+def observations(event: DetectionEvent) -> list[Observation]:
     out = []
     for i, d in enumerate(event["detections"]):
         b = d["box"]
@@ -94,7 +94,7 @@ def observations(event: dict[str, Any]) -> list[Observation]:
 
 
 def process(
-    event: dict[str, Any],
+    event: DetectionEvent,
     state: CameraState,
     rules: RuleSet,
     watchlist: Watchlist | None = None,
@@ -191,11 +191,12 @@ def _point(o: Observation) -> tuple[float, float]:
 FaceMatches = dict[int, Match]  # detection index -> its best watch-list candidate
 
 
-def gated_faces(event: dict[str, Any], poi: PoiRule) -> tuple[list[tuple[int, Any]], int]:
+def gated_faces(event: DetectionEvent, poi: PoiRule) -> tuple[list[tuple[int, list[float]]], int]:
     """The faces of an event that may be matched (label, embedding, quality gate), and how many
     were turned away by the gate."""
     width, height = int(event["frame_width"]), int(event["frame_height"])
-    faces, rejected = [], 0
+    faces: list[tuple[int, list[float]]] = []
+    rejected = 0
     for i, d in enumerate(event["detections"]):
         emb = d.get("embedding")
         if d["label"] not in poi.labels or emb is None:
@@ -210,7 +211,7 @@ def gated_faces(event: dict[str, Any], poi: PoiRule) -> tuple[list[tuple[int, An
 
 
 def match_faces(
-    events: list[dict[str, Any]], rules: RuleSet, watchlist: Watchlist
+    events: list[DetectionEvent], rules: RuleSet, watchlist: Watchlist
 ) -> list[FaceMatches]:
     """Match the faces of many events in one matrix product, so the watch-list (40 MB for
     10,000 people) is read once per batch instead of once per frame."""
@@ -218,7 +219,7 @@ def match_faces(
     out: list[FaceMatches] = [{} for _ in events]
     if len(watchlist) == 0:
         return out
-    by_dim: dict[int, list[tuple[int, int, Any]]] = {}
+    by_dim: dict[int, list[tuple[int, int, list[float]]]] = {}
     for k, ev in enumerate(events):
         if not poi.applies(str(ev["camera_id"]), event_time(ev)):
             continue
@@ -233,7 +234,7 @@ def match_faces(
 
 def _poi_hits(
     poi: PoiRule,
-    event: dict[str, Any],
+    event: DetectionEvent,
     tracks: dict[int, Track],
     state: CameraState,
     matches: FaceMatches,
@@ -269,11 +270,11 @@ def _poi_hits(
 
 def _open(
     rule_id: str,
-    severity: str,
+    severity: Severity,
     cooldown_s: float,
     quiet_s: float,
     hits: list[_Hit],
-    event: dict[str, Any],
+    event: DetectionEvent,
     state: CameraState,
     outcome: Outcome,
 ) -> None:
@@ -308,7 +309,7 @@ def _open(
         state.incidents[key] = incident
 
 
-def alert_record(n: Notification, event: dict[str, Any], now_ms: int) -> dict[str, Any]:
+def alert_record(n: Notification, event: DetectionEvent, now_ms: int) -> Alert:
     """The Avro ``Alert`` for a notification; its id is the incident's, so a reprocessed event
     yields the same alert id and consumers can de-duplicate."""
     det = event["detections"][n.index]

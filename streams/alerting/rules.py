@@ -27,12 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.types import Severity
 from streams.alerting.geometry import Point
 from vigil.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
-Severity = Literal["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -20,6 +20,7 @@ from quixstreams import Application
 from quixstreams.state import State
 
 from schemas.contracts import serde_for
+from schemas.types import DetectionEvent
 from streams.drift import metrics
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import Closed, DriftEngine
@@ -90,7 +91,7 @@ class DriftStep(DetectionStep):
         self.drift_topic = Topic.DRIFT.name_in(settings.topics)
         self.alerts_topic = Topic.ALERTS.name_in(settings.topics)
 
-    def apply(self, record: dict[str, Any], source: Source, state: State[Any, Any]) -> list[Output]:
+    def apply(self, record: DetectionEvent, source: Source, state: State[Any, Any]) -> list[Output]:
         metrics.EVENTS.inc()
         self.state.current = state
         try:

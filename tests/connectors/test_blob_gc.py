@@ -32,7 +32,8 @@ def _age(path: Path, seconds: float) -> None:
     os.utime(path, (then, then))
 
 
-def _path(uri: str) -> Path:
+def _path(uri: str | None) -> Path:
+    assert uri is not None
     return Path(uri.removeprefix("file://"))
 
 

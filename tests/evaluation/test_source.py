@@ -5,7 +5,7 @@ server: model selection, topic preference, time and camera windows, and a frame 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -15,6 +15,7 @@ from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from evaluation.report import EvalRequest, build_report
 from evaluation.source import SelectionError, Window, load_frames, resolve
+from schemas.types import DetectionEvent
 from tests import samples
 from vigil.clickhouse import connect
 from vigil_app.settings import VigilSettings
@@ -61,7 +62,7 @@ def client(sink_settings: VigilSettings) -> Any:
         (event(2, "b", "2+bbb", [("car", 0.7, CAR)]), ("cand.detections", 1, 0)),
     ]
     for record, src in rows:
-        mapped = detection_rows(record, src)
+        mapped = detection_rows(cast(DetectionEvent, record), src)
         writer.add(mapped, mapped.row_count)
     writer.flush()
     yield ch

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+from typing import cast
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from gpu_workers.worker.intake import Limits, Rejected, check, decode
+from schemas.types import FrameEvent
 from tests import corpus
 from vigil.images import jpeg_end, read_header, upright
 from vigil.imagestats import image_stats
@@ -20,8 +22,8 @@ from vigil.imagestats import image_stats
 LIMITS = Limits(10**8, 10**8)
 
 
-def event(encoding: str = "JPEG") -> dict[str, object]:
-    return {"encoding": encoding, "width": 0, "height": 0}
+def event(encoding: str = "JPEG") -> FrameEvent:
+    return cast(FrameEvent, {"encoding": encoding, "width": 0, "height": 0})
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

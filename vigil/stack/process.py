@@ -18,8 +18,10 @@ from typing import Any
 
 import psutil
 
+from vigil.errors import VigilError
 
-class StackError(RuntimeError):
+
+class StackError(VigilError, RuntimeError):
     """The local stack cannot be started as asked; the message says why and what to do."""
 
 

@@ -17,6 +17,7 @@ from fastapi import Request, Response, Security
 from fastapi.security import APIKeyHeader
 
 from vigil.access import PERMISSIONS, KeyRing, Permission, Role, fingerprint, roles_with
+from vigil.errors import VigilError
 from vigil.revocations import Revocations, RevocationsUnreadable, revocations_file
 from vigil.settings import CoreSettings
 
@@ -40,11 +41,11 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 EnrollPoi = Callable[[Request, "Principal", str, str | None, float | None], Awaitable[Response]]
 
 
-class NotAuthenticated(Exception):
+class NotAuthenticated(VigilError):
     """No valid key or session: API routes answer 401, dashboard pages redirect to login."""
 
 
-class Forbidden(Exception):
+class Forbidden(VigilError):
     """Authenticated, but the role lacks the permission (or a change lacks its header)."""
 
     def __init__(self, detail: str) -> None:
@@ -52,7 +53,7 @@ class Forbidden(Exception):
         self.detail = detail
 
 
-class GateUnavailable(Exception):
+class GateUnavailable(VigilError):
     """The revocation list cannot be read: nobody is let in until it can (fail closed)."""
 
 

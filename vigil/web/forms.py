@@ -7,19 +7,19 @@ from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.types import Message
 
-from vigil.web.images import Rejection
+from vigil.web.images import HttpRejection
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Rejection(413, "body_too_large", f"{declared} bytes declared; limit {limit}")
+        raise HttpRejection(413, "body_too_large", f"{declared} bytes declared; limit {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Rejection(413, "body_too_large", f"more than {limit} bytes")
+            raise HttpRejection(413, "body_too_large", f"more than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -39,4 +39,4 @@ async def parse_form(request: Request, body: bytes, *, max_files: int, max_field
     try:
         return await Request(request.scope, replay).form(max_files=max_files, max_fields=max_fields)
     except Exception as exc:
-        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
+        raise HttpRejection(400, "malformed_multipart", str(exc)[:200]) from None

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
+from vigil.errors import VigilError
 from vigil.images import jpeg_end, orientation_of, sniff_format
 
 JPEG_MAX_SIDE = 65_500  # libjpeg's limit on either side
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-class Rejection(Exception):
-    """Bad input: an HTTP 4xx with a machine-readable reason."""
+class HttpRejection(VigilError):
+    """A request the API refuses: an HTTP 4xx with a machine-readable reason, answered to the
+    client at once (a frame the worker cannot use is a ``Rejected`` and goes to the DLQ)."""
 
     def __init__(self, status: int, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -53,7 +55,7 @@ def sniff(data: bytes) -> str:
     if fmt in ACCEPTED:
         return str(fmt)
     other = "GIF" if fmt == "GIF" else "unknown"
-    raise Rejection(
+    raise HttpRejection(
         415, "unsupported_format", f"{other} data; accepted formats: {', '.join(ACCEPTED)}"
     )
 
@@ -69,9 +71,9 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def check_image(data: bytes, *, max_pixels: int, jpeg_quality: int) -> CheckedImage:
-    """Validate ``data`` and return it as JPEG; raises :class:`Rejection` for bad input."""
+    """Validate ``data`` and return it as JPEG; raises :class:`HttpRejection` for bad input."""
     if not data:
-        raise Rejection(400, "empty_body", "no image bytes received")
+        raise HttpRejection(400, "empty_body", "no image bytes received")
     fmt = sniff(data)
     tags: dict[str, str] = {}
     notes: list[str] = []
@@ -82,13 +84,13 @@ def check_image(data: bytes, *, max_pixels: int, jpeg_quality: int) -> CheckedIm
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
                 width, height = img.size
                 if width * height > max_pixels:
-                    raise Rejection(
+                    raise HttpRejection(
                         413,
                         "too_many_pixels",
                         f"{width}x{height} = {width * height} pixels; limit {max_pixels}",
                     )
                 if fmt != "JPEG" and max(width, height) > JPEG_MAX_SIDE:
-                    raise Rejection(
+                    raise HttpRejection(
                         400,
                         "unsupported_dimensions",
                         f"{width}x{height}: a side over {JPEG_MAX_SIDE} pixels cannot be JPEG",
@@ -101,12 +103,12 @@ def check_image(data: bytes, *, max_pixels: int, jpeg_quality: int) -> CheckedIm
                 if fmt == "JPEG":
                     return _jpeg(data, width, height)
                 rgb = to_rgb(img)
-        except Rejection:
+        except HttpRejection:
             raise
         except Image.DecompressionBombError as exc:
-            raise Rejection(413, "too_many_pixels", str(exc)) from None
+            raise HttpRejection(413, "too_many_pixels", str(exc)) from None
         except Exception as exc:  # any decoder failure is bad input, never a 500
-            raise Rejection(
+            raise HttpRejection(
                 400, "undecodable_image", f"{fmt} data does not decode: {exc}"
             ) from None
     if frames > 1:
@@ -124,7 +126,7 @@ def _jpeg(data: bytes, width: int, height: int) -> CheckedImage:
     worker would dead-letter it)."""
     end = jpeg_end(data)
     if end is None:
-        raise Rejection(400, "truncated_image", "JPEG data has no end-of-image marker")
+        raise HttpRejection(400, "truncated_image", "JPEG data has no end-of-image marker")
     if end == len(data):
         return CheckedImage(data, width, height, "JPEG", transcoded=False)
     dropped = len(data) - end

@@ -13,10 +13,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from vigil.web.images import Rejection
+from vigil.web.images import HttpRejection
 
 
-class Limited(Rejection):
+class Limited(HttpRejection):
     """A refusal the client should retry after ``retry_after`` seconds."""
 
     def __init__(self, status: int, reason: str, detail: str, retry_after: float) -> None:

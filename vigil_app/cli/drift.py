@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from streams.drift.app import run
 from streams.drift.baseline import BaselineStore, compute, describe
 from vigil.settings import ConfigError
+from vigil.timeparse import parse_time
 from vigil_app.cli.common import console, fail, settings_of
 
 app = typer.Typer(help="Drift statistics per camera and model version.")
@@ -27,19 +29,6 @@ def drift(ctx: typer.Context) -> None:
         run(settings_of(ctx))
     except ConfigError as exc:
         fail(f"configuration error: {exc}")
-
-
-def parse_time(text: str) -> int:
-    """Epoch milliseconds, or an ISO-8601 time (UTC when it names no zone)."""
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{text!r} is neither epoch milliseconds nor an ISO-8601 time")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
 
 
 def _ms(ms: int) -> str:
@@ -88,7 +77,10 @@ def baseline(
         return
     if camera is None or from_ is None or to is None:
         fail("give --camera, --from and --to (or --show)")
-    start, end = parse_time(from_), parse_time(to)
+    try:
+        start, end = parse_time(from_), parse_time(to)
+    except ValueError as exc:
+        fail(escape(str(exc)))
     if end <= start:
         fail("--to must be after --from")
     baselines = compute(settings, camera, start, end, model_version)

@@ -25,7 +25,7 @@ from evaluation.terminal import print_report
 from gpu_workers.engines import EngineError
 from gpu_workers.models.loader import ModelNotPrepared
 from gpu_workers.models.spec import SpecError
-from gpu_workers.replay.bounds import OutOfRetention, iso, parse_time
+from gpu_workers.replay.bounds import OutOfRetention, iso
 from gpu_workers.replay.candidate import candidates_topics, slug
 from gpu_workers.replay.replayer import Replayer
 from gpu_workers.replay.run import ReplayRequest, plan_for, run_replay, runs_dir
@@ -33,6 +33,7 @@ from vigil import kafka
 from vigil.clickhouse import connect
 from vigil.logs import setup_logging
 from vigil.settings import ConfigError
+from vigil.timeparse import parse_time
 from vigil.topics import Topic
 from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import candidates_settings

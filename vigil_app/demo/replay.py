@@ -14,10 +14,10 @@ from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from evaluation.report import EvalRequest, build_report, write_report
 from evaluation.source import Window
 from evaluation.terminal import print_report
-from gpu_workers.replay.bounds import now_ms
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from vigil.clickhouse import connect
+from vigil.timeparse import now_ms
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 from vigil_app.settings import candidates_settings as candidates_settings

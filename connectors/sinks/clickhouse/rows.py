@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.types import Alert, DetectionEvent, DriftStat
+from vigil.errors import VigilError
 from vigil.topics import Topic
 
 SOURCE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -107,7 +110,7 @@ DAY_MS = 86_400_000
 Row = tuple[Any, ...]
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(VigilError, ValueError):
     """A decoded event the tables cannot hold (it goes to the DLQ with this reason)."""
 
 
@@ -126,8 +129,8 @@ class Mapped:
         return sum(len(r) for r in self.rows.values())
 
 
-def _ts(record: dict[str, Any], name: str) -> int:
-    value = int(record[name])
+def _ts(time_ms: int, name: str) -> int:
+    value = int(time_ms)
     if not 0 <= value < MAX_TS_MS:
         raise MalformedEvent(f"{name}={value} is outside 1970..2100 (UTC ms)")
     return value
@@ -139,9 +142,9 @@ def _finite(value: float, name: str) -> float:
     return float(value)
 
 
-def detection_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
-    capture = _ts(record, "capture_ts_ms")
-    inference = _ts(record, "inference_ts_ms")
+def detection_rows(record: DetectionEvent, src: tuple[str, int, int]) -> Mapped:
+    capture = _ts(record["capture_ts_ms"], "capture_ts_ms")
+    inference = _ts(record["inference_ts_ms"], "inference_ts_ms")
     frame = (
         record["frame_id"],
         record["camera_id"],
@@ -191,8 +194,8 @@ def detection_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
     return Mapped(*src, day=capture // DAY_MS, rows=rows)
 
 
-def alert_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
-    alerted = _ts(record, "alert_ts_ms")
+def alert_rows(record: Alert, src: tuple[str, int, int]) -> Mapped:
+    alerted = _ts(record["alert_ts_ms"], "alert_ts_ms")
     row = (
         *src,
         record["alert_id"],
@@ -205,7 +208,7 @@ def alert_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
         record.get("poi_id"),
         record.get("poi_similarity"),
         str(record["severity"]),
-        _ts(record, "capture_ts_ms"),
+        _ts(record["capture_ts_ms"], "capture_ts_ms"),
         alerted,
         record.get("track_id"),
         json.dumps(record.get("details") or {}, sort_keys=True),
@@ -213,12 +216,12 @@ def alert_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
     return Mapped(*src, day=alerted // DAY_MS, rows={"alerts": [row]})
 
 
-def drift_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
-    start = _ts(record, "window_start_ms")
+def drift_rows(record: DriftStat, src: tuple[str, int, int]) -> Mapped:
+    start = _ts(record["window_start_ms"], "window_start_ms")
     row = (
         *src,
         start,
-        _ts(record, "window_end_ms"),
+        _ts(record["window_end_ms"], "window_end_ms"),
         record["camera_id"],
         record["model_name"],
         record["model_version"],
@@ -232,11 +235,17 @@ def drift_rows(record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
     return Mapped(*src, day=start // DAY_MS, rows={"drift": [row]})
 
 
-MAPPERS = {Topic.DETECTIONS: detection_rows, Topic.ALERTS: alert_rows, Topic.DRIFT: drift_rows}
+# each takes the record of its topic's schema (the serde resolved it against that schema)
+MAPPERS: dict[Topic, Callable[[Any, tuple[str, int, int]], Mapped]] = {
+    Topic.DETECTIONS: detection_rows,
+    Topic.ALERTS: alert_rows,
+    Topic.DRIFT: drift_rows,
+}
 
 
-def map_event(kind: Topic, record: dict[str, Any], src: tuple[str, int, int]) -> Mapped:
-    """The rows of one decoded event; ``MalformedEvent`` if it cannot be stored."""
+def map_event(kind: Topic, record: Mapping[str, Any], src: tuple[str, int, int]) -> Mapped:
+    """The rows of one decoded event of topic ``kind``; ``MalformedEvent`` if it cannot be
+    stored."""
     try:
         return MAPPERS[kind](record, src)
     except (KeyError, TypeError) as exc:

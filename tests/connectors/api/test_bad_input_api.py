@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import cv2
@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gpu_workers.worker.intake import Limits, check, decode
+from schemas.types import FrameEvent
 from tests import corpus
 from tests.connectors.api.test_upload_api import AUTH, api_settings, client
 from tests.connectors.helpers import read_frames
@@ -73,7 +74,7 @@ def post_raw(client: TestClient, query: str, data: bytes) -> tuple[int, dict[str
 
 def worker_pixels(event: dict[str, Any]) -> np.ndarray[Any, Any]:
     """The record decoded exactly as the worker does it (header checks, then decode)."""
-    return decode(event["image"], check(event, event["image"], LIMITS)).image
+    return decode(event["image"], check(cast(FrameEvent, event), event["image"], LIMITS)).image
 
 
 def test_corpus_is_accepted_and_decodes_right_downstream(

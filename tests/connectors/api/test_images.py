@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from vigil.web.images import Rejection, check_image, sniff
+from vigil.web.images import HttpRejection, check_image, sniff
 
 
 def image(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -39,12 +39,12 @@ def test_jpeg_passes_byte_for_byte_png_is_transcoded() -> None:
     ],
 )
 def test_rejections(data: bytes, status: int, reason: str) -> None:
-    with pytest.raises(Rejection) as info:
+    with pytest.raises(HttpRejection) as info:
         check_image(data, max_pixels=10_000, jpeg_quality=90)
     assert (info.value.status, info.value.reason) == (status, reason)
 
 
 def test_pixel_limit_from_header() -> None:
-    with pytest.raises(Rejection) as info:
+    with pytest.raises(HttpRejection) as info:
         check_image(image("PNG", (200, 100)), max_pixels=19_999, jpeg_quality=90)
     assert (info.value.status, info.value.reason) == (413, "too_many_pixels")

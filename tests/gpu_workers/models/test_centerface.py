@@ -3,6 +3,8 @@ cat or the coffee."""
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import pytest
 
 from gpu_workers.models.centerface import CenterFaceAdapter
@@ -48,7 +50,4 @@ def test_mixed_sizes_in_one_batch_match_singles(centerface: CenterFaceAdapter) -
         (single,) = centerface([image])
         assert len(result.detections) == len(single.detections) == 1
         a, b = result.detections[0].box, single.detections[0].box
-        assert (
-            max(abs(x - y) for x, y in zip(a.as_dict().values(), b.as_dict().values(), strict=True))
-            < 0.01
-        )
+        assert max(abs(x - y) for x, y in zip(astuple(a), astuple(b), strict=True)) < 0.01

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import cv2
@@ -57,10 +58,7 @@ def test_onnx_matches_the_frozen_graph_run_by_opencv(zoo_cache: Path, ssd: SsdAd
                 for t in remaining
                 if t.class_id == d.class_id
                 and abs(t.score - d.score) <= SCORE_TOL
-                and max(
-                    abs(a - b)
-                    for a, b in zip(d.box.as_dict().values(), t.box.as_dict().values(), strict=True)
-                )
+                and max(abs(a - b) for a, b in zip(astuple(d.box), astuple(t.box), strict=True))
                 <= BOX_TOL
             ]
             assert match, f"{d} has no OpenCV counterpart in {theirs}"

@@ -1,4 +1,5 @@
-"""Times on the command line, and capture-time ranges to offsets on a real topic."""
+"""Capture-time ranges to offsets on a real topic (times on the command line:
+tests/vigil/test_timeparse.py)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from gpu_workers.replay.bounds import parse_time, plan_replay
+from gpu_workers.replay.bounds import plan_replay
 from tests.gpu_workers.replay.support import now_ms
 from vigil import kafka
 from vigil_app.settings import VigilSettings
-
-NOW = 1_763_800_000_000
-
-
-def test_parse_time_forms() -> None:
-    assert parse_time("1763800000123") == 1_763_800_000_123
-    assert parse_time("now", NOW) == NOW
-    assert parse_time("-15m", NOW) == NOW - 15 * 60_000
-    assert parse_time("-1.5h", NOW) == NOW - 5_400_000
-    assert parse_time("2025-11-22T08:26:40Z") == 1_763_800_000_000
-    assert parse_time("2025-11-22T09:26:40+01:00") == 1_763_800_000_000
-    assert parse_time("2025-11-22T08:26:40") == 1_763_800_000_000  # no zone: UTC
-    with pytest.raises(ValueError, match="cannot read time 'yesterday'"):
-        parse_time("yesterday")
 
 
 def test_plan_uses_record_times_with_skew_and_delay(

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.loop import Worker
+from schemas.types import DetectionEvent
 from tests import corpus
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.helpers import (
@@ -108,7 +109,7 @@ class Exploding(Inference):
         super().__init__(settings)
         self.calls: list[list[str]] = []
 
-    def run(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+    def run(self, items: Sequence[Item]) -> list[DetectionEvent]:
         self.calls.append([i.event["frame_id"] for i in items])
         for item in items:
             if item.event["tags"].get("explode"):

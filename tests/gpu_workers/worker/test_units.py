@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 import pytest
 
 from gpu_workers.worker.batcher import Batcher
 from gpu_workers.worker.intake import Limits, Rejected, check, decode, reduction_for
+from schemas.types import FrameEvent
 from tests.gpu_workers.worker.helpers import bikes_jpegs
 from vigil.images import ImageHeader
 from vigil.imagestats import dhash, image_stats
@@ -40,7 +43,7 @@ def test_batcher_drop_keeps_order() -> None:
 
 def test_check_then_decode_real_jpeg_with_dct_scaling() -> None:
     jpeg = bikes_jpegs(1, (640, 272))[0]
-    header = check({"encoding": "JPEG"}, jpeg, LIMITS)
+    header = check(cast(FrameEvent, {"encoding": "JPEG"}), jpeg, LIMITS)
     assert (header.width, header.height) == (640, 272)
     assert reduction_for(header, (300, 300)) == 1  # 272 / 2 < 300
     assert reduction_for(header, (128, 128)) == 2
@@ -52,10 +55,12 @@ def test_check_then_decode_real_jpeg_with_dct_scaling() -> None:
 
 def test_raw_frames_and_their_size_check() -> None:
     raw = bytes(range(256)) * 12  # 64 x 48 grey
-    header = check({"encoding": "RAW_GRAY8", "width": 64, "height": 48}, raw, LIMITS)
+    header = check(
+        cast(FrameEvent, {"encoding": "RAW_GRAY8", "width": 64, "height": 48}), raw, LIMITS
+    )
     assert decode(raw, header).image.shape == (48, 64, 3)
     with pytest.raises(Rejected) as info:
-        check({"encoding": "RAW_BGR24", "width": 64, "height": 48}, raw, LIMITS)
+        check(cast(FrameEvent, {"encoding": "RAW_BGR24", "width": 64, "height": 48}), raw, LIMITS)
     assert info.value.reason == "raw_size_mismatch"
 
 

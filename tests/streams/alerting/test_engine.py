@@ -3,10 +3,11 @@ scenarios run through Kafka and the app in test_app.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from schemas.types import DetectionEvent
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import Outcome, process
 from streams.alerting.rules import RuleSet, parse_rules
@@ -25,7 +26,7 @@ def run(
     state = state or CameraState()
     outs = []
     for ev in frames:
-        outs.append(process(ev, state, rules, watchlist))
+        outs.append(process(cast(DetectionEvent, ev), state, rules, watchlist))
         state = CameraState.loads(state.dumps())  # every frame through the table's encoding
     return outs, state
 
@@ -51,7 +52,7 @@ def test_labels_score_and_cameras_select() -> None:
         event("b", 2, [person(0.2, 0.5, label="car")]),  # other camera
         event("a", 3, [person(0.2, 0.5, label="car")]),
     ]
-    outs = [process(ev, CameraState(), rules) for ev in frames]
+    outs = [process(cast(DetectionEvent, ev), CameraState(), rules) for ev in frames]
     assert fired(outs) == [(3, "z")]
 
 
@@ -113,7 +114,9 @@ def test_schedule_across_midnight() -> None:
         "01:00": T0 + 6 * hour,
     }
     outs = [
-        process(event("c", i, [person(0.2, 0.8)], ts_ms=t), CameraState(), rules)
+        process(
+            cast(DetectionEvent, event("c", i, [person(0.2, 0.8)], ts_ms=t)), CameraState(), rules
+        )
         for i, t in enumerate(times.values())
     ]
     assert [bool(o.notifications) for o in outs] == [False, True, True, False]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from streams.drift.baseline import Baseline, BaselineStore
@@ -89,11 +88,3 @@ def test_a_changed_pinned_file_is_reread_and_drives_the_engine(tmp_path: Path) -
     assert store.pinned("c", "v")["frames"] == 9  # type: ignore[index]
     engine = DriftEngine(h.DriftSettings(), {}, pinned=store.pinned)
     assert engine.pinned("c", "v") is not None
-
-
-@pytest.mark.parametrize("text", ["1234", "2026-11-22T00:00:00+00:00", "2026-11-22T00:00:00"])
-def test_times_are_epoch_ms_or_iso(text: str) -> None:
-    from vigil_app.cli.drift import parse_time
-
-    value = parse_time(text)
-    assert value == 1234 or value == 1_795_305_600_000

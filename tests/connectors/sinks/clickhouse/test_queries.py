@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +15,7 @@ from connectors.sinks.clickhouse.queries import named_queries
 from connectors.sinks.clickhouse.rows import Mapped, alert_rows, detection_rows
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
+from schemas.types import Alert, DetectionEvent
 from tests import samples
 from tests.connectors.sinks.clickhouse.support import open_client
 from vigil_app.cli import app
@@ -39,7 +40,7 @@ def event(offset: int, camera: str, at_ms: int, version: str, dets: list[tuple[s
         model_version=version,
         detections=[{**template, "label": label, "score": score} for label, score in dets],
     )
-    return detection_rows(record, ("t.detections", 0, offset))
+    return detection_rows(cast(DetectionEvent, record), ("t.detections", 0, offset))
 
 
 def dataset() -> list[Mapped]:
@@ -51,17 +52,23 @@ def dataset() -> list[Mapped]:
         event(3, "cam-b", H0 + 6 * MINUTE, "v2", [("person", 0.5), ("dog", 0.25)]),
         event(4, "cam-c", H0 + 7 * MINUTE, "v2", []),
         alert_rows(
-            {**alert, "alert_id": "a-1", "camera_id": "cam-a", "alert_ts_ms": H0 + 2 * MINUTE},
+            cast(
+                Alert,
+                {**alert, "alert_id": "a-1", "camera_id": "cam-a", "alert_ts_ms": H0 + 2 * MINUTE},
+            ),
             ("t.alerts", 0, 0),
         ),
         alert_rows(
-            {
-                **alert,
-                "alert_id": "a-2",
-                "camera_id": "cam-b",
-                "severity": "LOW",
-                "alert_ts_ms": H0 + 8 * MINUTE,
-            },
+            cast(
+                Alert,
+                {
+                    **alert,
+                    "alert_id": "a-2",
+                    "camera_id": "cam-b",
+                    "severity": "LOW",
+                    "alert_ts_ms": H0 + 8 * MINUTE,
+                },
+            ),
             ("t.alerts", 0, 1),
         ),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from connectors.sinks.clickhouse.rows import (
@@ -16,6 +18,7 @@ from connectors.sinks.clickhouse.rows import (
     map_event,
 )
 from connectors.sinks.clickhouse.writer import FaultInjection, runs
+from schemas.types import Alert, DetectionEvent, DriftStat
 from tests import samples
 from vigil.topics import Topic
 
@@ -23,7 +26,7 @@ SRC = ("vigil.detections", 3, 41)
 
 
 def test_a_detection_event_is_one_row_per_object_and_one_frame_row() -> None:
-    mapped = detection_rows(samples.detection_event(), SRC)
+    mapped = detection_rows(cast(DetectionEvent, samples.detection_event()), SRC)
     objects, frames = mapped.rows["detections"], mapped.rows["frames"]
     assert [r[:4] for r in objects] == [(*SRC, 0), (*SRC, 1)]
     names = [c for c, _ in COLUMNS["detections"]]
@@ -42,15 +45,15 @@ def test_a_detection_event_is_one_row_per_object_and_one_frame_row() -> None:
 
 def test_a_frame_without_detections_still_has_its_frame_row() -> None:
     event = {**samples.detection_event(), "detections": []}
-    mapped = detection_rows(event, SRC)
+    mapped = detection_rows(cast(DetectionEvent, event), SRC)
     assert set(mapped.rows) == {"frames"}
 
 
 def test_alert_and_drift_rows_fit_their_columns() -> None:
-    alert = alert_rows(samples.alert(), SRC).rows["alerts"][0]
+    alert = alert_rows(cast(Alert, samples.alert()), SRC).rows["alerts"][0]
     assert len(alert) == len(COLUMNS["alerts"])
     assert alert[-1] == '{"zone": "lobby"}'
-    drift = drift_rows(samples.drift_stat(), SRC).rows["drift"][0]
+    drift = drift_rows(cast(DriftStat, samples.drift_stat()), SRC).rows["drift"][0]
     assert len(drift) == len(COLUMNS["drift"])
     assert drift[-2:] == (1, 9000)
 

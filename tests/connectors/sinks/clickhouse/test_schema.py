@@ -3,6 +3,8 @@ the rollup rebuilt when a view missed a block."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from connectors.sinks.base import BatchPolicy
 from connectors.sinks.clickhouse.rows import COLUMNS, Mapped, detection_rows
 from connectors.sinks.clickhouse.schema import (
@@ -17,6 +19,7 @@ from connectors.sinks.clickhouse.schema import (
     repair_rollups,
 )
 from connectors.sinks.clickhouse.writer import ClickHouseWriter, token
+from schemas.types import DetectionEvent
 from tests.connectors.sinks.clickhouse.support import detection_event, now_ms, open_client
 from vigil_app.settings import VigilSettings
 
@@ -24,7 +27,10 @@ from vigil_app.settings import VigilSettings
 def _batch(topic: str, first: int, count: int) -> list[Mapped]:
     ts = now_ms()
     return [
-        detection_rows(detection_event(i, f"cam-{i % 3}", i % 4, ts + i), (topic, i % 2, i))
+        detection_rows(
+            cast(DetectionEvent, detection_event(i, f"cam-{i % 3}", i % 4, ts + i)),
+            (topic, i % 2, i),
+        )
         for i in range(first, first + count)
     ]
 

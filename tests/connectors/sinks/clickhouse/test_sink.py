@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from confluent_kafka import TopicPartition
@@ -10,6 +10,7 @@ from confluent_kafka import TopicPartition
 from connectors.sinks.clickhouse.rows import COLUMNS, detection_rows
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from schemas.contracts import serde_for
+from schemas.types import DetectionEvent
 from tests import samples
 from tests.connectors.sinks.clickhouse.support import (
     DetectionProducer,
@@ -80,7 +81,8 @@ def test_each_table_resumes_from_its_own_offset(
             offset, partition = msg.offset() or 0, msg.partition() or 0
             if offset < 50:
                 src = (topic, partition, offset)
-                frames += detection_rows(serde.decode(msg), src).rows["frames"]
+                event = cast(DetectionEvent, serde.decode(msg))
+                frames += detection_rows(event, src).rows["frames"]
     cons.close()
     client.insert(f"{db}.frames", [c for c, _ in COLUMNS["frames"]], frames)
     run_sink_until(sink, lambda s: s.stats.messages >= 300)
