@@ -11,8 +11,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vigil.errors import VigilError
 
-class EnrollmentError(ValueError):
+
+class EnrollmentError(VigilError, ValueError):
     """The images cannot enrol the person; nothing was published."""
 
 

@@ -18,6 +18,7 @@ import httpx
 from streams.alerting import metrics
 from streams.alerting.delivery.signing import post_headers
 from streams.alerting.rules import Webhook
+from vigil.errors import VigilError
 from vigil.logs import register_secrets
 from vigil.pseudonyms import Pseudonyms
 
@@ -69,7 +70,7 @@ class Abandoned:
 Result = Delivered | Failed | Abandoned
 
 
-class WebhookRejected(Exception):
+class WebhookRejected(VigilError):
     """The endpoint answered, but not with a 2xx status."""
 
 
