@@ -7,11 +7,10 @@ import os
 import httpx
 from typer.testing import CliRunner
 
-from tests.conftest import free_port
 from tests.connectors.helpers import make_topics, read_frames
 from vigil.cli import app
 from vigil.settings import VigilSettings
-from vigil.testing import api_process
+from vigil.testing import api_process, free_port
 
 
 def test_api_without_keys_refuses_to_start() -> None:

@@ -17,11 +17,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from tests.conftest import free_port
 from tests.connectors.helpers import make_topics
 from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
-from vigil.testing import api_process
+from vigil.testing import api_process, free_port
 
 KEY = "fuzz-ingest-key"
 # each operation is fuzzed with a key of the role it needs, so the run reaches past the gate

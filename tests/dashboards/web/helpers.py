@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from connectors.api.app import create_app
 from schemas.contracts import serde_for
 from tests import samples
-from tests.conftest import free_port
 from tests.gpu_workers.media import still
 from vigil import kafka
 from vigil.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings
+from vigil.testing import free_port
 from vigil.topics import Topic, ensure_topics, topic_specs
 
 VIEWER_KEY = "viewer-key-0123456789"

@@ -12,11 +12,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dashboards.web.demo import server, start_demo_dashboard, stop_demo_dashboard
-from tests.conftest import free_port
 from tests.dashboards.web.helpers import seed
 from vigil.cli import app
 from vigil.clickhouse import connect
 from vigil.settings import IngestSettings, VigilSettings
+from vigil.testing import free_port
 
 
 @pytest.mark.timeout(240)
