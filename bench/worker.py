@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import resource
-import socket
 import tempfile
 import threading
 import time
@@ -41,7 +40,7 @@ from vigil.settings import (
     VigilSettings,
     WorkerSettings,
 )
-from vigil.stack import KafkaBroker
+from vigil.testing import kafka_broker
 from vigil.topics import Topic, ensure_topics, topic_specs
 
 FRAMES = int(os.environ.get("VIGIL_BENCH_FRAMES", "240"))
@@ -49,12 +48,6 @@ SIZE = (640, 272)  # bikes.mp4's own frame size
 BATCHES = (1, 4, 8)
 ROUNDS = int(os.environ.get("VIGIL_BENCH_ROUNDS", "2"))
 LIMITS = Limits(20 * 2**20, 50_000_000)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_for(base: VigilSettings, batch: int, tag: str) -> VigilSettings:
@@ -172,11 +165,7 @@ def main() -> None:
     jpegs = bikes_jpegs(FRAMES, SIZE, step=1)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-worker-") as tmp:
         home = Path(tmp)
-        broker = KafkaBroker(
-            home=home / "kafka", cache_dir=cache, port=free_port(), controller_port=free_port()
-        )
-        broker.start(timeout_s=180)
-        try:
+        with kafka_broker(home / "kafka", cache) as broker:
             base = VigilSettings(
                 kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), data_dir=home / "data"
             )
@@ -193,8 +182,6 @@ def main() -> None:
             ours = vigils[best]
             lat_batch = max(vigils, key=lambda b: vigils[b])
             lat = latency(base, jpegs, lat_batch, vigils[lat_batch] / 2)
-        finally:
-            broker.stop()
     result = {
         "bench": "worker",
         "machine": {
