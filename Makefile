@@ -27,6 +27,7 @@ demo: install system-deps models
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports  # the layers (.importlinter)
 	$(BIN)/ruff format --check .
 
 typecheck: install

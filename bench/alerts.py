@@ -35,7 +35,6 @@ from schemas.contracts import serde_for
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
-from streams.alerting.watchlist import Watchlist
 from tests.streams.alerting.delivery_helpers import DeliverProcess
 from tests.streams.alerting.helpers import (
     AlertsProcess,
@@ -45,10 +44,11 @@ from tests.streams.alerting.helpers import (
     wait_committed,
 )
 from vigil import kafka
-from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
 from vigil.testing import kafka_broker, poll_until
 from vigil.topics import Topic
+from vigil.watchlist import Watchlist
+from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
 
 PERSONS = 10_000
 DIM = 1024

@@ -10,9 +10,9 @@ from typing import Any
 
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.testing import poll_until
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 class Receiver:

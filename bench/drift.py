@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from streams.drift.engine import DriftEngine
-from streams.drift.samples import FramePool, load_default_pool, stream
+from streams.drift.samples import FramePool, stream
 from streams.drift.window import add_event, empty
 from tests.streams.drift import helpers as h
-from vigil.settings import DriftSettings, KafkaSettings, TopicSettings, VigilSettings
 from vigil.testing import kafka_broker
 from vigil.topics import Topic
+from vigil_app.demo.drift import load_default_pool
+from vigil_app.settings import DriftSettings, KafkaSettings, TopicSettings, VigilSettings
 
 CAMERAS, VERSIONS, LOOPS = 50, ("v1", "v2"), 5
 

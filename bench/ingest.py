@@ -31,9 +31,9 @@ from connectors.frames import EncodedFrame
 from connectors.sources.config import DropPolicy
 from connectors.sources.publisher import FrameBuffer, make_publisher
 from vigil import kafka
-from vigil.settings import IngestSettings, KafkaSettings, TopicSettings, VigilSettings
 from vigil.testing import api_process, free_port, kafka_broker
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import IngestSettings, KafkaSettings, TopicSettings, VigilSettings
 
 FRAMES = 2000
 CAMERAS = 4

@@ -24,7 +24,7 @@ from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import load_model
 from gpu_workers.zoo import prepare
 from tests.gpu_workers.media import frames, still
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 THREADS = 2
 BATCHES = (1, 4, 8)

@@ -30,9 +30,9 @@ from tests.gpu_workers.replay.support import now_ms, produce_timed
 from tests.gpu_workers.worker.helpers import bikes_jpegs
 from vigil import kafka
 from vigil.clickhouse import connect
-from vigil.settings import KafkaSettings, VigilSettings
 from vigil.testing import kafka_broker
 from vigil.topics import ensure_topics, topic_specs
+from vigil_app.settings import KafkaSettings, VigilSettings
 
 FRAMES = int(os.environ.get("VIGIL_BENCH_FRAMES", "240"))
 EVAL_FRAMES = int(os.environ.get("VIGIL_BENCH_EVAL_FRAMES", "100000"))

@@ -27,15 +27,15 @@ from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from tests.samples import detection_event
 from vigil.clickhouse import ClickHouseClient, connect
-from vigil.settings import (
+from vigil.stack import find_server_binary
+from vigil.testing import clickhouse_server, kafka_broker, poll_until
+from vigil_app.settings import (
     ClickHouseSettings,
     ClickHouseSinkSettings,
     KafkaSettings,
     TopicSettings,
     VigilSettings,
 )
-from vigil.stack import find_server_binary
-from vigil.testing import clickhouse_server, kafka_broker, poll_until
 
 BATCHES = (1_000, 10_000, 100_000)
 

@@ -33,15 +33,15 @@ from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_f
 from tests.gpu_workers.worker.processes import Collector
 from vigil import kafka
 from vigil.imagestats import image_stats
-from vigil.settings import (
+from vigil.testing import kafka_broker
+from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import (
     KafkaSettings,
     ModelSettings,
     TopicSettings,
     VigilSettings,
     WorkerSettings,
 )
-from vigil.testing import kafka_broker
-from vigil.topics import Topic, ensure_topics, topic_specs
 
 FRAMES = int(os.environ.get("VIGIL_BENCH_FRAMES", "240"))
 SIZE = (640, 272)  # bikes.mp4's own frame size

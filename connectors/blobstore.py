@@ -14,7 +14,7 @@ from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil import kafka
 from vigil.blobs import BlobResolver, BlobStore, FileBlobStore, GcReport, default_store
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 from vigil.topics import Topic
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def referenced_uris(settings: VigilSettings, timeout_s: float = 300.0) -> set[str]:
+def referenced_uris(settings: CoreSettings, timeout_s: float = 300.0) -> set[str]:
     """The claim-check URI of every committed FrameEvent on ``vigil.frames`` now: read from
     the start to the end offsets of the moment (a position, so transaction markers and aborted
     records do not hold it back)."""
@@ -65,7 +65,7 @@ def referenced_uris(settings: VigilSettings, timeout_s: float = 300.0) -> set[st
 
 
 def collect_garbage(
-    settings: VigilSettings, *, orphans: bool = False, dry_run: bool = False
+    settings: CoreSettings, *, orphans: bool = False, dry_run: bool = False
 ) -> GcReport:
     """One blob GC: blobs past ``ingest.blob_retention_hours``; with ``orphans``, also those no
     FrameEvent on the topic refers to (read first, so a blob written later is in its grace)."""

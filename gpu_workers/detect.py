@@ -17,7 +17,7 @@ from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import ModelNotPrepared, load_model
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Detections
-from vigil.settings import VigilSettings
+from gpu_workers.settings import GpuWorkersSettings
 
 
 class DetectError(RuntimeError):
@@ -25,7 +25,7 @@ class DetectError(RuntimeError):
 
 
 class Detector:
-    def __init__(self, settings: VigilSettings, *, model: str | None, faces: bool) -> None:
+    def __init__(self, settings: GpuWorkersSettings, *, model: str | None, faces: bool) -> None:
         cfg = settings.models
         try:
             self.model: Adapter[Any] = self._load(model or cfg.detector, settings)
@@ -47,7 +47,7 @@ class Detector:
             raise DetectError(str(exc)) from exc
 
     @staticmethod
-    def _load(ref: str, settings: VigilSettings) -> Adapter[Any]:
+    def _load(ref: str, settings: GpuWorkersSettings) -> Adapter[Any]:
         return load_model(
             ref,
             settings.cache_dir,

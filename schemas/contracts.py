@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from schemas.serde import AvroSerde, ConfluentSerde, SingleObjectSerde
 from schemas.store import SchemaStore
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 from vigil.topics import Topic
 
 FRAME_EVENT = "vigil.FrameEvent"
@@ -31,7 +31,7 @@ def default_store() -> SchemaStore:
     return SchemaStore.default()
 
 
-def make_serde(settings: VigilSettings, schema_name: str) -> AvroSerde:
+def make_serde(settings: CoreSettings, schema_name: str) -> AvroSerde:
     """Single-object encoding by default; Confluent framing when a registry URL is set."""
     store = default_store()
     if not settings.schema_registry_url:
@@ -46,5 +46,5 @@ def make_serde(settings: VigilSettings, schema_name: str) -> AvroSerde:
     return ConfluentSerde(store, schema_name, SchemaRegistryClient.new_client(conf))  # type: ignore[attr-defined]  # stubs predate it
 
 
-def serde_for(settings: VigilSettings, topic: Topic) -> AvroSerde:
+def serde_for(settings: CoreSettings, topic: Topic) -> AvroSerde:
     return make_serde(settings, TOPIC_SCHEMAS[topic])

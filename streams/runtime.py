@@ -35,7 +35,7 @@ from quixstreams.state import State
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil.dlq import header_pairs, reason_headers
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 from vigil.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class DetectionStep(ABC):
 
     DATA_ERRORS = (ValueError, KeyError, TypeError, ArithmeticError)
 
-    def __init__(self, settings: VigilSettings, component: str, dead_lettered: Counter) -> None:
+    def __init__(self, settings: CoreSettings, component: str, dead_lettered: Counter) -> None:
         self.component = component
         self.dead_lettered = dead_lettered
         self.detections = serde_for(settings, Topic.DETECTIONS)
@@ -137,7 +137,7 @@ def transactional_id(group: str, state_dir: Path) -> str:
     return f"{group}-{hashlib.sha256(where.encode()).hexdigest()[:12]}"
 
 
-def connection(settings: VigilSettings) -> tuple[ConnectionConfig, dict[str, Any]]:
+def connection(settings: CoreSettings) -> tuple[ConnectionConfig, dict[str, Any]]:
     """Vigil's Kafka settings as Quix's connection config, plus the remaining client options."""
     conf = settings.kafka.client_config()
     conn = {k: v for k, v in conf.items() if k.startswith(_CONNECTION_KEYS)}
@@ -157,7 +157,7 @@ class AppSettings(Protocol):
 
 
 def application(
-    settings: VigilSettings,
+    settings: CoreSettings,
     cfg: AppSettings,
     *,
     group: str,
@@ -199,7 +199,7 @@ def application(
 
 
 def wire(
-    app: Application, settings: VigilSettings, source: Topic, step: Step, outputs: Sequence[Topic]
+    app: Application, settings: CoreSettings, source: Topic, step: Step, outputs: Sequence[Topic]
 ) -> None:
     """Connect ``step`` from the ``source`` topic to the ``outputs`` (full names via settings).
     The key of every output is the key of the record it came from."""

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from vigil import testing
-from vigil.settings import VigilSettings
 from vigil.stack import ClickHouseServer, KafkaBroker, find_server_binary
+from vigil_app.settings import VigilSettings
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -31,7 +31,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
 @pytest.fixture
 def settings(kafka_broker: KafkaBroker, tmp_path: Path) -> VigilSettings:
     """Settings for one test: the session broker, a private data dir, a unique topic prefix."""
-    return testing.settings_for(kafka_broker, tmp_path / "data")
+    return testing.settings_for(VigilSettings, kafka_broker, tmp_path / "data")
 
 
 @pytest.fixture

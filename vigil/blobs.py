@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from vigil.files import write_atomically
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 
 TMP_PREFIX = ".tmp-"
 
@@ -126,7 +126,7 @@ class GcReport:
         )
 
 
-def default_store(settings: VigilSettings) -> FileBlobStore:
+def default_store(settings: CoreSettings) -> FileBlobStore:
     return FileBlobStore(settings.ingest.blob_dir or settings.data_dir / "blobs")
 
 
@@ -137,7 +137,7 @@ class BlobResolver:
         self._stores = {s.scheme: s for s in stores}
 
     @classmethod
-    def from_settings(cls, settings: VigilSettings) -> BlobResolver:
+    def from_settings(cls, settings: CoreSettings) -> BlobResolver:
         return cls(default_store(settings))
 
     def resolve(self, event: dict[str, Any]) -> bytes:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlparse
 
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 
 
 class ClickHouseClient(Protocol):
@@ -168,7 +168,7 @@ def url_options(query: str) -> dict[str, Any]:
     return options
 
 
-def connect(settings: VigilSettings) -> ClickHouseClient:
+def connect(settings: CoreSettings) -> ClickHouseClient:
     """chDB under ``<data_dir>/chdb`` when no URL is set, else the server at the URL."""
     if not settings.clickhouse.url:
         return EmbeddedClickHouse(settings.data_dir / "chdb")

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 
 from vigil.sections import ISOLATION, READ_COMMITTED
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 
 # librdkafka's own log lines go through Python logging (structured, levelled), not raw stderr.
 LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
@@ -21,15 +21,15 @@ Headers = Sequence[tuple[str, bytes]]
 DeliveryCallback = Callable[[Any, Any], None]
 
 
-def _base(settings: VigilSettings) -> dict[str, Any]:
+def _base(settings: CoreSettings) -> dict[str, Any]:
     return {**settings.kafka.client_config(), "logger": LIBRDKAFKA_LOGGER}
 
 
-def admin(settings: VigilSettings, **overrides: Any) -> AdminClient:
+def admin(settings: CoreSettings, **overrides: Any) -> AdminClient:
     return AdminClient({**_base(settings), **overrides})
 
 
-def producer(settings: VigilSettings, **overrides: Any) -> Producer:
+def producer(settings: CoreSettings, **overrides: Any) -> Producer:
     """An idempotent producer (acks=all): broker retries never duplicate or reorder."""
     conf = {
         **_base(settings),
@@ -44,7 +44,7 @@ def producer(settings: VigilSettings, **overrides: Any) -> Producer:
 
 
 def transactional_producer(
-    settings: VigilSettings, transactional_id: str, **overrides: Any
+    settings: CoreSettings, transactional_id: str, **overrides: Any
 ) -> Producer:
     """A producer for read-process-write transactions; ``init_transactions`` already done."""
     prod = producer(settings, **{"transactional.id": transactional_id, **overrides})
@@ -52,7 +52,7 @@ def transactional_producer(
     return prod
 
 
-def consumer(settings: VigilSettings, group_id: str, **overrides: Any) -> Consumer:
+def consumer(settings: CoreSettings, group_id: str, **overrides: Any) -> Consumer:
     """A consumer that reads only committed records and commits offsets explicitly.
 
     ``isolation.level`` cannot be overridden: an aborted transaction must never be seen by any
@@ -108,7 +108,7 @@ def produce(
             prod.poll(0.1)
 
 
-def wait_until_ready(settings: VigilSettings, timeout_s: float = 30.0) -> None:
+def wait_until_ready(settings: CoreSettings, timeout_s: float = 30.0) -> None:
     """Block until a metadata request to the cluster succeeds."""
     client = admin(settings)
     deadline = time.monotonic() + timeout_s

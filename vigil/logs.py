@@ -11,10 +11,10 @@ from pythonjsonlogger.json import JsonFormatter
 from rich.logging import RichHandler
 
 from vigil.redact import SecretFilter, secret_values
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 
 
-def setup_logging(settings: VigilSettings, component: str) -> None:
+def setup_logging(settings: CoreSettings, component: str) -> None:
     handler: logging.Handler
     if settings.log_format == "json":
         handler = logging.StreamHandler(sys.stderr)

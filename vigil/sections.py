@@ -1,6 +1,6 @@
-"""The settings sections: one frozen model per component, each forbidding unknown keys.
-
-``vigil.settings.VigilSettings`` holds one of each; import them from ``vigil.settings``."""
+"""The settings sections of the base: one frozen model per concern, each forbidding unknown
+keys. ``vigil.settings.CoreSettings`` holds one of each; each component keeps its own sections
+beside its code (``gpu_workers/settings.py``, ...)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ISOLATION = "isolation.level"
 READ_COMMITTED = "read_committed"
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     """Unknown keys are errors; a retired key's error says what replaced it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,7 +30,7 @@ class _Section(BaseModel):
         return data
 
 
-class KafkaSettings(_Section):
+class KafkaSettings(Section):
     """Client options for any Apache Kafka cluster; the local stack's broker by default."""
 
     bootstrap_servers: str = "127.0.0.1:19092"
@@ -96,7 +96,7 @@ class KafkaSettings(_Section):
         return conf
 
 
-class TopicSettings(_Section):
+class TopicSettings(Section):
     """Names (``<prefix>.frames`` ...), layout and retention of Vigil's topics."""
 
     _retired = {"dlq_retention_days": "was replaced by dlq_retention_hours (default 72)"}
@@ -139,7 +139,7 @@ class TopicSettings(_Section):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
 
 
-class StackSettings(_Section):
+class StackSettings(Section):
     """The local stack that ``vigil stack up`` runs on loopback."""
 
     kafka_version: str = "4.3.1"
@@ -152,26 +152,14 @@ class StackSettings(_Section):
     stop_timeout_s: float = Field(30.0, gt=0)
 
 
-class ClickHouseSettings(_Section):
+class ClickHouseSettings(Section):
     """Where analytics live: empty ``url`` means embedded chDB under the data directory."""
 
     url: str = Field("", description="clickhouse://user:password@host:9000/database, or empty")
     database: str = Field("vigil", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class ModelSettings(_Section):
-    """Which prepared models the workers and ``vigil detect`` run, and their CPU budget."""
-
-    detector: str = Field("ssd_mobilenet_v2_coco", description="zoo name or spec YAML path")
-    face_detector: str = Field("centerface", description="zoo name or spec YAML path")
-    embedder: str = Field("faceres", description="zoo name or spec YAML path")
-    threads: int = Field(2, ge=1, description="ONNX Runtime intra-op threads per model")
-    max_batch: int = Field(8, ge=1)
-    min_face_px: int = Field(20, ge=1, description="face cascade: smaller faces are rejected")
-    min_sharpness: float = Field(5.0, ge=0, description="face cascade: Laplacian variance")
-
-
-class IngestSettings(_Section):
+class IngestSettings(Section):
     """Camera ingest and the upload API (``vigil ingest``, ``vigil api``)."""
 
     _retired = {
@@ -205,190 +193,3 @@ class IngestSettings(_Section):
     decode_wait_s: float = Field(
         2.0, ge=0, description="How long an upload waits for a decode slot before its 503."
     )
-
-
-class ClickHouseSinkSettings(_Section):
-    """``vigil sink clickhouse``: batching, retention and retries of the exactly-once sink."""
-
-    group_id: str = "vigil-clickhouse-sink"
-    session_timeout_ms: int = Field(
-        45_000, ge=1000, description="How soon the group notices a dead sink (Kafka's default)."
-    )
-    batch_max_rows: int = Field(10_000, ge=1, description="Flush when this many rows wait.")
-    batch_max_s: float = Field(1.0, gt=0, description="Flush at least this often (s).")
-    personal_ttl_hours: float = Field(
-        72.0, gt=0, description="Per-object detections and alerts (personal data)."
-    )
-    aggregate_ttl_days: float = Field(395.0, gt=0, description="Frames, drift and rollups.")
-    retry_initial_s: float = Field(0.5, gt=0)
-    retry_max_s: float = Field(30.0, gt=0)
-    shutdown_timeout_s: float = Field(20.0, gt=0, description="Final flush on SIGTERM.")
-
-
-class DriftSettings(_Section):
-    """The drift-statistics stream (``vigil drift``): windows, references, thresholds."""
-
-    app_id: str = Field("drift", pattern=r"^[A-Za-z0-9._-]+$")
-    window_s: float = Field(300.0, gt=0, description="Tumbling window length, event time.")
-    allowed_lateness_s: float = Field(
-        30.0,
-        ge=0,
-        description="A window closes once its camera's event time passes its end + this.",
-    )
-    reference_windows: int = Field(
-        3, ge=1, description="Windows merged into the automatic reference of a new model version."
-    )
-    consecutive: int = Field(
-        2, ge=1, description="Drifted windows in a row before a statistical feature alarms."
-    )
-    quality_consecutive: int = Field(1, ge=1, description="Same, for data-quality alarms.")
-    min_samples: int = Field(30, ge=1, description="Fewer values in a window: feature skipped.")
-    psi_threshold: float = Field(0.2, gt=0)
-    js_threshold: float = Field(0.2, gt=0, description="Jensen-Shannon distance, base 2.")
-    ks_threshold: float = Field(0.25, gt=0, description="Two-sample KS D (binned).")
-    embedding_threshold: float = Field(0.3, gt=0, description="Cosine distance of centroids.")
-    thresholds: dict[str, float] = Field(
-        default_factory=dict,
-        description='Per "feature" or "feature:STAT" overrides, e.g. {"class_mix:PSI": 0.3}.',
-    )
-    dark_brightness: float = Field(0.05, ge=0, le=1, description="Blackout: frame luma under.")
-    blackout_fraction: float = Field(0.5, gt=0, le=1)
-    blur_ratio: float = Field(
-        0.25, gt=0, lt=1, description="Lens blur: median sharpness under this x the reference."
-    )
-    frozen_fraction: float = Field(
-        0.8, gt=0, le=1, description="Frozen feed: consecutive frames with identical dhash."
-    )
-    detection_loss_ratio: float = Field(
-        0.2, gt=0, lt=1, description="Share of frames with detections under this x reference."
-    )
-    busy_camera: float = Field(
-        0.5, gt=0, le=1, description="Detection loss only where the reference share is over."
-    )
-    baselines_dir: Path | None = Field(None, description="None: <data_dir>/drift/baselines.")
-    session_timeout_s: float = Field(
-        30.0, ge=6, description="Consumer group session: how soon a dead worker's share moves."
-    )
-    commit_interval_s: float = Field(
-        1.0, gt=0, description="Checkpoint (one Kafka transaction) at least this often."
-    )
-    transaction_timeout_s: float = Field(
-        10.0, ge=1, description="A crashed instance's open transaction is aborted after this."
-    )
-    state_dir: Path | None = Field(
-        None, description="RocksDB state; None: <data_dir>/drift/state (restored if lost)."
-    )
-
-
-class OnnxRuntimeEngineSettings(_Section):
-    """ONNX Runtime: CPU by default; CUDA / TensorRT execution providers when installed."""
-
-    kind: Literal["onnxruntime"] = "onnxruntime"
-    providers: tuple[str, ...] = Field(
-        (), description="Empty: TensorRT/CUDA providers when present, then CPU."
-    )
-    spinning: bool = Field(
-        False, description="Intra-op threads spin-wait; off: the cores are shared with decoding."
-    )
-
-
-class TensorRtEngineSettings(_Section):
-    """TensorRT on an NVIDIA GPU (the ``gpu`` extra): engines built from the ONNX and cached."""
-
-    kind: Literal["tensorrt"] = "tensorrt"
-    fp16: bool = Field(True, description="Used only when the GPU has fast FP16.")
-    opt_batch: int | None = Field(None, ge=1, description="None: half the max batch.")
-    workspace_mib: int = Field(1024, ge=64)
-    engine_dir: Path | None = Field(None, description="None: <cache_dir>/trt.")
-
-
-class WorkerSettings(_Section):
-    """The inference workers (``vigil worker``): batching, limits, backpressure, engine."""
-
-    group_id: str = "vigil-workers"
-    instance_id: str = Field(
-        "", description="Stable per worker process (transactional.id); empty: the host name."
-    )
-    engine: OnnxRuntimeEngineSettings | TensorRtEngineSettings = Field(
-        default_factory=OnnxRuntimeEngineSettings, discriminator="kind"
-    )
-    max_batch: int | None = Field(None, ge=1, description="None: models.max_batch.")
-    max_wait_ms: float = Field(20.0, ge=0, description="Oldest frame's wait before a batch closes.")
-    decode_threads: int = Field(2, ge=1)
-    scaled_decode: bool = Field(True, description="JPEG DCT scaling when the model is small.")
-    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
-    max_pixels: int = Field(50_000_000, ge=1)
-    face_cameras: tuple[str, ...] = Field(
-        (), description="Cameras whose frames also run the face cascade (or tag faces=1)."
-    )
-    max_pending_frames: int = Field(
-        64, ge=1, description="Frames held in the worker; above it partitions are paused."
-    )
-    queued_max_kbytes: int = Field(8192, ge=1, description="librdkafka prefetch bound per worker.")
-    fetch_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    session_timeout_ms: int = Field(10_000, ge=1000)
-    max_poll_interval_ms: int = Field(120_000, ge=1000)
-    transaction_timeout_ms: int = Field(30_000, ge=1000)
-    commit_interval_ms: float = Field(
-        100.0, ge=0, description="A transaction spans batches up to this age while busy."
-    )
-
-
-class AlertingSettings(_Section):
-    """The alerting stream (``vigil alerts``) and the POI watch-list (``vigil poi``)."""
-
-    _retired = {
-        "stall_s": "removed: the stall guard of the faust runtime is gone (Quix Streams, "
-        "exactly-once, needs none)",
-        "processing_guarantee": "removed: the alerting stream is always exactly-once",
-    }
-
-    app_name: str = Field(
-        "alerting",
-        pattern=r"^[A-Za-z0-9._-]+$",
-        description="consumer group <topics.prefix>-<app_name>, also names its changelog",
-    )
-    commit_interval_s: float = Field(
-        0.1,
-        gt=0,
-        description="checkpoint (one Kafka transaction) at least this often: alerts become "
-        "visible to read_committed readers when it commits",
-    )
-    transaction_timeout_s: float = Field(
-        10.0, ge=1, description="a crashed instance's open transaction is aborted after this"
-    )
-    session_timeout_s: float = Field(
-        10.0, ge=6, description="a crashed worker's partitions move after this long"
-    )
-    state_dir: Path | None = Field(
-        None, description="RocksDB state; None: <data_dir>/alerting/state (restored if lost)"
-    )
-    rules_poll_s: float = Field(1.0, gt=0, description="how often the rules file is checked")
-    audit_log: Path | None = Field(None, description="None: <data_dir>/alerting/poi-audit.jsonl")
-    watchlist_timeout_s: float = Field(60.0, gt=0, description="catch-up on vigil.poi at start")
-    deliver: bool = Field(True, description="run the webhook/log delivery in `vigil alerts`")
-    log_pseudonym_key: SecretStr | None = Field(
-        None,
-        description="keys the pseudonyms that stand for person ids in log lines; None: random "
-        "per process (pseudonyms then link lines of one run only)",
-    )
-
-
-class ReplaySettings(_Section):
-    """``vigil replay``, ``vigil worker --shadow`` and ``vigil eval``: candidate models run
-    beside production, their detections on topics of their own."""
-
-    candidates_prefix: str = Field(
-        "",
-        pattern=r"^[A-Za-z0-9._-]*$",
-        description="Topic prefix of candidate outputs; empty: '<topics.prefix>.candidates'.",
-    )
-    group_prefix: str = Field("vigil-replay", description="A fresh group <prefix>-<model>-<id>.")
-    shadow_group_prefix: str = Field("vigil-shadow", description="Stable: <prefix>-<model>.")
-    clock_skew_ms: int = Field(
-        5_000, ge=0, description="Records stamped up to this long before their capture time."
-    )
-    max_ingest_delay_ms: int = Field(
-        60_000, ge=0, description="Capture to Kafka record timestamp; read this far past --to."
-    )
-    iou: float = Field(0.5, gt=0, le=1, description="eval: IoU for two boxes to match")

@@ -1,4 +1,9 @@
-"""One frozen settings object per process, built at start-up.
+"""The settings core: one frozen settings object per process, built at start-up.
+
+``CoreSettings`` holds what the base itself reads (Kafka, topics, the local stack, ClickHouse,
+ingest and blobs, access, paths, logs); each component extends it with its own sections
+(``gpu_workers.settings``, ``streams.alerting.settings``, ...) and the composition root
+(``vigil_app.settings.VigilSettings``) assembles them all.
 
 Sources, highest priority first: keyword arguments, ``VIGIL_*`` environment variables
 (nested with ``__``, e.g. ``VIGIL_KAFKA__BOOTSTRAP_SERVERS``), then the YAML file named by
@@ -10,7 +15,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -21,43 +26,27 @@ from pydantic_settings import (
 )
 
 from vigil.sections import (
-    AlertingSettings,
     ClickHouseSettings,
-    ClickHouseSinkSettings,
-    DriftSettings,
     IngestSettings,
     KafkaSettings,
-    ModelSettings,
-    OnnxRuntimeEngineSettings,
-    ReplaySettings,
     StackSettings,
-    TensorRtEngineSettings,
     TopicSettings,
-    WorkerSettings,
 )
-from vigil.sections_access import AccessSettings, DashboardSettings
+from vigil.sections_access import AccessSettings
 
 __all__ = [
     "AccessSettings",
-    "AlertingSettings",
     "ClickHouseSettings",
-    "ClickHouseSinkSettings",
     "ConfigError",
-    "DashboardSettings",
-    "DriftSettings",
+    "CoreSettings",
     "IngestSettings",
     "KafkaSettings",
-    "ModelSettings",
-    "OnnxRuntimeEngineSettings",
-    "ReplaySettings",
     "StackSettings",
-    "TensorRtEngineSettings",
     "TopicSettings",
-    "VigilSettings",
-    "WorkerSettings",
-    "load_settings",
+    "build_settings",
 ]
 
+S = TypeVar("S", bound="CoreSettings")
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("vigil_config_file", default=None)
 
 
@@ -73,8 +62,8 @@ def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vigil"
 
 
-class VigilSettings(BaseSettings):
-    """Everything a Vigil process is configured with."""
+class CoreSettings(BaseSettings):
+    """What every Vigil process is configured with; components add their sections."""
 
     model_config = SettingsConfigDict(
         env_prefix="VIGIL_",
@@ -87,15 +76,8 @@ class VigilSettings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     stack: StackSettings = StackSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
-    models: ModelSettings = ModelSettings()
     ingest: IngestSettings = IngestSettings()
-    clickhouse_sink: ClickHouseSinkSettings = ClickHouseSinkSettings()
-    drift: DriftSettings = DriftSettings()
-    worker: WorkerSettings = WorkerSettings()
-    alerting: AlertingSettings = AlertingSettings()
-    dashboard: DashboardSettings = DashboardSettings()
     access: AccessSettings = AccessSettings()
-    replay: ReplaySettings = ReplaySettings()
     schema_registry_url: str = Field("", description="Empty: Avro single-object encoding.")
     schema_registry_basic_auth: SecretStr | None = Field(None, description="user:password")
     data_dir: Path = Field(default_factory=_default_data_dir)
@@ -120,15 +102,15 @@ class VigilSettings(BaseSettings):
         return tuple(sources)
 
 
-def load_settings(config_file: Path | str | None = None, **overrides: Any) -> VigilSettings:
-    """Build the process's settings; errors name the offending key and file."""
+def build_settings(cls: type[S], config_file: Path | str | None = None, **overrides: Any) -> S:
+    """Build a process's settings of class ``cls``; errors name the offending key and file."""
     raw = config_file or os.environ.get("VIGIL_CONFIG") or None
     path = Path(raw).expanduser() if raw else None
     if path is not None and not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     token = _CONFIG_FILE.set(path)
     try:
-        return VigilSettings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, path)) from None
     finally:

@@ -39,11 +39,12 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from confluent_kafka.admin import NewTopic
 
 from vigil import kafka
-from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
+from vigil.settings import CoreSettings, KafkaSettings, TopicSettings
 from vigil.stack import ClickHouseServer, KafkaBroker
 from vigil.topics import wait_for_leaders
 
 T = TypeVar("T")
+S = TypeVar("S", bound=CoreSettings)
 
 Record = tuple[str | bytes | None, bytes | None]  # (key, value)
 
@@ -58,7 +59,7 @@ class Landed:
 
 
 def write_aborted(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     records: Iterable[Record],
     *,
@@ -70,7 +71,7 @@ def write_aborted(
 
 
 def write_committed(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     records: Iterable[Record],
     *,
@@ -82,7 +83,7 @@ def write_committed(
 
 
 def _transaction(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     records: Iterable[Record],
     transactional_id: str | None,
@@ -121,7 +122,7 @@ def _transaction(
 
 
 def read_to_end(
-    settings: VigilSettings,
+    settings: CoreSettings,
     topic: str,
     until: Callable[[list[Message]], bool] | None = None,
     timeout_s: float = 60.0,
@@ -158,7 +159,7 @@ def read_to_end(
         cons.close()
 
 
-def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
+def read_uncommitted(settings: CoreSettings, group: str) -> Consumer:
     """A consumer that sees aborted and still-open transactions' records too. ``kafka.consumer``
     refuses to build one, so this is a bare confluent-kafka consumer: for tests that prove the
     records are there, or that find the window between a send and its commit."""
@@ -172,7 +173,7 @@ def read_uncommitted(settings: VigilSettings, group: str) -> Consumer:
     )
 
 
-def wait_settled(settings: VigilSettings, topic: str, timeout_s: float = 60.0) -> None:
+def wait_settled(settings: CoreSettings, topic: str, timeout_s: float = 60.0) -> None:
     """Until no transaction is open on ``topic``: its last stable offset (what a
     ``read_committed`` reader can reach, and what :func:`read_to_end` takes as the end) equals
     its high watermark on every partition. A process killed mid-transaction leaves one open
@@ -269,7 +270,7 @@ def free_port() -> int:
 
 def user_cache_dir() -> Path:
     """The user's Vigil cache, so Kafka's jars and the models are fetched once for all runs."""
-    return VigilSettings().cache_dir
+    return CoreSettings().cache_dir
 
 
 @contextmanager
@@ -315,19 +316,20 @@ def unique_prefix(tag: str = "t") -> str:
     return f"{tag}{uuid.uuid4().hex[:10]}"
 
 
-def settings_for(broker: KafkaBroker, data_dir: Path, **sections: Any) -> VigilSettings:
-    """Settings on ``broker`` with a unique topic prefix, a private ``data_dir`` and the user's
-    cache; ``sections`` override any field (``topics=``, ``worker=`` ...)."""
+def settings_for(cls: type[S], broker: KafkaBroker, data_dir: Path, **sections: Any) -> S:
+    """Settings of class ``cls`` (a process's settings, or the full ones) on ``broker`` with a
+    unique topic prefix, a private ``data_dir`` and the user's cache; ``sections`` override any
+    field (``topics=``, ``worker=`` ...)."""
     fields: dict[str, Any] = {
         "kafka": KafkaSettings(bootstrap_servers=broker.bootstrap),
         "topics": TopicSettings(prefix=unique_prefix()),
         "data_dir": data_dir,
         "cache_dir": user_cache_dir(),
     }
-    return VigilSettings(**{**fields, **sections})
+    return cls(**{**fields, **sections})
 
 
-def new_topic(settings: VigilSettings, partitions: int = 1, **config: str) -> str:
+def new_topic(settings: CoreSettings, partitions: int = 1, **config: str) -> str:
     """Create a topic named ``<prefix>.<random>`` and wait for its leaders; returns the name."""
     name = f"{settings.topics.prefix}.{uuid.uuid4().hex[:8]}"
     client = kafka.admin(settings)
@@ -344,7 +346,7 @@ def vigil_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "vigil"), *args]
 
 
-def child_env(settings: VigilSettings, **extra: str) -> dict[str, str]:
+def child_env(settings: CoreSettings, **extra: str) -> dict[str, str]:
     """The environment for a ``vigil`` child on ``settings``' broker, topics, data and cache:
     the parent's environment less its own ``VIGIL_*`` (so a developer's shell cannot leak in),
     then ``extra`` (more ``VIGIL_*`` settings)."""

@@ -16,11 +16,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message
 
-from connectors.api.access import (
+from connectors.api.service import NotAcknowledged, UploadService, as_json
+from connectors.api.validation import camera_id as checked_camera_id
+from connectors.api.validation import parse_tags
+from connectors.blobstore import BlobStore
+from vigil import __version__
+from vigil.access import Permission
+from vigil.access import key_matches as key_matches  # re-exported for older imports
+from vigil.settings import CoreSettings
+from vigil.web.access import (
     AUTH_ERRORS,
     Forbidden,
     Gate,
@@ -29,19 +36,13 @@ from connectors.api.access import (
     Principal,
     allow,
 )
-from connectors.api.errors import ApiError as ApiError
-from connectors.api.errors import documented as documented
-from connectors.api.errors import error as error
-from connectors.api.images import Rejection, check_image
-from connectors.api.limits import DecodeSlots, Limited, TokenBuckets
-from connectors.api.service import NotAcknowledged, UploadService, as_json
-from connectors.api.validation import camera_id as checked_camera_id
-from connectors.api.validation import parse_tags
-from connectors.blobstore import BlobStore
-from vigil import __version__
-from vigil.access import Permission
-from vigil.access import key_matches as key_matches  # re-exported for older imports
-from vigil.settings import VigilSettings
+from vigil.web.errors import ApiError as ApiError
+from vigil.web.errors import documented as documented
+from vigil.web.errors import error as error
+from vigil.web.forms import parse_form as parse_form
+from vigil.web.forms import read_limited as read_limited
+from vigil.web.images import Rejection, check_image
+from vigil.web.limits import DecodeSlots, Limited, TokenBuckets
 
 log = logging.getLogger(__name__)
 
@@ -109,38 +110,6 @@ def charge_upload(request: Request, who: Principal) -> None:
         raise Limited(429, "rate_limited", "this key's upload rate is spent", wait)
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Rejection(413, "body_too_large", f"{declared} bytes declared; limit {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Rejection(413, "body_too_large", f"more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def parse_form(request: Request, body: bytes, *, max_files: int, max_fields: int) -> FormData:
-    """A multipart form parsed from a body already read under a byte limit (Starlette would
-    otherwise spool an unbounded body to disk); any parse error is a 400."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        return await Request(request.scope, replay).form(max_files=max_files, max_fields=max_fields)
-    except Exception as exc:
-        raise Rejection(400, "malformed_multipart", str(exc)[:200]) from None
-
-
 async def image_bytes(request: Request, max_bytes: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
@@ -175,7 +144,7 @@ def known_query_only(request: Request) -> None:
 
 
 def create_app(
-    settings: VigilSettings,
+    settings: CoreSettings,
     *,
     producer: Producer | None = None,
     blobs: BlobStore | None = None,
@@ -301,14 +270,4 @@ def create_app(
         UPLOADS.labels("accepted").inc()
         return JSONResponse(as_json(accepted), status_code=202)
 
-    from connectors.api.admin import router as admin_router  # /v1/admin (issue 15)
-    from connectors.api.ops import mount_ops
-    from connectors.api.poi import router as poi_router  # POST /v1/poi (issue 7)
-
-    app.include_router(poi_router)
-    app.include_router(admin_router)
-    mount_ops(app, settings)
-    from dashboards.web.routes import mount as mount_dashboard  # /dashboard/ (issue 10)
-
-    mount_dashboard(app, settings)
     return app

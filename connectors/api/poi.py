@@ -6,7 +6,6 @@ Exactly one good face per image, else a 422 naming the images at fault and nothi
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Security
@@ -14,7 +13,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from connectors.api.access import Principal, allow
 from connectors.api.app import (
     MULTIPART_OVERHEAD,
     UPLOAD_ERRORS,
@@ -24,12 +22,14 @@ from connectors.api.app import (
     parse_form,
     read_limited,
 )
-from connectors.api.images import Rejection, check_image
 from vigil.access import Permission
+from vigil.faces import EnrollmentError, FaceModels
+from vigil.poi import publish_enrollment
+from vigil.web.access import Principal, allow
+from vigil.web.images import Rejection, check_image
 
 MAX_IMAGES = 8
 router = APIRouter()
-_cascade_lock = threading.Lock()
 
 
 async def poi_images(request: Request, max_bytes: int) -> list[tuple[str, bytes]]:
@@ -59,13 +59,6 @@ def _enrol(
     name: str | None,
     threshold: float | None,
 ) -> dict[str, Any]:
-    from streams.alerting.poi import (
-        build_enrollment,
-        decode_image,
-        load_cascade,
-        publish_enrollment,
-    )
-
     settings = request.app.state.service.settings
     limits = settings.ingest
     decoded = []
@@ -73,14 +66,9 @@ def _enrol(
         checked = check_image(
             data, max_pixels=limits.max_upload_pixels, jpeg_quality=limits.upload_jpeg_quality
         )
-        decoded.append((label, decode_image(checked.jpeg, label)))
-    with _cascade_lock:  # models load once per app, on the first enrolment
-        cascade = getattr(request.app.state, "poi_cascade", None)
-        if cascade is None:
-            cascade = request.app.state.poi_cascade = load_cascade(settings)
-        enrollment = build_enrollment(
-            cascade, person_id, decoded, display_name=name, match_threshold=threshold
-        )
+        decoded.append((label, checked.jpeg))
+    faces: FaceModels = request.app.state.faces  # loads its models on the first enrolment
+    enrollment = faces.enroll(person_id, decoded, display_name=name, match_threshold=threshold)
     publish_enrollment(settings, enrollment.record, timeout_s=limits.ack_timeout_s)
     return {
         "person_id": person_id,
@@ -114,8 +102,6 @@ async def enroll_poi(
     ] = None,
 ) -> JSONResponse:
     """Enrol (or re-enrol) a person of interest from the posted face images (role ``poi``)."""
-    from streams.alerting.poi import EnrollmentError
-
     charge_upload(request, who)
     images = await poi_images(request, request.app.state.service.settings.ingest.max_upload_bytes)
     try:

@@ -14,13 +14,13 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from starlette.concurrency import run_in_threadpool
 
-from connectors.api.images import CheckedImage
 from connectors.blobstore import BlobStore, FileBlobStore, default_store
 from connectors.frames import EncodedFrame, frame_event, now_ms
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 from vigil.topics import Topic
+from vigil.web.images import CheckedImage
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Accepted:
 class UploadService:
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: CoreSettings,
         producer: Producer | None = None,
         blobs: BlobStore | None = None,
     ) -> None:

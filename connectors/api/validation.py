@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from connectors.api.images import Rejection
 from vigil.framecheck import FieldError, check_camera_id, check_tag_counts
+from vigil.web.images import Rejection
 
 TAG = re.compile(r"^([A-Za-z0-9._-]{1,64})[:=](.{0,256})$")
 

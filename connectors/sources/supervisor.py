@@ -5,7 +5,6 @@ without touching the others; rewrites the status file ``vigil cameras status`` r
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import os
 import threading
@@ -19,36 +18,16 @@ from connectors.sources import metrics as m
 from connectors.sources.camera import CameraRunner, CameraState
 from connectors.sources.config import CameraConfig, load_cameras
 from connectors.sources.publisher import FramePublisher, SequenceCounter, make_publisher
-from vigil.redact import mask_url
-from vigil.settings import ConfigError, VigilSettings
+from vigil.cameras import write_status
+from vigil.settings import ConfigError, CoreSettings
 
 log = logging.getLogger(__name__)
-
-
-def status_path(settings: VigilSettings) -> Path:
-    return settings.data_dir / "ingest" / "status.json"
-
-
-def read_status(settings: VigilSettings) -> dict[str, Any] | None:
-    path = status_path(settings)
-    if not path.exists():
-        return None
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def _write_atomically(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # errors may quote a camera URL: its password never reaches the status file
-    tmp.write_text(mask_url(json.dumps(data, indent=1)))
-    tmp.replace(path)
 
 
 class Supervisor:
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: CoreSettings,
         cameras_file: Path,
         *,
         publisher: FramePublisher | None = None,
@@ -182,4 +161,4 @@ class Supervisor:
         }
 
     def write_status(self) -> None:
-        _write_atomically(status_path(self.settings), self.status())
+        write_status(self.settings, self.status())

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from connectors.api.access import Forbidden, Gate, NotAuthenticated, Principal
-from dashboards.web.tokens import OneTimeKeys, keys_file
+from dashboards.web.settings import DashboardProcessSettings
 from vigil.access import LOGIN_ROLES, Role, fingerprint
 from vigil.sections_access import weak_secret
-from vigil.settings import VigilSettings
+from vigil.web.access import Forbidden, Gate, NotAuthenticated, Principal
+from vigil.web.tokens import OneTimeKeys, keys_file
 
 __all__ = [
     "COOKIE",
@@ -46,7 +46,7 @@ class Session:
 
 
 class Auth:
-    def __init__(self, settings: VigilSettings, gate: Gate | None = None) -> None:
+    def __init__(self, settings: DashboardProcessSettings, gate: Gate | None = None) -> None:
         cfg = settings.dashboard
         secret = cfg.session_secret.get_secret_value() if cfg.session_secret else ""
         problem = weak_secret(secret) if secret else ""

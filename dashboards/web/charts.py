@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Any
 
+from dashboards.web.settings import DashboardProcessSettings
 from vigil.clickhouse import ClickHouseClient, EmbeddedClickHouse, ServerClickHouse
-from vigil.settings import VigilSettings
 
 CAMERA = re.compile(r"^[A-Za-z0-9._:-]{0,128}$")
 CHARTS = ("detections", "alerts", "drift")
@@ -98,7 +98,7 @@ class ChartReader:
     """One reader per app; requests take turns (neither chDB nor clickhouse-driver's client
     is for concurrent use)."""
 
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: DashboardProcessSettings) -> None:
         self.settings = settings
         self.db = settings.clickhouse.database
         self._lock = threading.Lock()

@@ -13,20 +13,23 @@ from dashboards.web.auth import Viewer
 from dashboards.web.live import LiveState
 from dashboards.web.privacy import FaceFinder, Withheld, viewer_image
 from dashboards.web.render import RenderError, decode
+from dashboards.web.settings import DashboardProcessSettings
 from dashboards.web.signing import FrameUrls, Kind
 from vigil.blobs import BlobResolver
-from vigil.settings import VigilSettings
+from vigil.faces import FaceModels
 
 Found = tuple[dict[str, Any], dict[str, Any] | None] | None
 
 
 class FrameViews:
-    def __init__(self, settings: VigilSettings, live: LiveState) -> None:
+    def __init__(
+        self, settings: DashboardProcessSettings, live: LiveState, faces: FaceModels
+    ) -> None:
         self.settings = settings
         self.live = live
         self.resolver = BlobResolver.from_settings(settings)
         self.urls = FrameUrls.from_settings(settings)
-        self.faces = FaceFinder(settings)  # loads nothing until a frame needs it
+        self.faces = FaceFinder(faces)  # loads nothing until a frame needs it
 
     def alert(self, alert: dict[str, Any], who: Viewer) -> dict[str, Any]:
         """An alert as this viewer gets it: the snapshot's signed URL added, POI identities for

@@ -16,11 +16,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from connectors.sources.supervisor import read_status
+from dashboards.web.settings import DashboardProcessSettings
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil.cameras import read_status
 from vigil.topics import Topic, prepare_topics
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Bounded(OrderedDict[str, dict[str, Any]]):
 
 
 class LiveState:
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: DashboardProcessSettings) -> None:
         self.settings = settings
         cfg = settings.dashboard
         shown = (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS)
@@ -244,7 +244,7 @@ class LiveState:
             return list(self.alerts)[-limit:][::-1]
 
 
-def _ingest_status(settings: VigilSettings) -> dict[str, str]:
+def _ingest_status(settings: DashboardProcessSettings) -> dict[str, str]:
     """Camera states from a running ``vigil ingest`` sharing the data directory (fresh only)."""
     try:
         status = read_status(settings)

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from connectors.api.app import parse_form, read_limited
-from connectors.api.images import Rejection
-from connectors.api.limits import Limited, TokenBuckets
-from vigil.sections_access import DashboardSettings
+from dashboards.web.settings import DashboardSettings
+from vigil.web.forms import parse_form, read_limited
+from vigil.web.images import Rejection
+from vigil.web.limits import Limited, TokenBuckets
 
 MAX_KEY_CHARS = 512
 

@@ -7,7 +7,6 @@ unchecked_frames``); anything that fails on the way blurs it whole. The POI role
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dashboards.web.render import annotate
-from vigil.settings import VigilSettings
+from vigil.faces import FaceModels
 
 log = logging.getLogger(__name__)
 BANNER = "faces not checked: blurred"
@@ -39,44 +38,29 @@ def faces_checked(detection: dict[str, Any] | None) -> bool:
 
 
 class FaceFinder:
-    """The face detector of the face cascade (``models.face_detector``, CenterFace by default)
-    over the whole frame, loaded on first use; ``None`` for anything that goes wrong, which the
-    caller answers by blurring the frame whole. A failed load is retried a minute later, so a
-    ``vigil models prepare`` after start is picked up."""
+    """The face models' detector over the whole frame (the composition root hands in
+    :class:`vigil.faces.FaceModels`; it loads nothing until a frame needs it); ``None`` for
+    anything that goes wrong, which the caller answers by blurring the frame whole. A failed
+    first load is retried a minute later, so a ``vigil models prepare`` after start is picked
+    up."""
 
-    def __init__(self, settings: VigilSettings) -> None:
-        self.settings = settings
-        self._detector: Any = None
+    def __init__(self, faces: FaceModels) -> None:
+        self.models = faces
+        self._working = False
         self._retry_at = 0.0
-        self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        from gpu_workers.models.centerface import CenterFaceAdapter
-        from gpu_workers.models.loader import load_model
-
-        m = self.settings.models
-        detector = load_model(m.face_detector, self.settings.cache_dir, threads=m.threads)
-        if not isinstance(detector, CenterFaceAdapter):
-            raise TypeError(f"models.face_detector {m.face_detector!r} is not a face detector")
-        return detector
 
     def faces(self, image: np.ndarray[Any, Any]) -> list[dict[str, Any]] | None:
-        with self._lock:  # one inference at a time: the API's threads share one session
-            try:
-                if self._detector is None:
-                    if time.monotonic() < self._retry_at:
-                        return None
-                    self._detector = self._load()
-                (result,) = self._detector([image])
-                return [
-                    {"label": "face", "score": d.score, "box": d.box.as_dict()}
-                    for d in result.detections
-                ]
-            except Exception as exc:  # fail closed: the caller blurs the frame whole
-                if self._detector is None:
-                    self._retry_at = time.monotonic() + RETRY_LOAD_S
-                log.warning("dashboard face detection unavailable, frame blurred whole: %s", exc)
-                return None
+        if not self._working and time.monotonic() < self._retry_at:
+            return None
+        try:
+            found = self.models.detect(image)
+        except Exception as exc:  # fail closed: the caller blurs the frame whole
+            if not self._working:
+                self._retry_at = time.monotonic() + RETRY_LOAD_S
+            log.warning("dashboard face detection unavailable, frame blurred whole: %s", exc)
+            return None
+        self._working = True
+        return found
 
 
 def viewer_image(

@@ -28,16 +28,19 @@ from fastapi.responses import (
 )
 from jinja2 import Environment, PackageLoader, select_autoescape
 from prometheus_client import Counter, Gauge
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
-from connectors.api.access import Gate, allow
 from dashboards.web.auth import COOKIE, Auth, Forbidden, NotAuthenticated, Viewer
 from dashboards.web.charts import CAMERA, CHARTS, ChartReader, ChartsUnavailable
 from dashboards.web.frames import FrameViews
 from dashboards.web.live import LiveState, incidents
 from dashboards.web.login import charge_login, login_key, login_limiter
+from dashboards.web.settings import DashboardProcessSettings
 from vigil.access import Permission
-from vigil.settings import VigilSettings
+from vigil.faces import FaceModels
+from vigil.poi import PoiFeed, publish_removal
+from vigil.web.access import EnrollPoi, Gate, allow
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +69,25 @@ templates = Environment(
 class Dashboard:
     """Per-app state: auth, the live reader (started on first use), charts, the POI feed."""
 
-    def __init__(self, settings: VigilSettings, gate: Gate | None = None) -> None:
+    def __init__(
+        self,
+        settings: DashboardProcessSettings,
+        gate: Gate | None,
+        faces: FaceModels,
+        pseudonym_key: SecretStr | None = None,
+    ) -> None:
         self.settings = settings
+        self.pseudonym_key = pseudonym_key
         self.auth = Auth(settings, gate)
         self.login_rate = login_limiter(settings.dashboard)
         self.live = LiveState(settings)
         self.charts = ChartReader(settings)
-        self.frames = FrameViews(settings, self.live)
-        self._poi: Any = None
+        self.frames = FrameViews(settings, self.live, faces)
+        self._poi: PoiFeed | None = None
 
-    def poi_feed(self) -> Any:
+    def poi_feed(self) -> PoiFeed:
         if self._poi is None:
-            from streams.alerting.poi import PoiFeed
-
-            self._poi = PoiFeed(self.settings).start()
+            self._poi = PoiFeed(self.settings, pseudonym_key=self.pseudonym_key).start()
         return self._poi
 
     def close(self) -> None:
@@ -315,10 +323,10 @@ async def poi_enrol(
     person_id: Annotated[str, Query(pattern=PERSON)],
     name: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
-    """The upload API's enrolment (same limits, same face checks) behind the session."""
-    from connectors.api.poi import enroll_poi
-
-    resp = await enroll_poi(request, who, person_id, name, None)
+    """The upload API's enrolment (same limits, same face checks) behind the session: the
+    composition root hands it in as ``app.state.enroll_poi``."""
+    enroll: EnrollPoi = request.app.state.enroll_poi
+    resp = await enroll(request, who, person_id, name, None)
     if resp.status_code == 201:
         await _await_person(request, person_id, present=True)
     return resp
@@ -326,8 +334,6 @@ async def poi_enrol(
 
 @router.delete("/api/poi/{person_id}")
 async def poi_remove(request: Request, person_id: str, _who: PoiWho) -> JSONResponse:
-    from streams.alerting.poi import publish_removal
-
     if not re.match(PERSON, person_id):
         return JSONResponse({"error": "invalid_person_id", "detail": PERSON}, 422)
     try:
@@ -347,11 +353,18 @@ async def _await_person(request: Request, person_id: str, *, present: bool) -> N
 
 
 # wiring ------------------------------------------------------------------------------------------
-def mount(app: FastAPI, settings: VigilSettings) -> None:
-    """Add the dashboard to the upload API's app (``vigil api``)."""
+def mount(
+    app: FastAPI,
+    settings: DashboardProcessSettings,
+    faces: FaceModels,
+    *,
+    pseudonym_key: SecretStr | None = None,
+) -> None:
+    """Add the dashboard to the app the upload API built (``vigil api``): the composition root
+    mounts the two side by side. ``app.state`` must hold the key ``gate`` and ``enroll_poi``."""
     if not settings.dashboard.enabled:
         return
-    dash = app.state.dashboard = Dashboard(settings, app.state.gate)
+    dash = app.state.dashboard = Dashboard(settings, app.state.gate, faces, pseudonym_key)
     app.state.gate.sessions = dash.auth.from_request
     app.include_router(router)
 

@@ -13,7 +13,7 @@ import time
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-from vigil.settings import VigilSettings
+from dashboards.web.settings import DashboardProcessSettings
 
 Kind = Literal["frame", "camera"]
 PREFIX = "/dashboard/api"
@@ -36,7 +36,7 @@ class FrameUrls:
         self.ttl_s = ttl_s
 
     @classmethod
-    def from_settings(cls, settings: VigilSettings) -> FrameUrls:
+    def from_settings(cls, settings: DashboardProcessSettings) -> FrameUrls:
         cfg = settings.dashboard
         secret = cfg.session_secret.get_secret_value() if cfg.session_secret else ""
         return cls(secret, cfg.frame_url_ttl_s)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gpu_workers.engines.base import Engine
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine, gpu_providers_first
-from vigil.settings import OnnxRuntimeEngineSettings, TensorRtEngineSettings
+from gpu_workers.settings import OnnxRuntimeEngineSettings, TensorRtEngineSettings
 
 EngineSettings = OnnxRuntimeEngineSettings | TensorRtEngineSettings
 

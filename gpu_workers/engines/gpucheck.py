@@ -10,7 +10,7 @@ import numpy as np
 
 from gpu_workers.engines.base import EngineError
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine
-from vigil.settings import TensorRtEngineSettings, VigilSettings
+from gpu_workers.settings import GpuWorkersSettings, TensorRtEngineSettings
 
 
 class GpuCheckError(RuntimeError):
@@ -25,7 +25,7 @@ class GpuCheckReport:
     max_abs_diff: dict[str, float]
 
 
-def run_gpu_check(settings: VigilSettings, model: str, batch: int) -> GpuCheckReport:
+def run_gpu_check(settings: GpuWorkersSettings, model: str, batch: int) -> GpuCheckReport:
     from gpu_workers.engines.tensorrt import TensorRtEngine, import_gpu_stack
     from gpu_workers.models.loader import ModelNotPrepared, load_model
 

@@ -11,37 +11,27 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from vigil import kafka
-from vigil.settings import (
+from gpu_workers.settings import (
+    GpuWorkersSettings,
     OnnxRuntimeEngineSettings,
     TensorRtEngineSettings,
-    TopicSettings,
-    VigilSettings,
 )
+from vigil import kafka
+from vigil.settings import TopicSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
 
 EngineKind = Literal["onnxruntime", "tensorrt"]
 
 
-def candidates_topics(settings: VigilSettings) -> TopicSettings:
+def candidates_topics(settings: GpuWorkersSettings) -> TopicSettings:
     """The topic settings whose DETECTIONS and DLQ names are the candidates' outputs."""
     prefix = settings.replay.candidates_prefix or f"{settings.topics.prefix}.candidates"
     return settings.topics.model_copy(update={"prefix": prefix})
 
 
-def candidates_settings(settings: VigilSettings) -> VigilSettings:
-    """Settings as the ClickHouse sink of the candidates' topics needs them."""
-    sink = settings.clickhouse_sink.model_copy(
-        update={"group_id": f"{settings.clickhouse_sink.group_id}-candidates"}
-    )
-    return settings.model_copy(
-        update={"topics": candidates_topics(settings), "clickhouse_sink": sink}
-    )
-
-
 def candidate_settings(
-    settings: VigilSettings, model: str, engine: EngineKind | None = None
-) -> VigilSettings:
+    settings: GpuWorkersSettings, model: str, engine: EngineKind | None = None
+) -> GpuWorkersSettings:
     """``settings`` with ``model`` as the detector (zoo name or spec YAML) and ``engine``."""
     models = settings.models.model_copy(update={"detector": model})
     worker = settings.worker
@@ -53,7 +43,7 @@ def candidate_settings(
     return settings.model_copy(update={"models": models, "worker": worker})
 
 
-def ensure_candidate_topics(settings: VigilSettings) -> tuple[str, str]:
+def ensure_candidate_topics(settings: GpuWorkersSettings) -> tuple[str, str]:
     """Create the candidates' detections and DLQ topics (idempotent); their names."""
     topics = candidates_topics(settings)
     wanted = {Topic.DETECTIONS.name_in(topics), Topic.DLQ.name_in(topics)}

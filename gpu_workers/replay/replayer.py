@@ -21,14 +21,14 @@ from confluent_kafka import Message, TopicPartition
 
 from gpu_workers.replay.bounds import ReplayPlan
 from gpu_workers.replay.candidate import candidates_topics, slug
+from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.items import WorkItem
 from gpu_workers.worker.loop import Worker
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 
-def retarget(worker: Worker, settings: VigilSettings) -> None:
+def retarget(worker: Worker, settings: GpuWorkersSettings) -> None:
     """Send a worker's detections and DLQ records to the candidates' topics."""
     topics = candidates_topics(settings)
     worker.det_topic = Topic.DETECTIONS.name_in(topics)
@@ -38,7 +38,7 @@ def retarget(worker: Worker, settings: VigilSettings) -> None:
 class TimedInference(Inference):
     """The worker's inference, with the time spent in it kept for the run's speed report."""
 
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: GpuWorkersSettings) -> None:
         super().__init__(settings)
         self.frames = 0
         self.seconds = 0.0
@@ -88,7 +88,7 @@ class ReplayResult:
 class Replayer(Worker):
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: GpuWorkersSettings,
         plan: ReplayPlan,
         *,
         cameras: Sequence[str] = (),

@@ -15,8 +15,8 @@ from pathlib import Path
 from gpu_workers.replay.bounds import ReplayPlan, plan_replay
 from gpu_workers.replay.candidate import EngineKind, candidate_settings, ensure_candidate_topics
 from gpu_workers.replay.replayer import Replayer, ReplayResult, TimedInference
+from gpu_workers.settings import GpuWorkersSettings
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 
@@ -32,11 +32,11 @@ class ReplayRequest:
     group_id: str | None = None
 
 
-def runs_dir(settings: VigilSettings) -> Path:
+def runs_dir(settings: GpuWorkersSettings) -> Path:
     return settings.data_dir / "replay" / "runs"
 
 
-def plan_for(settings: VigilSettings, req: ReplayRequest) -> ReplayPlan:
+def plan_for(settings: GpuWorkersSettings, req: ReplayRequest) -> ReplayPlan:
     """Raises ``OutOfRetention`` (the message names the range still held) or ``ValueError``."""
     probe = kafka.consumer(settings, f"vigil-replay-planner-{uuid.uuid4().hex[:8]}")
     try:
@@ -55,7 +55,7 @@ def plan_for(settings: VigilSettings, req: ReplayRequest) -> ReplayPlan:
 
 
 def run_replay(
-    settings: VigilSettings,
+    settings: GpuWorkersSettings,
     req: ReplayRequest,
     *,
     plan: ReplayPlan | None = None,

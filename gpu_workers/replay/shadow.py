@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from gpu_workers.replay.candidate import EngineKind, candidate_settings, slug
 from gpu_workers.replay.replayer import retarget
+from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.inference import Inference
 from gpu_workers.worker.loop import Worker
-from vigil.settings import VigilSettings
 
 
 def shadow_worker(
-    settings: VigilSettings,
+    settings: GpuWorkersSettings,
     model: str,
     *,
     engine: EngineKind | None = None,

@@ -17,10 +17,10 @@ from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import EngineFactory, load_model
 from gpu_workers.models.types import Detections
+from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.intake import Decoded
 from gpu_workers.worker.metrics import STAGE_SECONDS
 from vigil.imagestats import ImageStats
-from vigil.settings import VigilSettings
 
 FACE_TAG = "faces"
 
@@ -44,7 +44,7 @@ def wants_faces(event: dict[str, Any], face_cameras: Sequence[str]) -> bool:
 
 
 class Inference:
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: GpuWorkersSettings) -> None:
         self.settings = settings
         self.max_batch = settings.worker.max_batch or settings.models.max_batch
         self.detector = self._load(settings.models.detector)

@@ -27,6 +27,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker import intake
 from gpu_workers.worker.batcher import Batcher
 from gpu_workers.worker.inference import Inference, Item
@@ -50,21 +51,20 @@ from vigil import kafka
 from vigil.blobs import BlobResolver
 from vigil.dlq import dead_letter
 from vigil.framecheck import FieldError, check_event
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger("vigil.worker")
 COMPONENT = "worker"
 
 
-def instance_id(settings: VigilSettings) -> str:
+def instance_id(settings: GpuWorkersSettings) -> str:
     return settings.worker.instance_id or socket.gethostname()
 
 
 class Worker:
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: GpuWorkersSettings,
         *,
         inference: Inference | None = None,
         instance: str | None = None,

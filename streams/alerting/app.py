@@ -24,28 +24,28 @@ from streams.alerting import metrics
 from streams.alerting.audit import AuditLog
 from streams.alerting.camera_state import CameraState, forget_removed
 from streams.alerting.engine import alert_record, process
-from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import RulesFile
-from streams.alerting.watchlist import Watchlist
+from streams.alerting.settings import AlertingProcessSettings
 from streams.runtime import DetectionStep, Output, Source, application, wire
-from vigil.settings import VigilSettings
+from vigil.pseudonyms import Pseudonyms
 from vigil.topics import Topic
+from vigil.watchlist import Watchlist
 
 log = logging.getLogger(__name__)
 COMPONENT = "alerting"
 STATE_KEY = "camera"  # the one state value under each camera's key
 
 
-def app_id(settings: VigilSettings) -> str:
+def app_id(settings: AlertingProcessSettings) -> str:
     """The app's consumer group, also the prefix of its changelog topic."""
     return f"{settings.topics.prefix}-{settings.alerting.app_name}"
 
 
-def state_dir(settings: VigilSettings) -> Path:
+def state_dir(settings: AlertingProcessSettings) -> Path:
     return settings.alerting.state_dir or settings.data_dir / "alerting" / "state"
 
 
-def audit_path(settings: VigilSettings) -> Path:
+def audit_path(settings: AlertingProcessSettings) -> Path:
     return settings.alerting.audit_log or settings.data_dir / "alerting" / "poi-audit.jsonl"
 
 
@@ -53,7 +53,7 @@ class AlertingStep(DetectionStep):
     """One detection event in, its alerts (or its DLQ record) out."""
 
     def __init__(
-        self, settings: VigilSettings, rules: RulesFile, watchlist: Watchlist | None
+        self, settings: AlertingProcessSettings, rules: RulesFile, watchlist: Watchlist | None
     ) -> None:
         super().__init__(settings, COMPONENT, metrics.DEAD_LETTERED)
         self.rules = rules
@@ -96,7 +96,7 @@ class AlertingStep(DetectionStep):
 
 
 def create_app(
-    settings: VigilSettings,
+    settings: AlertingProcessSettings,
     rules: RulesFile,
     watchlist: Watchlist | None = None,
     *,

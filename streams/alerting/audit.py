@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from streams.alerting.engine import AuditEntry
-from streams.alerting.pseudonyms import Pseudonyms
 from vigil.files import write_atomically
+from vigil.pseudonyms import Pseudonyms
 
 log = logging.getLogger(__name__)
 ERASED = "erased"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.alerting.tracker import Tracker
-from streams.alerting.watchlist import Watchlist
+from vigil.watchlist import Watchlist
 
 
 @dataclass

@@ -18,7 +18,7 @@ from streams.alerting.camera_state import CameraState, Incident
 from streams.alerting.geometry import in_polygon, segments_cross
 from streams.alerting.rules import PoiRule, Rule, RuleSet
 from streams.alerting.tracker import Observation, Track
-from streams.alerting.watchlist import Match, Watchlist
+from vigil.watchlist import Match, Watchlist
 
 ID_NAMESPACE = uuid.UUID("5b0f1f6e-3c1d-4d0e-9a51-7a1e4c9d2b10")
 # how far a camera's clock may run ahead of the worker that inferred its frame

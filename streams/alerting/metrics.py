@@ -20,10 +20,6 @@ REDELIVERED = Counter(
     "vigil_alerting_redelivered_total", "Detections delivered again that the state already held"
 )
 RULE_RELOADS = Counter("vigil_alert_rule_reloads_total", "Rules file reloads", ["outcome"])
-WATCHLIST = Gauge("vigil_poi_watchlist_size", "Persons on the watch-list")
-POI_SKIPPED = Counter(
-    "vigil_poi_records_skipped", "vigil.poi records the watch-list could not use", ["reason"]
-)
 DELIVERED = Counter("vigil_alert_deliveries_total", "Alerts delivered", ["destination"])
 DELIVERY_FAILURES = Counter(
     "vigil_alert_delivery_failures_total", "Delivery attempts that failed", ["destination"]

@@ -10,19 +10,19 @@ from confluent_kafka.admin import AdminClient
 
 from streams.alerting.app import create_app
 from streams.alerting.delivery import Delivery
-from streams.alerting.poi import PoiFeed
 from streams.alerting.reload import follow_rules
 from streams.alerting.rules import RulesFile
+from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
-from vigil.settings import VigilSettings
+from vigil.poi import PoiFeed
 from vigil.topics import changelog_specs, ensure_topics, prepare_topics
 
 log = logging.getLogger(__name__)
 
 
-def bound_changelogs(admin: AdminClient, settings: VigilSettings) -> None:
+def bound_changelogs(admin: AdminClient, settings: AlertingProcessSettings) -> None:
     """The app's state (created with the app) names persons: its changelog gets the compaction
     bound of vigil.poi, so a superseded state value is erased within the same bound."""
     try:
@@ -33,14 +33,18 @@ def bound_changelogs(admin: AdminClient, settings: VigilSettings) -> None:
         log.warning("changelog configs not set (%s): run `vigil topics ensure`", exc)
 
 
-def run_alerting(settings: VigilSettings, rules: RulesFile, *, loglevel: str = "warning") -> None:
+def run_alerting(
+    settings: AlertingProcessSettings, rules: RulesFile, *, loglevel: str = "warning"
+) -> None:
     """Blocks until SIGTERM/SIGINT. The watch-list is loaded before the first detection."""
     setup_logging(settings, "alerting")
     serve_metrics(settings.metrics_port, "alerting")
     kafka.wait_until_ready(settings)
     admin = kafka.admin(settings)
     prepare_topics(admin, settings.topics)
-    feed = PoiFeed(settings, roll_markers=True).start()
+    feed = PoiFeed(
+        settings, roll_markers=True, pseudonym_key=settings.alerting.log_pseudonym_key
+    ).start()
     feed.wait(settings.alerting.watchlist_timeout_s)
     log.info("watch-list loaded: %d persons", len(feed.watchlist))
     stop = threading.Event()

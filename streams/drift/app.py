@@ -23,21 +23,21 @@ from schemas.contracts import serde_for
 from streams.drift import metrics
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import Closed, DriftEngine
+from streams.drift.settings import DriftProcessSettings
 from streams.runtime import DetectionStep, Output, Source, application, wire
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger(__name__)
 COMPONENT = "drift"
 
 
-def app_id(settings: VigilSettings) -> str:
+def app_id(settings: DriftProcessSettings) -> str:
     """The app's consumer group, also the prefix of its changelog topic."""
     return f"{settings.topics.prefix}-{settings.drift.app_id}"
 
 
-def state_dir(settings: VigilSettings) -> Path:
+def state_dir(settings: DriftProcessSettings) -> Path:
     return settings.drift.state_dir or settings.data_dir / "drift" / "state"
 
 
@@ -75,7 +75,7 @@ class EventState(MutableMapping[str, Any]):
 class DriftStep(DetectionStep):
     """One detection event in; the windows it closed, as DriftStat and Alert records, out."""
 
-    def __init__(self, settings: VigilSettings) -> None:
+    def __init__(self, settings: DriftProcessSettings) -> None:
         super().__init__(settings, COMPONENT, metrics.DEAD_LETTERED)
         cfg = settings.drift
         self.state = EventState()
@@ -128,7 +128,7 @@ class DriftStep(DetectionStep):
             log.warning("cannot write the automatic reference copy: %s", exc)
 
 
-def create_app(settings: VigilSettings) -> Application:
+def create_app(settings: DriftProcessSettings) -> Application:
     """The drift app for ``settings``: tests build one per test (unique topic prefix)."""
     app = application(
         settings,
@@ -142,7 +142,7 @@ def create_app(settings: VigilSettings) -> Application:
     return app
 
 
-def run(settings: VigilSettings) -> None:
+def run(settings: DriftProcessSettings) -> None:
     """``vigil drift``: ensure the topics, serve metrics, run the app until SIGTERM/SIGINT."""
     from vigil.metrics import serve_metrics
     from vigil.topics import prepare_topics

@@ -26,9 +26,9 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
+from streams.drift.settings import DriftProcessSettings
 from streams.drift.window import Summary, add_event, empty
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 
@@ -50,7 +50,7 @@ class BaselineStore:
         self._cache: dict[Path, tuple[float, Summary | None]] = {}
 
     @classmethod
-    def of(cls, settings: VigilSettings) -> BaselineStore:
+    def of(cls, settings: DriftProcessSettings) -> BaselineStore:
         return cls(settings.drift.baselines_dir or settings.data_dir / "drift" / "baselines")
 
     def path(self, camera: str, version: str, source: str = "pinned") -> Path:
@@ -90,7 +90,7 @@ class BaselineStore:
 
 
 def compute(
-    settings: VigilSettings,
+    settings: DriftProcessSettings,
     camera: str,
     from_ms: int,
     to_ms: int,

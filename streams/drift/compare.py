@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from streams.drift import stats
+from streams.drift.settings import DriftSettings
 from streams.drift.window import NUMERIC, Summary, median
-from vigil.settings import DriftSettings
 
 
 class Kind(StrEnum):

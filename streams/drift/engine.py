@@ -22,8 +22,8 @@ from typing import Any
 
 from streams.drift import metrics
 from streams.drift.compare import Kind, Stat, compare, info
+from streams.drift.settings import DriftSettings
 from streams.drift.window import Summary, add_event, empty, merge, usable_image_stats
-from vigil.settings import DriftSettings
 
 SEP = "\x1f"
 PinnedLookup = Callable[[str, str], Summary | None]

@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vigil.settings import VigilSettings
+from streams.drift.settings import DriftProcessSettings
 
 
 class DriftProcess:
-    def __init__(self, settings: VigilSettings, log: Path) -> None:
+    def __init__(self, settings: DriftProcessSettings, log: Path) -> None:
         self.settings = settings
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None

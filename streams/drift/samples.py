@@ -114,14 +114,6 @@ def build_pool(
     return pool
 
 
-def load_default_pool(cache_dir: Path, video: Path) -> FramePool:
-    """The zoo's SSD on ``video``, cached under ``cache_dir/drift``."""
-    from gpu_workers.models.loader import load_model
-
-    detector = load_model("ssd_mobilenet_v2_coco", cache_dir, threads=2)
-    return build_pool(video, detector, cache_dir / "drift" / f"pool-{video.stem}.json")
-
-
 def _frame_for(pool: FramePool, shift: str, index: int) -> dict[str, Any]:
     if shift in ("none", "frozen"):
         return pool.frames["original"][0 if shift == "frozen" else index]

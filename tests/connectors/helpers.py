@@ -11,9 +11,9 @@ from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.testing import poll_until
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 
 def bikes_mp4() -> Path:
@@ -101,7 +101,7 @@ class IngestProcess:
         )
 
     def status(self) -> dict[str, Any]:
-        from connectors.sources.supervisor import read_status
+        from vigil.cameras import read_status
 
         try:
             return read_status(self.settings) or {"cameras": []}

@@ -14,15 +14,15 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from connectors.api.app import create_app
 from connectors.blobstore import FileBlobStore, collect_garbage, default_store
 from connectors.frames import EncodedFrame, frame_event, now_ms
 from schemas.contracts import serde_for
 from tests.connectors.helpers import make_topics
 from vigil import kafka
-from vigil.cli import app as cli
-from vigil.settings import AccessSettings, IngestSettings, VigilSettings
 from vigil.topics import Topic
+from vigil_app.api import create_app
+from vigil_app.cli import app as cli
+from vigil_app.settings import AccessSettings, IngestSettings, VigilSettings
 
 HOUR = 3600.0
 

@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.connectors.helpers import bikes_mp4, write_cameras
 from tests.gpu_workers.conftest import zoo_cache
 from tests.streams.alerting.helpers import VIGIL, env_for, prepare_topics
-from vigil.settings import VigilSettings
 from vigil.testing import free_port
+from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]
 ROOT = Path(__file__).resolve().parents[2]

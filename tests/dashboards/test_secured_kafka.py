@@ -19,10 +19,10 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from vigil import kafka
-from vigil.settings import AlertingSettings, KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack.kafka import MAIN_CLASS, STORAGE_TOOL, KafkaBroker, fetch_kafka_jars
 from vigil.testing import free_port, read_to_end, user_cache_dir, wait_until, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import AlertingSettings, KafkaSettings, TopicSettings, VigilSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "dashboards" / "kafka" / "start.sh"

@@ -12,7 +12,7 @@ import onnx
 import yaml
 from onnx import helper, numpy_helper
 
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 ZOO = "ssd_mobilenet_v2_coco"
 

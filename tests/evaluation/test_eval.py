@@ -19,18 +19,18 @@ from typer.testing import CliRunner
 from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from evaluation.report import EvalRequest, build_report
 from evaluation.source import Window, load_frames, resolve
-from gpu_workers.replay.candidate import candidates_settings, candidates_topics
+from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from gpu_workers.worker.loop import Worker
 from tests.evaluation.candidates import ZOO, input_size_candidate, threshold_candidate
 from tests.gpu_workers.replay.support import now_ms, produce_timed
 from tests.gpu_workers.worker.helpers import bikes_jpegs, provision
-from vigil.cli import app
 from vigil.clickhouse import connect
-from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
 from vigil.testing import user_cache_dir
 from vigil.topics import Topic
+from vigil_app.cli import app
+from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings, candidates_settings
 
 FRAMES = 16
 THRESHOLD = 0.7

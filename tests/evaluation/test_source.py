@@ -17,7 +17,7 @@ from evaluation.report import EvalRequest, build_report
 from evaluation.source import SelectionError, Window, load_frames, resolve
 from tests import samples
 from vigil.clickhouse import connect
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 T0 = (time.time_ns() // 1_000_000 // 1000) * 1000 - 600_000
 PERSON = {"x_min": 0.1, "y_min": 0.1, "x_max": 0.3, "y_max": 0.5}

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.gpu_workers.media import still
-from vigil.cli import app
+from vigil_app.cli import app
 
 
 @pytest.fixture

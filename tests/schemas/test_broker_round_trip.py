@@ -12,7 +12,7 @@ from schemas.serde import SerdeError, SingleObjectSerde
 from schemas.store import SchemaStore
 from tests.samples import SAMPLES, evolved, frame_event
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def consume_all(settings: VigilSettings, topic: str, count: int) -> list[Message]:

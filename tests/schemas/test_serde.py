@@ -14,7 +14,7 @@ from schemas.contracts import make_serde
 from schemas.serde import ConfluentSerde, SerdeError, SingleObjectSerde
 from schemas.store import AVRO_DIR, SchemaStore
 from tests.samples import SAMPLES, detection_event, evolved, frame_event
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 STORE = SchemaStore.default()
 

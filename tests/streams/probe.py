@@ -13,9 +13,9 @@ from confluent_kafka import TopicPartition
 
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.testing import read_uncommitted
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 class Uncommitted:

@@ -15,9 +15,9 @@ from streams.drift.app import app_id as drift_group
 from tests.streams.alerting.helpers import AlertsProcess, prepare_topics, wait_committed
 from tests.streams.alerting.synth import T0, event, person
 from tests.streams.drift import helpers as h
-from vigil.settings import DriftSettings, VigilSettings
 from vigil.testing import read_to_end, write_aborted, write_committed
 from vigil.topics import Topic
+from vigil_app.settings import DriftSettings, VigilSettings
 
 RULES = """
 rules:

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from streams.runtime import Source, application, connection, dead_letter, transactional_id
 from vigil.dlq import H_COMPONENT, H_ERROR_CLASS, H_ERROR_MESSAGE, H_SOURCE_OFFSET
-from vigil.settings import KafkaSettings, VigilSettings
+from vigil_app.settings import KafkaSettings, VigilSettings
 
 
 def sasl_ssl() -> VigilSettings:

@@ -10,11 +10,11 @@ from typing import get_args
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors.api.admin import LoginRole
-from connectors.api.limits import TokenBuckets
 from vigil.access import LOGIN_ROLES, PERMISSIONS, KeyRing, Permission, Role, fingerprint
 from vigil.revocations import Revocations, RevocationsUnreadable
-from vigil.settings import AccessSettings, ConfigError, DashboardSettings, load_settings
+from vigil.web.admin import LoginRole
+from vigil.web.limits import TokenBuckets
+from vigil_app.settings import AccessSettings, ConfigError, DashboardSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

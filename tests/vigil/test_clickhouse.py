@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vigil.clickhouse import ClickHouseClient, connect
-from vigil.settings import ClickHouseSettings, VigilSettings
 from vigil.stack import ClickHouseServer
+from vigil_app.settings import ClickHouseSettings, VigilSettings
 
 
 @pytest.fixture(params=["chdb", "server"])

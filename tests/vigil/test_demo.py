@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vigil.cli import app
-from vigil.demo import run_demo
-from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
 from vigil.testing import user_cache_dir
+from vigil_app.cli import app
+from vigil_app.demo import run_demo
+from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
 
 
 @pytest.mark.timeout(600)  # the whole demo twice: ingest, worker, drift, alerting, sink

@@ -9,7 +9,7 @@ from confluent_kafka import TopicPartition
 from schemas import contracts as c
 from vigil import kafka
 from vigil.dlq import dead_letter, read_envelope
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def test_dead_letter_round_trip(settings: VigilSettings, new_topic: Callable[..., str]) -> None:

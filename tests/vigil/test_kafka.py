@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vigil import kafka
-from vigil.settings import KafkaSettings, VigilSettings
+from vigil_app.settings import KafkaSettings, VigilSettings
 
 
 def _unreachable() -> VigilSettings:

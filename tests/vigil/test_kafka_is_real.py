@@ -8,8 +8,8 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, TopicPartition
 
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.testing import read_uncommitted
+from vigil_app.settings import VigilSettings
 
 
 def _drain(cons: Consumer, seconds: float = 4.0) -> list[bytes | None]:

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from vigil.logs import setup_logging
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:

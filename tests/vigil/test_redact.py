@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.connectors.helpers import make_topics
-from vigil.cli import app
 from vigil.logs import register_secrets, setup_logging
 from vigil.redact import MASK, mask_url, masked, secret_values
-from vigil.settings import VigilSettings, load_settings
 from vigil.testing import api_process, free_port
+from vigil_app.cli import app
+from vigil_app.settings import VigilSettings, load_settings
 
 SECRETS = {
     "VIGIL_CLICKHOUSE__URL": ("clickhouse://vigil:ch-Pa55word-x@db:9000/vigil", "ch-Pa55word-x"),

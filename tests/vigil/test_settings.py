@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vigil.settings import ConfigError, VigilSettings, load_settings
+from vigil_app.settings import ConfigError, VigilSettings, load_settings
 
 
 def test_unknown_yaml_key_is_an_error_naming_the_key(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import IN_CI
 from vigil import kafka
-from vigil.cli import app
-from vigil.settings import load_settings
 from vigil.stack import Stack, find_server_binary
 from vigil.testing import free_port, user_cache_dir
 from vigil.topics import Topic
+from vigil_app.cli import app
+from vigil_app.settings import load_settings
 
 
 def _processes_under(path: Path) -> list[psutil.Process]:

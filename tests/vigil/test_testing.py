@@ -10,7 +10,6 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.testing import (
     Landed,
     read_to_end,
@@ -19,6 +18,7 @@ from vigil.testing import (
     write_aborted,
     write_committed,
 )
+from vigil_app.settings import VigilSettings
 
 
 def test_aborted_records_land_in_the_log_and_read_committed_skips_them(

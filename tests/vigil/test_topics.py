@@ -6,7 +6,6 @@ import pytest
 from confluent_kafka.admin import ConfigResource
 
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import (
     PERSONAL,
     Action,
@@ -17,6 +16,7 @@ from vigil.topics import (
     retention_problems,
     topic_specs,
 )
+from vigil_app.settings import VigilSettings
 
 HOUR = 3_600_000
 

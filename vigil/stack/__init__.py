@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vigil.settings import VigilSettings
+from vigil.settings import CoreSettings
 from vigil.stack.clickhouse import ClickHouseServer, find_server_binary
 from vigil.stack.kafka import KafkaBroker, fetch_kafka_jars
 from vigil.stack.process import ServerStatus, StackError
@@ -27,7 +27,7 @@ class Stack:
     clickhouse: ClickHouseServer
 
     @classmethod
-    def from_settings(cls, settings: VigilSettings) -> Stack:
+    def from_settings(cls, settings: CoreSettings) -> Stack:
         home = settings.data_dir / "stack"
         st = settings.stack
         return cls(

@@ -9,15 +9,15 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from connectors.sinks.clickhouse.settings import SinkProcessSettings
 from connectors.sinks.clickhouse.sink import ClickHouseSink, SinkStats
 from vigil import kafka
 from vigil.clickhouse import ClickHouseClient
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 
 def sink_until_caught_up(
-    settings: VigilSettings,
+    settings: SinkProcessSettings,
     client: ClickHouseClient,
     topics: Sequence[Topic] = (Topic.DETECTIONS,),
     timeout_s: float = 300.0,

@@ -33,13 +33,13 @@ from prometheus_client import Counter, Gauge
 from connectors.sinks.base import BatchPolicy, SinkBackpressureError
 from connectors.sinks.clickhouse.rows import TABLES_OF, MalformedEvent, Mapped, empty, map_event
 from connectors.sinks.clickhouse.schema import Capabilities, Retention, migrate
+from connectors.sinks.clickhouse.settings import SinkProcessSettings
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from schemas.contracts import serde_for
 from schemas.serde import AvroSerde, SerdeError
 from vigil import kafka
 from vigil.clickhouse import ClickHouseClient
 from vigil.dlq import dead_letter
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class ClickHouseSink:
 
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: SinkProcessSettings,
         client: ClickHouseClient,
         *,
         topics: list[Topic] | None = None,

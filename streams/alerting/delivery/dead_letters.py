@@ -10,9 +10,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
 from vigil.dlq import H_DESTINATION, dead_letter
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger("streams.alerting.delivery")
@@ -38,7 +38,7 @@ class DeadLetters:
 
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: AlertingProcessSettings,
         destination: str,
         acknowledged: Callable[[Work, BaseException], None],
         wanted: Callable[[Work], bool],

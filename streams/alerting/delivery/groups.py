@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
+from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
-from vigil.settings import VigilSettings
 
 
-def end_offsets(settings: VigilSettings, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
+def end_offsets(
+    settings: AlertingProcessSettings, topic: str, timeout_s: float = 30.0
+) -> dict[int, int]:
     """Partition -> high watermark (the offset after the last record, transaction markers
     included)."""
     probe = kafka.consumer(settings, "vigil-probe")  # never subscribes: joins no group
@@ -19,7 +21,11 @@ def end_offsets(settings: VigilSettings, topic: str, timeout_s: float = 30.0) ->
 
 
 def committed_offsets(
-    settings: VigilSettings, group: str, topic: str, partitions: list[int], timeout_s: float = 10.0
+    settings: AlertingProcessSettings,
+    group: str,
+    topic: str,
+    partitions: list[int],
+    timeout_s: float = 10.0,
 ) -> dict[int, int]:
     """Partition -> the group's committed offset; -1 where it has none."""
     reader = kafka.consumer(settings, group)  # never subscribes: does not disturb the group
@@ -36,7 +42,11 @@ def caught_up(committed: dict[int, int], ends: dict[int, int]) -> bool:
 
 
 def seed_group(
-    settings: VigilSettings, consumer: Consumer, topic: str, reference: str, timeout_s: float = 10.0
+    settings: AlertingProcessSettings,
+    consumer: Consumer,
+    topic: str,
+    reference: str,
+    timeout_s: float = 10.0,
 ) -> list[int] | None:
     """If the consumer's group has committed nothing on ``topic``, commit (synchronously) where
     ``reference`` has committed, or each partition's beginning where that has none; the

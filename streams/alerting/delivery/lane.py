@@ -33,8 +33,8 @@ from streams.alerting.delivery.commits import Committer
 from streams.alerting.delivery.dead_letters import COMPONENT, DeadLetters, Work
 from streams.alerting.delivery.groups import seed_group
 from streams.alerting.delivery.targets import Abandoned, Delivered, Failed, Result, Target
+from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
 
 log = logging.getLogger("streams.alerting.delivery")
@@ -63,7 +63,7 @@ class Lane:
 
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: AlertingProcessSettings,
         target: Target,
         group_id: str,
         *,

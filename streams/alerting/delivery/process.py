@@ -9,16 +9,18 @@ import threading
 from streams.alerting.delivery.supervisor import Delivery
 from streams.alerting.reload import follow_rules
 from streams.alerting.rules import RulesFile
+from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
-from vigil.settings import VigilSettings
 from vigil.topics import prepare_topics
 
 log = logging.getLogger("streams.alerting.delivery")
 
 
-def run_delivery(settings: VigilSettings, rules: RulesFile, stop: threading.Event) -> None:
+def run_delivery(
+    settings: AlertingProcessSettings, rules: RulesFile, stop: threading.Event
+) -> None:
     """Blocks until ``stop`` is set (the CLI sets it on SIGTERM/SIGINT), then stops cleanly."""
     setup_logging(settings, "alert-delivery")
     serve_metrics(settings.metrics_port, "alert-delivery")

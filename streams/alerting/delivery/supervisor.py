@@ -11,9 +11,9 @@ from streams.alerting import metrics
 from streams.alerting.delivery.groups import caught_up, committed_offsets, end_offsets
 from streams.alerting.delivery.lane import Lane
 from streams.alerting.delivery.targets import LogTarget, WebhookTarget, lane_id
-from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import Destinations, Webhook
-from vigil.settings import VigilSettings
+from streams.alerting.settings import AlertingProcessSettings
+from vigil.pseudonyms import Pseudonyms
 from vigil.topics import Topic
 
 log = logging.getLogger("streams.alerting.delivery")
@@ -30,7 +30,7 @@ class Delivery:
 
     def __init__(
         self,
-        settings: VigilSettings,
+        settings: AlertingProcessSettings,
         destinations: Callable[[], Destinations],
         group_id: str | None = None,
     ) -> None:

@@ -17,9 +17,9 @@ import httpx
 
 from streams.alerting import metrics
 from streams.alerting.delivery.signing import post_headers
-from streams.alerting.pseudonyms import Pseudonyms
 from streams.alerting.rules import Webhook
 from vigil.logs import register_secrets
+from vigil.pseudonyms import Pseudonyms
 
 log = logging.getLogger("streams.alerting.delivery")
 # httpx logs every request with its full URL at INFO, and webhook URLs often carry tokens

@@ -20,7 +20,7 @@ from tests import corpus
 from tests.connectors.api.test_upload_api import AUTH, api_settings, client
 from tests.connectors.helpers import read_frames
 from vigil.imagestats import image_stats
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 __all__ = ["api_settings", "client"]
 LIMITS = Limits(10**8, 10**8)

@@ -8,9 +8,9 @@ import httpx
 from typer.testing import CliRunner
 
 from tests.connectors.helpers import make_topics, read_frames
-from vigil.cli import app
-from vigil.settings import VigilSettings
 from vigil.testing import api_process, free_port
+from vigil_app.cli import app
+from vigil_app.settings import VigilSettings
 
 
 def test_api_without_keys_refuses_to_start() -> None:

@@ -18,9 +18,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from tests.connectors.helpers import make_topics
-from vigil.settings import KafkaSettings, TopicSettings, VigilSettings
 from vigil.stack import KafkaBroker
 from vigil.testing import api_process, free_port
+from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
 
 KEY = "fuzz-ingest-key"
 # each operation is fuzzed with a key of the role it needs, so the run reaches past the gate

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from connectors.api.images import Rejection, check_image, sniff
+from vigil.web.images import Rejection, check_image, sniff
 
 
 def image(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:

@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from connectors.api.app import create_app
 from schemas.contracts import serde_for
 from tests.connectors.helpers import make_topics
 from tests.gpu_workers.conftest import zoo_cache
 from tests.gpu_workers.media import frames, still
 from tests.streams.alerting.helpers import read_topic
-from vigil.settings import AccessSettings, IngestSettings, VigilSettings
 from vigil.topics import Topic
+from vigil_app.api import create_app
+from vigil_app.settings import AccessSettings, IngestSettings, VigilSettings
 
 __all__ = ["zoo_cache"]
 KEY = "poi-key-1"

@@ -12,10 +12,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from connectors.api.app import create_app
 from tests.connectors.helpers import make_topics
 from tests.dashboards.web.helpers import SESSION_SECRET
-from vigil.settings import AccessSettings, DashboardSettings, VigilSettings
+from vigil_app.api import create_app
+from vigil_app.settings import AccessSettings, DashboardSettings, VigilSettings
 
 KEYS = {
     "ingest": "role-ingest-0123456789",

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import SecretStr
 
-from connectors.api.app import create_app
 from connectors.blobstore import BlobResolver
 from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
-from vigil.settings import AccessSettings, VigilSettings
+from vigil_app.api import create_app
+from vigil_app.settings import AccessSettings, VigilSettings
 
 KEY = "s3cret-key-1"
 AUTH = {"X-API-Key": KEY}

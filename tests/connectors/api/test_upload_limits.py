@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from connectors.api.app import create_app
 from tests.connectors.api.test_images import image
 from tests.connectors.helpers import make_topics, read_frames
 from vigil.access import fingerprint
-from vigil.settings import AccessSettings, IngestSettings, VigilSettings
+from vigil_app.api import create_app
+from vigil_app.settings import AccessSettings, IngestSettings, VigilSettings
 
 KEY = "upload-key-0123456789"
 OTHER = "upload-key-other-0123"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.sources.config import DropPolicy, SourceKind, load_cameras
-from vigil.settings import ConfigError
+from vigil_app.settings import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

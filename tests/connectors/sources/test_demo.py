@@ -7,9 +7,9 @@ import importlib.util
 import cv2
 import pytest
 
-from connectors.sources import demo
 from tests.connectors.helpers import make_topics, read_frames
-from vigil.settings import VigilSettings
+from vigil_app.demo import sources as demo
+from vigil_app.settings import VigilSettings
 
 
 def test_sample_video_lands_on_the_frames_topic(settings: VigilSettings) -> None:

@@ -19,8 +19,8 @@ from tests.connectors.helpers import (
     read_frames,
     write_cameras,
 )
-from vigil.settings import VigilSettings
 from vigil.testing import poll_until
+from vigil_app.settings import VigilSettings
 
 
 def test_drop_oldest_under_backpressure(settings: VigilSettings, tmp_path: Path) -> None:

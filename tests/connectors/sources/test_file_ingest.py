@@ -12,11 +12,12 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors.sources.camera import CameraState
-from connectors.sources.supervisor import Supervisor, read_status
+from connectors.sources.supervisor import Supervisor
 from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
-from vigil.cli import app
-from vigil.settings import VigilSettings
+from vigil.cameras import read_status
 from vigil.testing import poll_until
+from vigil_app.cli import app
+from vigil_app.settings import VigilSettings
 
 
 def write_cameras(path: Path, cameras: list[dict[str, object]]) -> None:

@@ -18,8 +18,8 @@ from tests.connectors.helpers import (
     read_frames,
     write_cameras,
 )
-from vigil.settings import VigilSettings
 from vigil.testing import poll_until
+from vigil_app.settings import VigilSettings
 
 
 def looping(cam_id: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import pytest
 from tests.conftest import IN_CI
 from tests.connectors.helpers import IngestProcess, bikes_mp4, make_topics, read_frames
 from tests.connectors.helpers import write_cameras as write
-from vigil.settings import VigilSettings
 from vigil.testing import free_port, poll_until
+from vigil_app.settings import VigilSettings
 
 SERVER = Path(__file__).resolve().parents[1] / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -15,14 +15,14 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
-from connectors.api.app import create_app
 from schemas.contracts import serde_for
 from tests import samples
 from tests.gpu_workers.media import still
 from vigil import kafka
-from vigil.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings
 from vigil.testing import free_port
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.api import create_app
+from vigil_app.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings
 
 VIEWER_KEY = "viewer-key-0123456789"
 POI_KEY = "poi-key-0123456789"

@@ -10,8 +10,8 @@ from itsdangerous import URLSafeTimedSerializer
 from pydantic import SecretStr
 
 from dashboards.web.auth import POI, VIEWER, Auth, fingerprint
-from dashboards.web.tokens import OneTimeKeys
-from vigil.settings import AccessSettings, DashboardSettings, VigilSettings
+from vigil.web.tokens import OneTimeKeys
+from vigil_app.settings import AccessSettings, DashboardSettings, VigilSettings
 
 SECRET = "test-session-secret-0123456789-abcdefghij"  # noqa: S105
 

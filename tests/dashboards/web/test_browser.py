@@ -29,8 +29,8 @@ from tests.dashboards.web.helpers import (
 )
 from tests.gpu_workers.conftest import zoo_cache
 from tests.gpu_workers.media import frames
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "images"

@@ -28,8 +28,8 @@ from tests.dashboards.web.helpers import (
 )
 from tests.dashboards.web.test_browser import browser, log_in, shot, wait_js
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 __all__ = ["browser"]
 BACKGROUND = {"x_min": 0.72, "y_min": 0.08, "x_max": 0.92, "y_max": 0.5}

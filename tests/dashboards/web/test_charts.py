@@ -10,7 +10,7 @@ import pytest
 
 from dashboards.web.charts import ChartReader, ChartsUnavailable, chart_sql
 from tests.dashboards.web.helpers import fill_clickhouse
-from vigil.settings import ClickHouseSettings, VigilSettings
+from vigil_app.settings import ClickHouseSettings, VigilSettings
 
 
 @pytest.fixture(params=["chdb", "server"])

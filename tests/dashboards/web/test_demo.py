@@ -11,12 +11,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from dashboards.web.demo import server, start_demo_dashboard, stop_demo_dashboard
 from tests.dashboards.web.helpers import seed
-from vigil.cli import app
 from vigil.clickhouse import connect
-from vigil.settings import IngestSettings, VigilSettings
 from vigil.testing import free_port
+from vigil_app.cli import app
+from vigil_app.demo.dashboard import server, start_demo_dashboard, stop_demo_dashboard
+from vigil_app.settings import IngestSettings, VigilSettings
 
 
 @pytest.mark.timeout(240)

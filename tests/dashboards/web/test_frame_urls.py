@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.api.app import create_app
 from dashboards.web.auth import POI, VIEWER
 from dashboards.web.signing import FrameUrls
 from tests import samples
@@ -28,9 +27,10 @@ from tests.dashboards.web.helpers import (
     publish,
 )
 from vigil import kafka
-from vigil.settings import DashboardSettings, VigilSettings
 from vigil.testing import wait_until
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.api import create_app
+from vigil_app.settings import DashboardSettings, VigilSettings
 
 BACKGROUND = {"x_min": 0.72, "y_min": 0.08, "x_max": 0.92, "y_max": 0.5}
 

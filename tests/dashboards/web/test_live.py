@@ -14,8 +14,8 @@ from dashboards.web.live import LiveState, incidents
 from dashboards.web.render import annotate, decode
 from tests import samples
 from vigil.blobs import BlobResolver
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def frame(camera: str, seq: int, ts: int) -> dict[str, object]:

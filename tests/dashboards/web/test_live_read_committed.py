@@ -11,9 +11,9 @@ from schemas.contracts import serde_for
 from tests import samples
 from tests.dashboards.web.test_live import frame
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.testing import wait_until, write_aborted, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 CAMERA = "gate"  # one key: every record of a topic in one partition, in the order written
 

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from dashboards.web.privacy import BANNER, FaceFinder, Withheld, faces_checked, viewer_image
+from gpu_workers.faces import CascadeFaces
 from tests.dashboards.web.helpers import FACE_BOX
 from tests.gpu_workers.conftest import zoo_cache
 from tests.gpu_workers.media import still
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]
 # far from the face and from any box or label drawn: the shuttle model, top right
@@ -108,25 +109,23 @@ def test_withhold_refuses_unchecked_frames_only() -> None:
 
 
 def test_detect_without_prepared_models_blurs_whole(tmp_path: Path) -> None:
-    finder = FaceFinder(VigilSettings(cache_dir=tmp_path / "empty", data_dir=tmp_path))
+    empty = VigilSettings(cache_dir=tmp_path / "empty", data_dir=tmp_path)
+    finder = FaceFinder(CascadeFaces(empty))
     assert finder.faces(still("astronaut")) is None  # ModelNotPrepared, logged, not raised
     shown = viewer_image(still("astronaut"), None, poi=False, policy="detect", finder=finder)
     assert shown.privacy == "blurred-whole"
     assert_blurred_whole(shown.jpeg)
 
 
-class Broken(FaceFinder):
-    """A detector that loads and then fails on every frame."""
+class Broken(CascadeFaces):
+    """Face models that load and then fail on every frame."""
 
-    def _load(self) -> Any:
-        def fail(_images: Any) -> Any:
-            raise RuntimeError("onnxruntime: out of memory")
-
-        return fail
+    def detect(self, image: Any) -> list[dict[str, Any]]:
+        raise RuntimeError("onnxruntime: out of memory")
 
 
 def test_detect_that_fails_blurs_whole(tmp_path: Path) -> None:
-    finder = Broken(VigilSettings(data_dir=tmp_path))
+    finder = FaceFinder(Broken(VigilSettings(data_dir=tmp_path)))
     shown = viewer_image(
         still("astronaut"), detection(searched=False), poi=False, policy="detect", finder=finder
     )
@@ -135,7 +134,7 @@ def test_detect_that_fails_blurs_whole(tmp_path: Path) -> None:
 
 
 def test_detect_finds_and_blurs_the_face_with_centerface(zoo_cache: Path, tmp_path: Path) -> None:
-    finder = FaceFinder(VigilSettings(cache_dir=zoo_cache, data_dir=tmp_path))
+    finder = FaceFinder(CascadeFaces(VigilSettings(cache_dir=zoo_cache, data_dir=tmp_path)))
     found = finder.faces(still("astronaut"))
     assert found is not None
     assert len(found) == 1  # her face, inside the box drawn by hand

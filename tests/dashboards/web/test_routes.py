@@ -16,7 +16,6 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 
-from connectors.api.app import create_app
 from dashboards.web.auth import COOKIE, POI, fingerprint
 from dashboards.web.routes import router as dashboard_router
 from tests.dashboards.web.helpers import (
@@ -28,8 +27,9 @@ from tests.dashboards.web.helpers import (
     seed,
 )
 from tests.streams.alerting.helpers import read_topic
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.api import create_app
+from vigil_app.settings import VigilSettings
 
 MAX_UPLOAD = 200_000
 

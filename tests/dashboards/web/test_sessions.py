@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from connectors.api.app import create_app
 from dashboards.web.auth import COOKIE
-from dashboards.web.tokens import OneTimeKeys, keys_file
 from tests.connectors.helpers import make_topics
 from tests.dashboards.web.helpers import POI_KEY, SESSION_SECRET, VIEWER_KEY, serve
 from vigil.access import fingerprint
-from vigil.cli import app as cli
-from vigil.settings import AccessSettings, DashboardSettings, VigilSettings
 from vigil.testing import wait_until
+from vigil.web.tokens import OneTimeKeys, keys_file
+from vigil_app.api import create_app
+from vigil_app.cli import app as cli
+from vigil_app.settings import AccessSettings, DashboardSettings, VigilSettings
 
 ADMIN_KEY = "admin-key-0123456789"
 ADMIN = {"X-API-Key": ADMIN_KEY}

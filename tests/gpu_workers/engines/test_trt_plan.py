@@ -99,7 +99,7 @@ def test_tensorrt_engine_says_how_to_install_it(tmp_path: Path) -> None:
 def test_gpu_check_says_plainly_there_is_no_gpu(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from vigil.cli import app
+    from vigil_app.cli import app
 
     result = CliRunner().invoke(app, ["gpu-check"], env={"VIGIL_CACHE_DIR": str(tmp_path)})
     assert result.exit_code == 3

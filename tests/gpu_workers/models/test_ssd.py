@@ -133,7 +133,7 @@ def test_every_result_carries_the_model_identity(zoo_cache: Path, ssd: SsdAdapte
 def test_results_fill_a_valid_detection_event(zoo_cache: Path, ssd: SsdAdapter) -> None:
     from schemas import contracts
     from tests.samples import detection_event
-    from vigil.settings import VigilSettings
+    from vigil_app.settings import VigilSettings
 
     (result,) = ssd([still("astronaut")])
     event = {**detection_event(), **result.event_fields()}

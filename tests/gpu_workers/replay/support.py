@@ -15,8 +15,8 @@ from confluent_kafka import TopicPartition
 from schemas.contracts import serde_for
 from tests.gpu_workers.worker.helpers import frame_event
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 

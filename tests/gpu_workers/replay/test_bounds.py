@@ -9,7 +9,7 @@ import pytest
 from gpu_workers.replay.bounds import parse_time, plan_replay
 from tests.gpu_workers.replay.support import now_ms
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 NOW = 1_763_800_000_000
 

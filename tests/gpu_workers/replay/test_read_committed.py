@@ -10,9 +10,9 @@ from gpu_workers.replay.run import ReplayRequest, run_replay
 from schemas.contracts import serde_for
 from tests.gpu_workers.replay.support import now_ms
 from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, provision, tiny_detector
-from vigil.settings import VigilSettings
 from vigil.testing import read_to_end, write_aborted, write_committed
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def test_aborted_frames_in_the_range_are_not_replayed(

@@ -21,8 +21,8 @@ from tests.gpu_workers.replay.support import (
 )
 from tests.gpu_workers.worker.helpers import bikes_jpegs, provision, tiny_detector
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def test_replay_processes_exactly_the_range_and_leaves_production_alone(

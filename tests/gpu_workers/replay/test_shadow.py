@@ -17,8 +17,8 @@ from tests.gpu_workers.worker.helpers import (
     provision,
     tiny_detector,
 )
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def test_shadow_runs_beside_production_on_live_frames(

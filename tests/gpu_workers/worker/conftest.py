@@ -12,7 +12,7 @@ import pytest
 
 from gpu_workers.worker.loop import Worker
 from tests.gpu_workers.worker.helpers import provision, tiny_detector
-from vigil.settings import ModelSettings, VigilSettings, WorkerSettings
+from vigil_app.settings import ModelSettings, VigilSettings, WorkerSettings
 
 
 def worker_settings(base: VigilSettings, detector: str, **worker: Any) -> VigilSettings:

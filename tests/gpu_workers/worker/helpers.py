@@ -17,8 +17,8 @@ from schemas.contracts import serde_for
 from tests.gpu_workers.media import frame_count, frames
 from tests.gpu_workers.onnx_builders import constant_output_model
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 
 def bikes_jpegs(count: int, size: tuple[int, int] = (160, 120), step: int = 1) -> list[bytes]:

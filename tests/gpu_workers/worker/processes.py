@@ -13,8 +13,8 @@ from pathlib import Path
 
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def worker_env(settings: VigilSettings) -> dict[str, str]:

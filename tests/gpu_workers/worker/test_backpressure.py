@@ -16,7 +16,7 @@ from tests.gpu_workers.worker.helpers import (
     produce_frames,
     provision,
 )
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 FRAMES = 600
 # Over the warmed-up worker: prefetch (1 MiB queued, 8 MiB per fetch) + at most 48 queued

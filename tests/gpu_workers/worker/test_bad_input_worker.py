@@ -24,8 +24,8 @@ from tests.gpu_workers.worker.helpers import (
     read_topic,
 )
 from vigil.dlq import read_envelope
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def dlq(settings: VigilSettings, expected: int) -> dict[bytes, dict[str, Any]]:

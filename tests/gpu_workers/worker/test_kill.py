@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_frames, provision
 from tests.gpu_workers.worker.processes import Collector, start_worker
-from vigil.settings import TopicSettings, VigilSettings
+from vigil_app.settings import TopicSettings, VigilSettings
 
 FRAMES = 3000
 CAMERAS = 6

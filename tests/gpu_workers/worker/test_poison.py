@@ -21,8 +21,8 @@ from tests.gpu_workers.worker.helpers import (
 )
 from tests.vigil.test_images import jpeg_declaring
 from vigil.dlq import read_envelope
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def png_bytes() -> bytes:

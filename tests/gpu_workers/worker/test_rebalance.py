@@ -10,7 +10,7 @@ from typing import Any
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_frames, provision
 from tests.gpu_workers.worker.processes import Collector
-from vigil.settings import TopicSettings, VigilSettings
+from vigil_app.settings import TopicSettings, VigilSettings
 
 FRAMES = 2000
 

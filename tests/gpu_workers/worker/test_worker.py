@@ -19,7 +19,7 @@ from tests.gpu_workers.worker.helpers import (
     provision,
 )
 from vigil.blobs import default_store
-from vigil.settings import TopicSettings, VigilSettings
+from vigil_app.settings import TopicSettings, VigilSettings
 
 
 def test_n_frames_in_n_detection_events_out_in_camera_order(

@@ -114,7 +114,7 @@ def test_unknown_model_name(tmp_path: Path) -> None:
 def test_cli_prepare_and_list_report_cached_models(zoo_cache: Path) -> None:
     from typer.testing import CliRunner
 
-    from vigil.cli import app
+    from vigil_app.cli import app
 
     env = {"VIGIL_CACHE_DIR": str(zoo_cache), "COLUMNS": "200"}
     prepared = CliRunner().invoke(app, ["models", "prepare", "centerface"], env=env)

@@ -18,8 +18,8 @@ from streams.alerting.delivery import Delivery
 from streams.alerting.delivery.groups import committed_offsets, end_offsets
 from tests.streams.alerting.helpers import VigilProcess
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 # the delivery metrics the tests read
 DEAD_LETTERED = "vigil_alert_delivery_dead_lettered_total"

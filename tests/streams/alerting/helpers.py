@@ -17,8 +17,8 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.settings import VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
 

@@ -19,8 +19,8 @@ from tests.streams.alerting.helpers import (
 )
 from tests.streams.alerting.synth import event, person
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 RULES = """
 rules:

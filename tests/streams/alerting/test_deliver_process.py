@@ -25,8 +25,8 @@ from tests.streams.alerting.delivery_helpers import (
 )
 from tests.streams.alerting.helpers import prepare_topics
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.settings import VigilSettings
 from vigil.testing import free_port
+from vigil_app.settings import VigilSettings
 
 
 def _kill_while_down_rules(url: str) -> str:

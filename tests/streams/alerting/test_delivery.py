@@ -34,8 +34,8 @@ from streams.alerting.delivery.bookkeeping import OffsetBook, PartitionOffsets, 
 from streams.alerting.rules import Webhook, parse_rules
 from tests.streams.alerting.helpers import VIGIL
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.settings import ConfigError
 from vigil.testing import free_port
+from vigil_app.settings import ConfigError
 
 NOW = 1_750_000_000
 

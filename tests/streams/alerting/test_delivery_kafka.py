@@ -39,8 +39,8 @@ from vigil.dlq import (
     H_SOURCE_PARTITION,
     H_SOURCE_TOPIC,
 )
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def metric(name: str, destination: str) -> float:

@@ -10,8 +10,8 @@ import numpy as np
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import Outcome, process
 from streams.alerting.rules import RuleSet, parse_rules
-from streams.alerting.watchlist import Watchlist
 from tests.streams.alerting.synth import event, person
+from vigil.watchlist import Watchlist
 
 LEFT_HALF = "[[0, 0], [0.5, 0], [0.5, 1], [0, 1]]"
 

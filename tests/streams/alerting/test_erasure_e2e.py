@@ -21,7 +21,6 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from connectors.sinks.clickhouse.sink import ClickHouseSink
-from streams.alerting.poi import publish_enrollment
 from tests.connectors.sinks.clickhouse.support import run_sink_until
 from tests.streams.alerting.helpers import (
     VIGIL,
@@ -34,10 +33,11 @@ from tests.streams.alerting.helpers import (
 from tests.streams.alerting.synth import event, person
 from vigil import kafka
 from vigil.clickhouse import connect
-from vigil.settings import ClickHouseSettings, VigilSettings
+from vigil.poi import publish_enrollment
 from vigil.stack import ClickHouseServer
 from vigil.testing import wait_until
 from vigil.topics import ROLL_MARKER, Topic, ensure_topics, topic_specs
+from vigil_app.settings import ClickHouseSettings, VigilSettings
 
 PERSON = f"erase-me-{uuid.uuid4().hex[:6]}"
 RULES = """

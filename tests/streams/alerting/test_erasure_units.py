@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from streams.alerting.audit import AuditLog, erase_person
 from streams.alerting.camera_state import CameraState, Incident, forget_removed
 from streams.alerting.engine import AuditEntry
-from streams.alerting.pseudonyms import Pseudonyms
-from streams.alerting.watchlist import Watchlist
+from vigil.pseudonyms import Pseudonyms
+from vigil.watchlist import Watchlist
 
 
 def _entry(person: str) -> AuditEntry:

@@ -24,9 +24,9 @@ from tests.streams.alerting.helpers import (
 )
 from tests.streams.alerting.synth import event, person
 from tests.streams.probe import Uncommitted
-from vigil.settings import VigilSettings
 from vigil.testing import read_to_end, wait_settled
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 RULES = """
 rules:

@@ -29,8 +29,8 @@ from tests.streams.alerting.helpers import (
     wait_committed,
 )
 from tests.streams.alerting.synth import T0
-from vigil.settings import VigilSettings
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 RULES = """
 poi:

@@ -7,12 +7,12 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from schemas.contracts import serde_for
-from streams.alerting.poi import PoiFeed
 from tests.streams.alerting.test_poi_read_committed import enrolment
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil.poi import PoiFeed
 from vigil.testing import wait_until, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 
 def skipped() -> float:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.contracts import serde_for
-from streams.alerting.poi import PoiFeed, read_watchlist
 from vigil import kafka
-from vigil.settings import VigilSettings
+from vigil.poi import PoiFeed, read_watchlist
 from vigil.testing import wait_until, write_aborted, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.settings import VigilSettings
 
 
 def enrolment(person: str, value: float) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from streams.alerting.rules import RulesFile, parse_rules
-from vigil.settings import ConfigError
+from vigil_app.settings import ConfigError
 
 GOOD = """
 rules:

@@ -22,9 +22,9 @@ from tests.streams.alerting.helpers import (
 from tests.streams.alerting.synth import T0, event, person
 from tests.streams.alerting.webhook_server import Endpoint
 from vigil.dlq import read_envelope
-from vigil.settings import VigilSettings
 from vigil.testing import free_port
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 LEFT = "[[0, 0], [0.5, 0], [0.5, 1], [0, 1]]"
 HOUR = 3_600_000

@@ -13,10 +13,11 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from schemas.contracts import serde_for
 from streams.drift.process import DriftProcess
-from streams.drift.samples import FramePool, load_default_pool
+from streams.drift.samples import FramePool
 from vigil import kafka
-from vigil.settings import DriftSettings, VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil_app.demo.drift import load_default_pool
+from vigil_app.settings import DriftSettings, VigilSettings
 
 FRAME_MS = 100
 

@@ -14,9 +14,9 @@ import pytest
 
 from streams.drift.samples import FramePool, stream
 from tests.streams.drift import helpers as h
-from vigil.settings import VigilSettings
 from vigil.testing import user_cache_dir
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 STATIONARY_LOOPS = 106  # 105 closed windows: 3 build the reference, 102 are compared
 SHIFT_AT, SHIFT_LOOPS = 5, 9  # windows 0-2 reference, 3-4 normal, 5-7 shifted
@@ -44,7 +44,7 @@ def drift_run(
 ) -> dict[str, Any]:
     import uuid
 
-    from vigil.settings import KafkaSettings, TopicSettings
+    from vigil_app.settings import KafkaSettings, TopicSettings
 
     tmp = tmp_path_factory.mktemp("drift")
     base = VigilSettings(

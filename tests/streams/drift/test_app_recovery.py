@@ -13,9 +13,9 @@ from streams.drift.samples import FramePool, stream
 from tests.samples import detection_event
 from tests.streams.drift import helpers as h
 from vigil.dlq import read_envelope
-from vigil.settings import DriftSettings, VigilSettings
 from vigil.testing import user_cache_dir
 from vigil.topics import Topic
+from vigil_app.settings import DriftSettings, VigilSettings
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_settings_reach_the_subprocess(settings: VigilSettings) -> None:
     """The environment the tests start the app with round-trips to the same settings."""
     import os
 
-    from vigil.settings import load_settings
+    from vigil_app.settings import load_settings
 
     s = h.drift_settings(settings, 125, consecutive=3)
     env = h.DriftProcess(s, Path("/dev/null")).env()

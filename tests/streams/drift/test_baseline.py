@@ -14,8 +14,8 @@ from streams.drift.engine import DriftEngine
 from streams.drift.window import empty
 from tests.samples import detection_event
 from tests.streams.drift import helpers as h
-from vigil.cli import app
-from vigil.settings import VigilSettings
+from vigil_app.cli import app
+from vigil_app.settings import VigilSettings
 
 
 def _event(camera: str, ts: int, version: str, brightness: float) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def test_a_changed_pinned_file_is_reread_and_drives_the_engine(tmp_path: Path) -
 
 @pytest.mark.parametrize("text", ["1234", "2026-11-22T00:00:00+00:00", "2026-11-22T00:00:00"])
 def test_times_are_epoch_ms_or_iso(text: str) -> None:
-    from vigil.cli.drift import parse_time
+    from vigil_app.cli.drift import parse_time
 
     value = parse_time(text)
     assert value == 1234 or value == 1_795_305_600_000

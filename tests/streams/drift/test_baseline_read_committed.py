@@ -10,9 +10,9 @@ from streams.drift.baseline import compute
 from streams.drift.window import add_event, empty
 from tests.samples import detection_event
 from tests.streams.drift import helpers as h
-from vigil.settings import VigilSettings
 from vigil.testing import write_aborted, write_committed
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 def _event(ts: int, version: str, brightness: float) -> dict[str, Any]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def test_drift_demo_raises_the_brightness_alarm(settings: VigilSettings) -> None:
-    from streams.drift.demo import LOOPS, run_drift_demo
+    from vigil_app.demo.drift import LOOPS, run_drift_demo
 
     result = run_drift_demo(settings)
     assert result.windows == LOOPS - 1

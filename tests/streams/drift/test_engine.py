@@ -8,7 +8,7 @@ from typing import Any
 from streams.drift.engine import SEP, Closed, DriftEngine
 from streams.drift.window import add_event, empty
 from tests.samples import detection_event
-from vigil.settings import DriftSettings
+from vigil_app.settings import DriftSettings
 
 WINDOW_MS = 10_000
 CFG = DriftSettings(window_s=10, allowed_lateness_s=2, reference_windows=2, min_samples=5)

@@ -16,9 +16,9 @@ from streams.drift.engine import DriftEngine
 from streams.drift.samples import FramePool, stream
 from tests.streams.drift import helpers as h
 from tests.streams.probe import Uncommitted
-from vigil.settings import VigilSettings
 from vigil.testing import read_to_end, user_cache_dir
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 CAMERAS = ("eo-a", "eo-b")
 LOOPS = 9  # windows per camera; loops 5-8 are darkened, so drift alarms are raised too

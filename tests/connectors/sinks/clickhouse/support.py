@@ -18,9 +18,9 @@ from schemas.contracts import serde_for
 from tests import samples
 from vigil import kafka
 from vigil.clickhouse import ClickHouseClient, connect
-from vigil.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 from vigil.stack import ClickHouseServer
 from vigil.topics import Topic, ensure_topics, topic_specs, wait_for_leaders
+from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 
 LABELS = ("person", "car", "bicycle", "dog")
 

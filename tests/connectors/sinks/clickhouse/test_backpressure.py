@@ -19,9 +19,9 @@ from tests.connectors.sinks.clickhouse.support import (
     create_topics,
     open_client,
 )
-from vigil.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 from vigil.stack import ClickHouseServer, find_server_binary
 from vigil.testing import free_port, poll_until
+from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from tests.connectors.sinks.clickhouse.support import (
     end_offsets,
     group_committed,
 )
-from vigil.settings import VigilSettings
 from vigil.testing import child_env, wait_until
+from vigil_app.settings import VigilSettings
 
 SPAWNED: list[subprocess.Popen[bytes]] = []
 
@@ -50,7 +50,7 @@ def spawn_sink(settings: VigilSettings, fault: str = "") -> subprocess.Popen[byt
     )
     log = (settings.data_dir / "sink.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from vigil.cli import main; main()", "sink", "clickhouse"],
+        [sys.executable, "-c", "from vigil_app.cli import main; main()", "sink", "clickhouse"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

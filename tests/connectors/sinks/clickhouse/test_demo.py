@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from connectors.sinks.clickhouse.demo import SHOWN, sink_and_show
 from tests.connectors.sinks.clickhouse.support import DetectionProducer, create_topics
-from vigil.settings import VigilSettings
+from vigil_app.demo.sink import SHOWN, sink_and_show
+from vigil_app.settings import VigilSettings
 
 
 def test_sink_and_show_prints_named_queries(settings: VigilSettings) -> None:

@@ -17,8 +17,8 @@ from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from tests import samples
 from tests.connectors.sinks.clickhouse.support import open_client
-from vigil.cli import app
-from vigil.settings import VigilSettings
+from vigil_app.cli import app
+from vigil_app.settings import VigilSettings
 
 HOUR, MINUTE = 3_600_000, 60_000
 H0 = (int(datetime.now(UTC).timestamp() * 1000) // HOUR - 2) * HOUR

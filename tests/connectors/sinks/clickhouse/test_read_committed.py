@@ -7,9 +7,9 @@ import pytest
 from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from schemas.contracts import serde_for
 from tests.connectors.sinks.clickhouse.support import detection_event, now_ms, open_client
-from vigil.settings import VigilSettings
 from vigil.testing import write_aborted, write_committed
 from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
 
 
 @pytest.mark.parametrize("sink_settings", ["chdb"], indirect=True)

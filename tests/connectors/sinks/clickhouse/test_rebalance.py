@@ -21,8 +21,8 @@ from tests.connectors.sinks.clickhouse.test_crash import (
     committed_total,
     spawn_sink,
 )
-from vigil.settings import VigilSettings
 from vigil.testing import wait_until
+from vigil_app.settings import VigilSettings
 
 __all__ = ["_no_sink_outlives_its_test"]  # the autouse fixture kills leftover sinks
 

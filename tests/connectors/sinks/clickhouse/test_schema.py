@@ -18,7 +18,7 @@ from connectors.sinks.clickhouse.schema import (
 )
 from connectors.sinks.clickhouse.writer import ClickHouseWriter, token
 from tests.connectors.sinks.clickhouse.support import detection_event, now_ms, open_client
-from vigil.settings import VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def _batch(topic: str, first: int, count: int) -> list[Mapped]:

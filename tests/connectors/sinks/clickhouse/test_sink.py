@@ -22,8 +22,8 @@ from tests.connectors.sinks.clickhouse.support import (
 )
 from vigil import kafka
 from vigil.dlq import read_envelope
-from vigil.settings import VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs, wait_for_leaders
+from vigil_app.settings import VigilSettings
 
 
 def test_events_in_rows_out_exactly(

@@ -1,0 +1,98 @@
+"""``vigil``: the command line. Each command builds the process's settings once, at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vigil import __version__
+from vigil_app.cli import alerts as alerts_cmd
+from vigil_app.cli import analytics as analytics_cmd
+from vigil_app.cli import blobs as blobs_cmd
+from vigil_app.cli import config as config_cmd
+from vigil_app.cli import dashboard as dashboard_cmd
+from vigil_app.cli import drift as drift_cmd
+from vigil_app.cli import ingest as ingest_cmd
+from vigil_app.cli import keys as keys_cmd
+from vigil_app.cli import models as models_cmd
+from vigil_app.cli import replay as replay_cmd
+from vigil_app.cli import schemas as schemas_cmd
+from vigil_app.cli import stack as stack_cmd
+from vigil_app.cli import topics as topics_cmd
+from vigil_app.cli import worker as worker_cmd
+from vigil_app.cli.common import console, fail, settings_of
+from vigil_app.settings import ConfigError, load_settings
+
+app = typer.Typer(
+    name="vigil",
+    help="Vigil: a Kafka-native vision event pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(blobs_cmd.app, name="blobs")
+app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(models_cmd.app, name="models")
+app.command("detect")(models_cmd.detect)
+ingest_cmd.register(app)
+analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
+app.add_typer(drift_cmd.app, name="drift")
+worker_cmd.register(app)
+alerts_cmd.register(app)
+app.add_typer(dashboard_cmd.app, name="dashboard")
+app.add_typer(keys_cmd.app, name="keys")
+replay_cmd.register(app)  # vigil replay, vigil eval
+
+__all__ = ["app", "console", "main", "settings_of"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        Console().print(f"vigil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="YAML settings file (else $VIGIL_CONFIG).", show_default=False
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    try:
+        ctx.obj = load_settings(config)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    events: Annotated[int, typer.Option(min=1, help="Frames to send through the broker.")] = 300,
+    cameras: Annotated[int, typer.Option(min=1, help="Synthetic cameras.")] = 4,
+) -> None:
+    """Run Vigil on the embedded defaults: stack up, topics, events through the real broker."""
+    from vigil_app.demo import run_demo
+
+    run_demo(settings_of(ctx), events=events, cameras=cameras)
+
+
+def main() -> None:
+    from vigil.topics import RetentionError
+
+    try:
+        app()
+    except RetentionError as exc:  # a component refused its topics: say why, no traceback
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,88 @@
+"""The end of ``make demo``: "is my new model better?" on the demo footage. The sample video's
+frames of the last half hour are replayed through a second configuration of the detector (a
+stricter score threshold), sunk into ClickHouse, and compared with production's detections of
+the same frames; the summary is printed with the path of the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from gpu_workers.replay.bounds import now_ms
+from gpu_workers.replay.candidate import candidates_topics
+from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
+from vigil.clickhouse import connect
+from vigil.topics import Topic
+from vigil_app.settings import VigilSettings
+from vigil_app.settings import candidates_settings as candidates_settings
+
+SAMPLE_CAMERA = "sample-video"  # vigil_app.demo.sources.CAMERA_ID (no import across folders)
+THRESHOLD = 0.6
+WINDOW_MS = 30 * 60_000
+
+
+def stricter_spec(settings: VigilSettings, threshold: float = THRESHOLD) -> Path:
+    """The production detector's spec with a higher score threshold and its own version."""
+    folder = settings.cache_dir / "models" / settings.models.detector
+    spec = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
+    spec.update(
+        version=f"{spec['version']}-thr{threshold}",
+        score_threshold=threshold,
+        file=str(folder / spec["file"]),
+    )
+    out = settings.data_dir / "demo" / "candidate" / "spec.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return out
+
+
+def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
+    """Replay, sink, evaluate; the HTML report's path."""
+    from connectors.sinks.clickhouse.catchup import sink_until_caught_up
+    from evaluation.report import EvalRequest, build_report, write_report
+    from evaluation.source import Window
+    from evaluation.terminal import print_report
+
+    spec = stricter_spec(settings)
+    to_ms = now_ms()
+    req = ReplayRequest(to_ms - WINDOW_MS, to_ms, str(spec), cameras=(SAMPLE_CAMERA,))
+    with console.status(f"Replaying the last 30 min of {SAMPLE_CAMERA} through {spec}..."):
+        result = run_replay(settings, req)
+    console.print(
+        f"Replay: {result.replayed} frames through {result.model} at "
+        f"{result.frames_per_s:.1f} frames/s -> {result.output_topic}"
+    )
+    client = connect(settings)
+    try:
+        with console.status("Sinking the candidate's detections into ClickHouse..."):
+            sink_until_caught_up(candidates_settings(settings), client)
+        prod = Topic.DETECTIONS.name_in(settings.topics)
+        cands = Topic.DETECTIONS.name_in(candidates_topics(settings))
+        rules = settings.data_dir / "demo" / "rules.yaml"  # the alerting demo's rules
+        report = build_report(
+            client,
+            settings.clickhouse.database,
+            EvalRequest(
+                settings.models.detector,
+                result.model,
+                (prod, cands),
+                (cands, prod),
+                Window(req.from_ms, req.to_ms, req.cameras),
+                rules=rules if rules.is_file() else None,
+                runs_dir=runs_dir(settings),
+            ),
+        )
+    finally:
+        client.close()
+    _json_path, html_path = write_report(report, settings.data_dir / "eval" / "demo")
+    print_report(console, report)
+    console.print(f"HTML report: {html_path}", soft_wrap=True)
+    console.print(
+        f"Again by hand: [bold]vigil replay --from -30m --to now --cameras {SAMPLE_CAMERA} "
+        f"--model {spec}[/] then [bold]vigil eval --baseline {settings.models.detector} "
+        f"--candidate {result.model}[/]",
+        soft_wrap=True,
+    )
+    return html_path

@@ -1,0 +1,82 @@
+"""The full settings object: the core and every component's sections, assembled here and
+nowhere else. Sources, highest priority first: keyword arguments, ``VIGIL_*`` environment
+variables (nested with ``__``), then the YAML file named by ``--config`` or ``VIGIL_CONFIG``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkProcessSettings
+from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
+from gpu_workers.replay.candidate import candidates_topics
+from gpu_workers.settings import (
+    GpuWorkersSettings,
+    ModelSettings,
+    OnnxRuntimeEngineSettings,
+    ReplaySettings,
+    TensorRtEngineSettings,
+    WorkerSettings,
+)
+from streams.alerting.settings import AlertingProcessSettings, AlertingSettings
+from streams.drift.settings import DriftProcessSettings, DriftSettings
+from vigil.settings import (
+    AccessSettings,
+    ClickHouseSettings,
+    ConfigError,
+    CoreSettings,
+    IngestSettings,
+    KafkaSettings,
+    StackSettings,
+    TopicSettings,
+    build_settings,
+)
+
+__all__ = [
+    "AccessSettings",
+    "AlertingSettings",
+    "ClickHouseSettings",
+    "ClickHouseSinkSettings",
+    "ConfigError",
+    "CoreSettings",
+    "DashboardSettings",
+    "DriftSettings",
+    "IngestSettings",
+    "KafkaSettings",
+    "ModelSettings",
+    "OnnxRuntimeEngineSettings",
+    "ReplaySettings",
+    "StackSettings",
+    "TensorRtEngineSettings",
+    "TopicSettings",
+    "VigilSettings",
+    "WorkerSettings",
+    "candidates_settings",
+    "load_settings",
+]
+
+
+class VigilSettings(
+    GpuWorkersSettings,
+    SinkProcessSettings,
+    DriftProcessSettings,
+    AlertingProcessSettings,
+    DashboardProcessSettings,
+):
+    """Everything a Vigil process is configured with: every component's settings at once."""
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> VigilSettings:
+    """Build the process's settings; errors name the offending key and file."""
+    return build_settings(VigilSettings, config_file, **overrides)
+
+
+def candidates_settings(settings: VigilSettings) -> VigilSettings:
+    """Settings as the ClickHouse sink of the candidates' topics needs them (``vigil replay``
+    sinks a candidate's detections beside production's)."""
+    sink = settings.clickhouse_sink.model_copy(
+        update={"group_id": f"{settings.clickhouse_sink.group_id}-candidates"}
+    )
+    return settings.model_copy(
+        update={"topics": candidates_topics(settings), "clickhouse_sink": sink}
+    )
