@@ -36,7 +36,6 @@ from schemas.types import DetectionEvent
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
-from tests.conftest import free_port
 from tests.streams.alerting.delivery_helpers import DeliverProcess
 from tests.streams.alerting.helpers import (
     AlertsProcess,
@@ -47,6 +46,7 @@ from tests.streams.alerting.helpers import (
 )
 from vigil import kafka
 from vigil.stack import KafkaBroker
+from vigil.testing import kafka_broker, poll_until
 from vigil.topics import Topic
 from vigil.watchlist import Watchlist
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
@@ -180,13 +180,19 @@ def bench_app(
     """``vigil alerts`` on its own broker: detections/s from a backlog; then, if ``paced_s``,
     the same mix at half that rate for ``paced_s`` seconds, one new incident a second among
     it, with detection -> committed alert and committed alert -> webhook latencies."""
-    broker = KafkaBroker(
-        home=home / "kafka",
-        cache_dir=VigilSettings().cache_dir,
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.start(timeout_s=180)
+    with kafka_broker(home / "kafka") as broker:
+        return _bench_app(broker, home, rng, backlog, commit_interval_s, paced_s, separate_delivery)
+
+
+def _bench_app(
+    broker: KafkaBroker,
+    home: Path,
+    rng: np.random.Generator,
+    backlog: int,
+    commit_interval_s: float,
+    paced_s: float,
+    separate_delivery: bool,
+) -> dict[str, Any]:
     receiver = Receiver()
     try:
         settings = VigilSettings(
@@ -248,7 +254,6 @@ def bench_app(
         return result
     finally:
         receiver.close()
-        broker.stop()
 
 
 def paced(
@@ -280,9 +285,7 @@ def paced(
         prod.poll(0)
     prod.flush(10)
     produced, visible, seen_at = watcher.wait(timed, timeout_s=60)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not set(seen_at) <= set(receiver.arrived):
-        time.sleep(0.1)
+    poll_until(lambda: set(seen_at) <= set(receiver.arrived), 30, 0.1)
     to_hook = [receiver.arrived[a] - t for a, t in seen_at.items() if a in receiver.arrived]
     return {
         "paced_events_per_s": round(rate, 1),

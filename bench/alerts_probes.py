@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.contracts import serde_for
 from vigil import kafka
+from vigil.testing import poll_until
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -95,11 +96,7 @@ class AlertWatcher:
 
     def wait(self, n: int, timeout_s: float) -> tuple[list[float], list[float], dict[str, float]]:
         """Until alerts of ``n`` timed incidents (cameras) were seen."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if len(self.cameras) >= n:
-                break
-            time.sleep(0.1)
+        poll_until(lambda: len(self.cameras) >= n, timeout_s, 0.1)
         time.sleep(1.0)  # the other alerts of the last incidents' frames
         self._stop.set()
         self._thread.join(10)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import json
 import platform
-import socket
 import tempfile
 import time
 import tracemalloc
@@ -28,18 +27,12 @@ from streams.drift.engine import DriftEngine
 from streams.drift.samples import FramePool, stream
 from streams.drift.window import add_event, empty
 from tests.streams.drift import helpers as h
-from vigil.stack import KafkaBroker
+from vigil.testing import kafka_broker
 from vigil.topics import Topic
 from vigil_app.demo.drift import load_default_pool
 from vigil_app.settings import DriftSettings, KafkaSettings, TopicSettings, VigilSettings
 
 CAMERAS, VERSIONS, LOOPS = 50, ("v1", "v2"), 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def events(pool: FramePool) -> list[dict[str, Any]]:
@@ -144,11 +137,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="vigil-bench-drift-") as tmp:
         home = Path(tmp)
-        broker = KafkaBroker(
-            home=home / "kafka", cache_dir=cache, port=free_port(), controller_port=free_port()
-        )
-        broker.start(timeout_s=180)
-        try:
+        with kafka_broker(home / "kafka", cache) as broker:
             settings = VigilSettings(
                 kafka=KafkaSettings(bootstrap_servers=broker.bootstrap),
                 topics=TopicSettings(prefix=f"bench{uuid.uuid4().hex[:6]}"),
@@ -157,8 +146,6 @@ def main() -> None:
                 drift=cfg.model_copy(update={"session_timeout_s": 6.0}),
             )
             result["drift_app"] = app_rate(settings, evs, home / "drift.log")
-        finally:
-            broker.stop()
     app, eng = result["drift_app"], result["engine_in_process"]
     result["app_vs_engine_ratio"] = round(app["events_per_s"] / eng["events_per_s"], 4)
     print(json.dumps(result, indent=2))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import tempfile
 import threading
 import time
@@ -32,19 +31,12 @@ from connectors.frames import EncodedFrame
 from connectors.sources.config import DropPolicy
 from connectors.sources.publisher import FrameBuffer, make_publisher
 from vigil import kafka
-from vigil.stack import KafkaBroker
-from vigil.testing import api_process
+from vigil.testing import api_process, free_port, kafka_broker
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import IngestSettings, KafkaSettings, TopicSettings, VigilSettings
 
 FRAMES = 2000
 CAMERAS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def jpeg_of_about(target: int = 100_000) -> tuple[bytes, int, int]:
@@ -205,14 +197,7 @@ def upload_api(settings: VigilSettings, jpeg: bytes, seconds: float = 10.0) -> d
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vigil-bench-ingest-") as tmp:
         home = Path(tmp)
-        broker = KafkaBroker(
-            home=home / "kafka",
-            cache_dir=VigilSettings().cache_dir,
-            port=free_port(),
-            controller_port=free_port(),
-        )
-        broker.start(timeout_s=180)
-        try:
+        with kafka_broker(home / "kafka") as broker:
             settings = VigilSettings(
                 kafka=KafkaSettings(bootstrap_servers=broker.bootstrap),
                 topics=TopicSettings(prefix=f"bench{uuid.uuid4().hex[:6]}"),
@@ -249,8 +234,6 @@ def main() -> None:
                 "jpeg_encode_1280x720": jpeg_encoders(),
                 "upload_api": upload_api(settings, jpeg),
             }
-        finally:
-            broker.stop()
     print(json.dumps(result, indent=2))
 
 

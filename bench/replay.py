@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.worker import free_port, limit, settings_for, vigil_worker
+from bench.worker import limit, settings_for, vigil_worker
 from evaluation.report import EvalRequest, build_report, write_report
 from gpu_workers.replay.run import ReplayRequest, run_replay
 from gpu_workers.zoo import prepare
@@ -30,7 +30,7 @@ from tests.gpu_workers.replay.support import now_ms, produce_timed
 from tests.gpu_workers.worker.helpers import bikes_jpegs
 from vigil import kafka
 from vigil.clickhouse import connect
-from vigil.stack import KafkaBroker
+from vigil.testing import kafka_broker
 from vigil.topics import ensure_topics, topic_specs
 from vigil_app.settings import KafkaSettings, VigilSettings
 
@@ -120,11 +120,7 @@ def main() -> None:
     jpegs = bikes_jpegs(FRAMES, SIZE, step=1)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-replay-") as tmp:
         home = Path(tmp)
-        broker = KafkaBroker(
-            home=home / "kafka", cache_dir=cache, port=free_port(), controller_port=free_port()
-        )
-        broker.start(timeout_s=180)
-        try:
+        with kafka_broker(home / "kafka", cache) as broker:
             base = VigilSettings(
                 kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), data_dir=home / "data"
             )
@@ -135,8 +131,6 @@ def main() -> None:
                 best["live"] = max(best["live"], vigil_worker(base, jpegs, BATCH))
                 best["replay"] = max(best["replay"], replay_speed(base, jpegs))
             evaluation = eval_speed(base, home / "eval")
-        finally:
-            broker.stop()
     result = {
         "bench": "replay",
         "machine": {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
 import tempfile
 import threading
 import time
@@ -29,7 +28,15 @@ from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from schemas.types import DetectionEvent
 from tests.samples import detection_event
 from vigil.clickhouse import ClickHouseClient, connect
-from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
+from vigil.stack import find_server_binary
+from vigil.testing import clickhouse_server, kafka_broker, poll_until
+from vigil_app.settings import (
+    ClickHouseSettings,
+    ClickHouseSinkSettings,
+    KafkaSettings,
+    TopicSettings,
+    VigilSettings,
+)
 
 BATCHES = (1_000, 10_000, 100_000)
 
@@ -80,9 +87,7 @@ def fresh_db(client: ClickHouseClient) -> tuple[str, bool]:
 def settle(client: ClickHouseClient, db: str) -> None:
     """Drop the run's database and let background merges finish, so runs start alike."""
     client.query(f"DROP DATABASE {db}")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and client.query("SELECT count() FROM system.merges")[0][0]:
-        time.sleep(0.2)
+    poll_until(lambda: not client.query("SELECT count() FROM system.merges")[0][0], 30, 0.2)
 
 
 def bare(client: ClickHouseClient, items: list[Mapped], batch: int) -> float:
@@ -134,25 +139,13 @@ def writer_bench(client: ClickHouseClient, total_rows: int) -> list[dict[str, An
     return results
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def server_url(home: Path) -> Iterator[str | None]:
-    from vigil.stack import ClickHouseServer, find_server_binary
-
     if find_server_binary() is None:
         yield None
         return
-    server = ClickHouseServer(home=home, tcp_port=free_port(), http_port=free_port())
-    server.start(timeout_s=60)
-    try:
+    with clickhouse_server(home) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 def kafka_bench(settings: VigilSettings, total_rows: int) -> dict[str, Any]:
@@ -237,17 +230,7 @@ def main() -> None:
 
 
 def run_kafka(root: Path, url: str | None, rows: int) -> list[dict[str, Any]]:
-    from vigil.stack import KafkaBroker
-    from vigil_app.settings import KafkaSettings, TopicSettings
-
-    broker = KafkaBroker(
-        home=root / "kafka",
-        cache_dir=VigilSettings().cache_dir,
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.start(timeout_s=180)
-    try:
+    with kafka_broker(root / "kafka") as broker:
         results = []
         for backend_url in ("", url):
             if backend_url is None:
@@ -261,8 +244,6 @@ def run_kafka(root: Path, url: str | None, rows: int) -> list[dict[str, Any]]:
             )
             results.append(kafka_bench(settings, rows))
         return results
-    finally:
-        broker.stop()
 
 
 if __name__ == "__main__":

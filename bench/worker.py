@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import resource
-import socket
 import tempfile
 import threading
 import time
@@ -35,7 +34,7 @@ from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_f
 from tests.gpu_workers.worker.processes import Collector
 from vigil import kafka
 from vigil.imagestats import image_stats
-from vigil.stack import KafkaBroker
+from vigil.testing import kafka_broker
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import (
     KafkaSettings,
@@ -50,12 +49,6 @@ SIZE = (640, 272)  # bikes.mp4's own frame size
 BATCHES = (1, 4, 8)
 ROUNDS = int(os.environ.get("VIGIL_BENCH_ROUNDS", "2"))
 LIMITS = Limits(20 * 2**20, 50_000_000)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_for(base: VigilSettings, batch: int, tag: str) -> VigilSettings:
@@ -173,11 +166,7 @@ def main() -> None:
     jpegs = bikes_jpegs(FRAMES, SIZE, step=1)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-worker-") as tmp:
         home = Path(tmp)
-        broker = KafkaBroker(
-            home=home / "kafka", cache_dir=cache, port=free_port(), controller_port=free_port()
-        )
-        broker.start(timeout_s=180)
-        try:
+        with kafka_broker(home / "kafka", cache) as broker:
             base = VigilSettings(
                 kafka=KafkaSettings(bootstrap_servers=broker.bootstrap), data_dir=home / "data"
             )
@@ -194,8 +183,6 @@ def main() -> None:
             ours = vigils[best]
             lat_batch = max(vigils, key=lambda b: vigils[b])
             lat = latency(base, jpegs, lat_batch, vigils[lat_batch] / 2)
-        finally:
-            broker.stop()
     result = {
         "bench": "worker",
         "machine": {

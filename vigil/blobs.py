@@ -5,7 +5,7 @@ store with ``put``/``get`` (an S3-compatible one, say) can be registered for its
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -140,7 +140,7 @@ class BlobResolver:
     def from_settings(cls, settings: CoreSettings) -> BlobResolver:
         return cls(default_store(settings))
 
-    def resolve(self, event: dict[str, Any]) -> bytes:
+    def resolve(self, event: Mapping[str, Any]) -> bytes:
         if event.get("image") is not None:
             return bytes(event["image"])
         uri = event.get("image_uri")

@@ -1,5 +1,16 @@
-"""Test doubles for Kafka transactions, shipped with the library so users' tests and the benches
-can prove a consumer of theirs reads ``read_committed`` the way Vigil's own tests do.
+"""Test scaffolding shipped with the library (as bytewax ships ``testing.py``): Vigil's tests,
+its benches and users' own tests start real servers and wait on them the same way. Nothing here
+needs pytest; the fixtures in ``tests/conftest.py`` call these.
+
+:func:`free_port`, :func:`kafka_broker` and :func:`clickhouse_server` start real servers on
+free loopback ports; :func:`settings_for` points settings at a broker with a unique topic
+prefix and :func:`new_topic` creates a uniquely named topic. :func:`child_env`,
+:func:`vigil_command` and :func:`stop_process` run ``vigil`` commands as child processes
+configured the way production configures them (``VIGIL_*`` variables).
+:func:`wait_until` (raises at its deadline) and :func:`poll_until` (says whether the condition
+held) are the one polling loop with a deadline.
+
+Transaction doubles prove a consumer reads ``read_committed`` the way Vigil's own tests do.
 
 :func:`write_aborted` puts records on a topic inside a transaction and aborts it, after making
 sure every record reached the log (a record purged before it was sent would prove nothing);
@@ -11,6 +22,8 @@ sure every record reached the log (a record purged before it was sent would prov
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -19,12 +32,19 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from vigil import kafka
-from vigil.settings import CoreSettings
+from vigil.settings import CoreSettings, KafkaSettings, TopicSettings
+from vigil.stack import ClickHouseServer, KafkaBroker
+from vigil.topics import wait_for_leaders
+
+T = TypeVar("T")
+S = TypeVar("S", bound=CoreSettings)
 
 Record = tuple[str | bytes | None, bytes | None]  # (key, value)
 
@@ -174,13 +194,36 @@ def wait_settled(settings: CoreSettings, topic: str, timeout_s: float = 60.0) ->
         high.close()
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``check`` until it holds; ``TimeoutError`` naming ``what`` after ``timeout_s``."""
+def wait_until(
+    check: Callable[[], T | None],
+    timeout_s: float,
+    what: str = "condition",
+    interval_s: float = 0.05,
+) -> T:
+    """Call ``check`` every ``interval_s`` until it returns something truthy, and return that;
+    after ``timeout_s`` raise ``TimeoutError`` naming ``what``."""
+    got = _poll(check, timeout_s, interval_s)
+    if not got:
+        raise TimeoutError(f"{what}: not within {timeout_s:g}s")
+    return got
+
+
+def poll_until(check: Callable[[], object], timeout_s: float, interval_s: float = 0.05) -> bool:
+    """Like :func:`wait_until`, but ``False`` after ``timeout_s`` instead of an error: for a
+    test that goes on and asserts on what it then sees."""
+    return bool(_poll(check, timeout_s, interval_s))
+
+
+def _poll(check: Callable[[], T | None], timeout_s: float, interval_s: float) -> T | None:
+    """``check``'s first truthy result, or its last one at the deadline (where it is called
+    once more, so a condition met while sleeping is not reported as a timeout)."""
     deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout_s:.0f}s")
-        time.sleep(0.05)
+    while True:
+        last = time.monotonic() >= deadline
+        got = check()
+        if got or last:
+            return got
+        time.sleep(max(0.0, min(interval_s, deadline - time.monotonic())))
 
 
 @contextmanager
@@ -214,3 +257,117 @@ def api_process(
         finally:
             proc.terminate()
             proc.wait(30)
+
+
+# -- real servers ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (the OS picks it), for a server about to start."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def user_cache_dir() -> Path:
+    """The user's Vigil cache, so Kafka's jars and the models are fetched once for all runs."""
+    return CoreSettings().cache_dir
+
+
+@contextmanager
+def kafka_broker(
+    home: Path,
+    cache_dir: Path | None = None,
+    *,
+    retention_check_ms: int = 300_000,
+    cleaner_backoff_ms: int = 15_000,
+    timeout_s: float = 180.0,
+) -> Iterator[KafkaBroker]:
+    """A real single-node Apache Kafka (KRaft) under ``home`` on free ports, stopped after.
+    Its jars are fetched into ``cache_dir`` (default: the user's cache) once."""
+    broker = KafkaBroker(
+        home=home,
+        cache_dir=cache_dir or user_cache_dir(),
+        port=free_port(),
+        controller_port=free_port(),
+        retention_check_ms=retention_check_ms,
+        cleaner_backoff_ms=cleaner_backoff_ms,
+    )
+    broker.start(timeout_s=timeout_s)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@contextmanager
+def clickhouse_server(home: Path, timeout_s: float = 60.0) -> Iterator[ClickHouseServer]:
+    """A real ClickHouse server (Debian's ``clickhouse-server`` binary) under ``home`` on free
+    ports, stopped after; ``vigil.stack.find_server_binary()`` says whether one is installed."""
+    server = ClickHouseServer(home=home, tcp_port=free_port(), http_port=free_port())
+    server.start(timeout_s=timeout_s)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def unique_prefix(tag: str = "t") -> str:
+    """A topic prefix no other test or run uses, so nothing is shared by accident."""
+    return f"{tag}{uuid.uuid4().hex[:10]}"
+
+
+def settings_for(cls: type[S], broker: KafkaBroker, data_dir: Path, **sections: Any) -> S:
+    """Settings of class ``cls`` (a process's settings, or the full ones) on ``broker`` with a
+    unique topic prefix, a private ``data_dir`` and the user's cache; ``sections`` override any
+    field (``topics=``, ``worker=`` ...)."""
+    fields: dict[str, Any] = {
+        "kafka": KafkaSettings(bootstrap_servers=broker.bootstrap),
+        "topics": TopicSettings(prefix=unique_prefix()),
+        "data_dir": data_dir,
+        "cache_dir": user_cache_dir(),
+    }
+    return cls(**{**fields, **sections})
+
+
+def new_topic(settings: CoreSettings, partitions: int = 1, **config: str) -> str:
+    """Create a topic named ``<prefix>.<random>`` and wait for its leaders; returns the name."""
+    name = f"{settings.topics.prefix}.{uuid.uuid4().hex[:8]}"
+    client = kafka.admin(settings)
+    client.create_topics([NewTopic(name, partitions, 1, config=config)])[name].result(30)
+    wait_for_leaders(client, [name])
+    return name
+
+
+# -- child processes ------------------------------------------------------------------------
+
+
+def vigil_command(*args: str) -> list[str]:
+    """The ``vigil`` console script of this interpreter's environment, with ``args``."""
+    return [str(Path(sys.executable).parent / "vigil"), *args]
+
+
+def child_env(settings: CoreSettings, **extra: str) -> dict[str, str]:
+    """The environment for a ``vigil`` child on ``settings``' broker, topics, data and cache:
+    the parent's environment less its own ``VIGIL_*`` (so a developer's shell cannot leak in),
+    then ``extra`` (more ``VIGIL_*`` settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(
+        VIGIL_KAFKA__BOOTSTRAP_SERVERS=settings.kafka.bootstrap_servers,
+        VIGIL_TOPICS__PREFIX=settings.topics.prefix,
+        VIGIL_DATA_DIR=str(settings.data_dir),
+        VIGIL_CACHE_DIR=str(settings.cache_dir),
+    )
+    env.update(extra)
+    return env
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``; its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait(timeout_s)

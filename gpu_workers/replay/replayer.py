@@ -25,6 +25,7 @@ from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.items import WorkItem
 from gpu_workers.worker.loop import Worker
+from schemas.types import DetectionEvent, FrameEvent
 from vigil.topics import Topic
 
 
@@ -43,7 +44,7 @@ class TimedInference(Inference):
         self.frames = 0
         self.seconds = 0.0
 
-    def run(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+    def run(self, items: Sequence[Item]) -> list[DetectionEvent]:
         t0 = time.perf_counter()
         out = super().run(items)
         self.seconds += time.perf_counter() - t0
@@ -129,7 +130,7 @@ class Replayer(Worker):
             return WorkItem(message, skipped=True)
         return super()._accept(message)
 
-    def admit(self, event: dict[str, Any]) -> bool:
+    def admit(self, event: FrameEvent) -> bool:
         capture = int(event.get("capture_ts_ms") or 0)
         ok = self.plan.from_ms <= capture <= self.plan.to_ms and (
             not self.cameras or str(event.get("camera_id")) in self.cameras

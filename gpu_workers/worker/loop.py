@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -47,6 +47,7 @@ from gpu_workers.worker.metrics import (
 )
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
+from schemas.types import DetectionEvent, FrameEvent
 from vigil import kafka
 from vigil.blobs import BlobResolver
 from vigil.dlq import dead_letter
@@ -142,7 +143,7 @@ class Worker:
             on_lost=self._on_lost,
         )
 
-    def admit(self, event: dict[str, Any]) -> bool:
+    def admit(self, event: FrameEvent) -> bool:
         """Whether a decoded frame is inferred; others are consumed and committed unprocessed
         (a replay skips frames outside its capture-time range or cameras)."""
         return True
@@ -195,11 +196,11 @@ class Worker:
         except SerdeError as exc:
             return WorkItem(message, error=Rejected("avro_undecodable", str(exc)))
         try:
-            return self._admit_checked(message, event)
+            return self._admit_checked(message, cast(FrameEvent, event))
         except Exception as exc:  # whatever this record does, it goes to the DLQ alone
             return WorkItem(message, error=Rejected("invalid_frame", describe(exc)))
 
-    def _admit_checked(self, message: Message, event: dict[str, Any]) -> WorkItem:
+    def _admit_checked(self, message: Message, event: FrameEvent) -> WorkItem:
         if not self.admit(event):
             return WorkItem(message, skipped=True)
         try:
@@ -252,7 +253,7 @@ class Worker:
         if self._commit_due():
             self._commit_open()
 
-    def _infer(self, batch: Sequence[Item]) -> list[tuple[dict[str, Any], bytes]]:
+    def _infer(self, batch: Sequence[Item]) -> list[tuple[DetectionEvent, bytes]]:
         """Detections of ``batch``, serialized: whatever raises here is isolated to its frame."""
         return [
             (ev, self.det_serde.serialize(ev, topic=self.det_topic))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from connectors.sources.camera import CameraState
+from connectors.sources.supervisor import Supervisor
 from schemas.contracts import serde_for
 from vigil import kafka
+from vigil.testing import poll_until
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import VigilSettings
 
@@ -42,23 +44,34 @@ def read_frames(
     cons.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     done = {p for p, end in ends.items() if end <= 0}
     out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + max_s
+
+    def at_end() -> bool:
+        if len(done) >= len(ends):
+            return True
+        for msg in cons.consume(500, timeout=0.5):
+            if msg.error():
+                continue
+            event = serde.decode(msg)
+            event["_key"] = msg.key()
+            event["_partition"] = msg.partition()
+            out.append(event)
+            if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
+                done.add(msg.partition() or 0)
+        return False
+
     try:
-        while len(done) < len(ends) and time.monotonic() < deadline:
-            for msg in cons.consume(500, timeout=0.5):
-                if msg.error():
-                    continue
-                event = serde.decode(msg)
-                event["_key"] = msg.key()
-                event["_partition"] = msg.partition()
-                out.append(event)
-                if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
-                    done.add(msg.partition() or 0)
+        poll_until(at_end, max_s, interval_s=0)
     finally:
         cons.close()
     if len(done) < len(ends):
         raise AssertionError(f"could not read {topic} to its end in {max_s} s")
     return out
+
+
+def camera_finished(sup: Supervisor, cam_id: str) -> bool:
+    """The camera's runner read its whole file and every frame was acknowledged."""
+    runner = sup.runners.get(cam_id)
+    return runner is not None and runner.state is CameraState.FINISHED and runner.done
 
 
 class IngestProcess:
@@ -99,14 +112,13 @@ class IngestProcess:
         return next((c for c in self.status()["cameras"] if c["id"] == cam_id), None)
 
     def wait(self, cond: Any, what: str, timeout_s: float = 60.0, step_s: float = 0.1) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def met() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"vigil ingest exited: {self.log.read_text()[-3000:]}")
-            if cond():
-                return
-            time.sleep(step_s)
-        raise AssertionError(f"timed out waiting for {what}; status {self.status()}")
+            return bool(cond())
+
+        if not poll_until(met, timeout_s, step_s):
+            raise AssertionError(f"timed out waiting for {what}; status {self.status()}")
 
     def stop(self) -> int:
         import signal

@@ -17,10 +17,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port
 from tests.connectors.helpers import bikes_mp4, write_cameras
 from tests.gpu_workers.conftest import zoo_cache
 from tests.streams.alerting.helpers import VIGIL, env_for, prepare_topics
+from vigil.testing import free_port
 from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]

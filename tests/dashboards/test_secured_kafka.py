@@ -18,10 +18,9 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from tests.conftest import free_port, shared_cache_dir
 from vigil import kafka
 from vigil.stack.kafka import MAIN_CLASS, STORAGE_TOOL, KafkaBroker, fetch_kafka_jars
-from vigil.testing import read_to_end, wait_until, write_committed
+from vigil.testing import free_port, read_to_end, user_cache_dir, wait_until, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import AlertingSettings, KafkaSettings, TopicSettings, VigilSettings
 
@@ -32,14 +31,14 @@ SCRIPT = ROOT / "dashboards" / "kafka" / "start.sh"
 def kafka_home(tmp: Path) -> Path:
     """``bin/kafka-storage.sh`` and ``bin/kafka-server-start.sh`` as in the apache/kafka image,
     running the Maven Central jars."""
-    broker = KafkaBroker(home=tmp / "jvm", cache_dir=shared_cache_dir())
+    broker = KafkaBroker(home=tmp / "jvm", cache_dir=user_cache_dir())
     (tmp / "jvm" / "tmp").mkdir(parents=True)
     (tmp / "jvm" / "log4j2.properties").write_text(
         "rootLogger.level = WARN\nrootLogger.appenderRef.stdout.ref = STDOUT\n"
         "appender.stdout.type = Console\nappender.stdout.name = STDOUT\n"
         "appender.stdout.layout.type = PatternLayout\nappender.stdout.layout.pattern = %m%n\n"
     )
-    libs = fetch_kafka_jars(shared_cache_dir(), broker.version)
+    libs = fetch_kafka_jars(user_cache_dir(), broker.version)
     bin_dir = tmp / "home" / "bin"
     bin_dir.mkdir(parents=True)
     for name, main in (("kafka-storage.sh", STORAGE_TOOL), ("kafka-server-start.sh", MAIN_CLASS)):
@@ -89,7 +88,7 @@ class Secured:
             ),
             topics=TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}"),
             data_dir=tmp / "data",
-            cache_dir=shared_cache_dir(),
+            cache_dir=user_cache_dir(),
         )
 
 

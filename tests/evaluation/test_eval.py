@@ -22,12 +22,12 @@ from evaluation.source import Window, load_frames, resolve
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from gpu_workers.worker.loop import Worker
-from tests.conftest import shared_cache_dir
 from tests.evaluation.candidates import ZOO, input_size_candidate, threshold_candidate
 from tests.gpu_workers.replay.support import now_ms, produce_timed
 from tests.gpu_workers.worker.helpers import bikes_jpegs, provision
 from vigil.clickhouse import connect
 from vigil.stack import KafkaBroker
+from vigil.testing import user_cache_dir
 from vigil.topics import Topic
 from vigil_app.cli import app
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings, candidates_settings
@@ -56,7 +56,7 @@ def replayed(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
         kafka=KafkaSettings(bootstrap_servers=kafka_broker.bootstrap),
         topics=TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}", frames_partitions=2),
         data_dir=tmp / "data",
-        cache_dir=shared_cache_dir(),
+        cache_dir=user_cache_dir(),
     )
     provision(settings)
     jpegs = bikes_jpegs(FRAMES, size=(320, 240), step=7)

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import shared_cache_dir
+from vigil.testing import user_cache_dir
 
 
 @pytest.fixture(scope="session")
 def zoo_cache() -> Path:
     from gpu_workers.zoo import prepare
 
-    cache = shared_cache_dir()
+    cache = user_cache_dir()
     prepare(cache)
     return cache
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import shared_cache_dir
 from vigil.stack import KafkaBroker
+from vigil.testing import user_cache_dir
 from vigil_app.cli import app
 from vigil_app.demo import run_demo
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
@@ -21,7 +21,7 @@ def test_demo_sends_every_event_once_in_order(kafka_broker: KafkaBroker, tmp_pat
         kafka=KafkaSettings(bootstrap_servers=kafka_broker.bootstrap),
         topics=TopicSettings(prefix=f"demo{uuid.uuid4().hex[:6]}"),
         data_dir=tmp_path,
-        cache_dir=shared_cache_dir(),
+        cache_dir=user_cache_dir(),
     )
     first = run_demo(settings, events=120, cameras=3)
     assert (first.frames_produced, first.detections_committed, first.in_order) == (120, 120, True)

@@ -13,11 +13,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import free_port
 from tests.connectors.helpers import make_topics
 from vigil.logs import register_secrets, setup_logging
 from vigil.redact import MASK, mask_url, masked, secret_values
-from vigil.testing import api_process
+from vigil.testing import api_process, free_port
 from vigil_app.cli import app
 from vigil_app.settings import VigilSettings, load_settings
 

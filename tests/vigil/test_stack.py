@@ -10,9 +10,10 @@ import pytest
 from confluent_kafka import TopicPartition
 from typer.testing import CliRunner
 
-from tests.conftest import IN_CI, free_port, shared_cache_dir
+from tests.conftest import IN_CI
 from vigil import kafka
 from vigil.stack import Stack, find_server_binary
+from vigil.testing import free_port, user_cache_dir
 from vigil.topics import Topic
 from vigil_app.cli import app
 from vigil_app.settings import load_settings
@@ -32,7 +33,7 @@ def test_up_twice_down_and_restart_keeps_data(
     port = free_port()
     env = {
         "VIGIL_DATA_DIR": str(tmp_path),
-        "VIGIL_CACHE_DIR": str(shared_cache_dir()),
+        "VIGIL_CACHE_DIR": str(user_cache_dir()),
         "VIGIL_STACK__KAFKA_PORT": str(port),
         "VIGIL_STACK__KAFKA_CONTROLLER_PORT": str(free_port()),
         "VIGIL_STACK__CLICKHOUSE_TCP_PORT": str(free_port()),
@@ -113,7 +114,7 @@ def test_port_taken_by_a_stranger_is_a_clear_error(
         stranger.listen()
         taken = stranger.getsockname()[1]
         monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
-        monkeypatch.setenv("VIGIL_CACHE_DIR", str(shared_cache_dir()))
+        monkeypatch.setenv("VIGIL_CACHE_DIR", str(user_cache_dir()))
         monkeypatch.setenv("VIGIL_STACK__KAFKA_PORT", str(taken))
         result = CliRunner().invoke(app, ["stack", "up"])
     assert result.exit_code == 1

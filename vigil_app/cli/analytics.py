@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import logging
-import os
 import signal
 import threading
 import time
@@ -20,7 +19,6 @@ from rich.table import Table
 from connectors.sinks.clickhouse.queries import named_queries, named_query
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.sink import ClickHouseSink
-from connectors.sinks.clickhouse.writer import FaultInjection
 from vigil.clickhouse import connect
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
@@ -28,8 +26,6 @@ from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import VigilSettings
 
 sink_app = typer.Typer(help="Sinks: take events off Vigil's topics into other systems.")
-
-FAULT_ENV = "VIGIL_SINK_FAULT"  # test-only crash points, see connectors.sinks.clickhouse.writer
 
 
 def register(app: typer.Typer) -> None:
@@ -69,10 +65,6 @@ def clickhouse_sink(ctx: typer.Context) -> None:
 
     settings = settings_of(ctx)
     setup_logging(settings, "clickhouse-sink")
-    try:
-        fault = FaultInjection.parse(os.environ.get(FAULT_ENV))
-    except ValueError as exc:
-        fail(str(exc))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -89,7 +81,7 @@ def clickhouse_sink(ctx: typer.Context) -> None:
     console.print(f"sink: ClickHouse {backend}, database {settings.clickhouse.database}", end="")
     console.print(f", metrics on :{port}" if port else "")
     try:
-        sink = ClickHouseSink(settings, client, fault=fault)
+        sink = ClickHouseSink(settings, client)
         sink.adopt(caps)
         stats = sink.run(stop)
     except RuntimeError as exc:

@@ -34,7 +34,7 @@ from connectors.sinks.base import BatchPolicy, SinkBackpressureError
 from connectors.sinks.clickhouse.rows import TABLES_OF, MalformedEvent, Mapped, empty, map_event
 from connectors.sinks.clickhouse.schema import Capabilities, Retention, migrate
 from connectors.sinks.clickhouse.settings import SinkProcessSettings
-from connectors.sinks.clickhouse.writer import ClickHouseWriter, FaultInjection
+from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from schemas.contracts import serde_for
 from schemas.serde import AvroSerde, SerdeError
 from vigil import kafka
@@ -74,7 +74,6 @@ class ClickHouseSink:
         client: ClickHouseClient,
         *,
         topics: list[Topic] | None = None,
-        fault: FaultInjection | None = None,
     ) -> None:
         conf = settings.clickhouse_sink
         self.settings = settings
@@ -90,7 +89,7 @@ class ClickHouseSink:
         }
         self.dlq_topic = Topic.DLQ.name_in(settings.topics)
         self.writer = ClickHouseWriter(
-            client, self.db, BatchPolicy(conf.batch_max_rows, conf.batch_max_s), fault
+            client, self.db, BatchPolicy(conf.batch_max_rows, conf.batch_max_s)
         )
         self.retention = Retention(conf.personal_ttl_hours, conf.aggregate_ttl_days)
         self._retry = (conf.retry_initial_s, conf.retry_max_s)

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import signal
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from prometheus_client import Counter
 
 from connectors.sinks.base import BatchingSink, BatchPolicy, SinkBackpressureError
 from connectors.sinks.clickhouse.rows import ALL_TABLES, COLUMNS, Mapped
+from vigil import faults
 from vigil.clickhouse import ClickHouseClient
 
 log = logging.getLogger(__name__)
@@ -43,35 +41,6 @@ INSERT_ERRORS = Counter(
 )
 
 PartitionKey = tuple[str, int]
-FAULT_POINTS = ("between_tables", "after_insert")
-
-
-@dataclass
-class FaultInjection:
-    """Test-only crash points: ``between_tables:2,after_insert:5`` SIGKILLs the process the
-    2nd time one table of a batch is inserted but not the next, or after the 5th batch is fully
-    inserted but before its offsets are committed. Set by tests through ``VIGIL_SINK_FAULT``."""
-
-    at: dict[str, int] = field(default_factory=dict)
-    seen: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, spec: str | None) -> FaultInjection:
-        at = {}
-        for part in filter(None, (spec or "").split(",")):
-            point, _, count = part.partition(":")
-            if point not in FAULT_POINTS or not count.isdigit():
-                raise ValueError(f"bad fault spec {part!r}: use {'|'.join(FAULT_POINTS)}:N")
-            at[point] = int(count)
-        return cls(at=at)
-
-    def hit(self, point: str) -> None:
-        if point not in self.at:
-            return
-        self.seen[point] = self.seen.get(point, 0) + 1
-        if self.seen[point] == self.at[point]:
-            log.warning("fault injection: SIGKILL at %s #%d", point, self.seen[point])
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def runs(batch: list[Mapped]) -> Iterator[list[Mapped]]:
@@ -111,12 +80,10 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         client: ClickHouseClient,
         db: str,
         policy: BatchPolicy,
-        fault: FaultInjection | None = None,
     ) -> None:
         super().__init__(policy)
         self.client = client
         self.db = db
-        self._fault = fault or FaultInjection()
         self._max: dict[tuple[str, str, int], int] = {}
         self.dedup_tokens = False  # set when the backend has insert_deduplication_token
 
@@ -164,7 +131,7 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         for run in runs(batch):
             for table in ALL_TABLES:
                 self._write_table(table, run)
-        self._fault.hit("after_insert")
+        faults.hit("after_insert")
 
     def _write_table(self, table: str, run: list[Mapped]) -> None:
         items = [m for m in run if table in m.rows]
@@ -196,4 +163,4 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         for m in fresh:
             slot = (table, m.topic, m.partition)
             self._max[slot] = max(self._max.get(slot, -1), m.offset)
-        self._fault.hit("between_tables")
+        faults.hit("between_tables")

@@ -7,9 +7,8 @@ import os
 import httpx
 from typer.testing import CliRunner
 
-from tests.conftest import free_port
 from tests.connectors.helpers import make_topics, read_frames
-from vigil.testing import api_process
+from vigil.testing import api_process, free_port
 from vigil_app.cli import app
 from vigil_app.settings import VigilSettings
 

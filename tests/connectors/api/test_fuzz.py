@@ -17,10 +17,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from tests.conftest import free_port
 from tests.connectors.helpers import make_topics
 from vigil.stack import KafkaBroker
-from vigil.testing import api_process
+from vigil.testing import api_process, free_port
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
 
 KEY = "fuzz-ingest-key"

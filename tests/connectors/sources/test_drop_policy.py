@@ -4,7 +4,6 @@ captured frame is either on the topic or counted as dropped, never lost silently
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from prometheus_client import REGISTRY
@@ -13,7 +12,14 @@ from connectors.blobstore import default_store
 from connectors.sources.camera import CameraState
 from connectors.sources.publisher import make_publisher
 from connectors.sources.supervisor import Supervisor
-from tests.connectors.helpers import bikes_mp4, make_topics, read_frames, write_cameras
+from tests.connectors.helpers import (
+    bikes_mp4,
+    camera_finished,
+    make_topics,
+    read_frames,
+    write_cameras,
+)
+from vigil.testing import poll_until
 from vigil_app.settings import VigilSettings
 
 
@@ -36,12 +42,7 @@ def test_drop_oldest_under_backpressure(settings: VigilSettings, tmp_path: Path)
     thread = threading.Thread(target=sup.run, args=(stop,))
     thread.start()
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            runner = sup.runners.get("busy")
-            if runner is not None and runner.state is CameraState.FINISHED and runner.done:
-                break
-            time.sleep(0.1)
+        poll_until(lambda: camera_finished(sup, "busy"), 90, 0.1)
         runner = sup.runners["busy"]
         assert runner.state is CameraState.FINISHED
         captured, dropped = runner.frames_captured, runner.buffer.dropped

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -16,6 +15,7 @@ from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
 from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
 from vigil.cameras import read_status
+from vigil.testing import poll_until
 from vigil_app.cli import app
 from vigil_app.settings import VigilSettings
 
@@ -24,15 +24,6 @@ def write_cameras(path: Path, cameras: list[dict[str, object]]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump({"cameras": cameras}))
     tmp.replace(path)
-
-
-def wait_for(cond, timeout_s: float = 60.0, step_s: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step_s)
-    return False
 
 
 def test_bikes_at_5_fps_gives_50_ordered_decodable_frames(
@@ -49,10 +40,12 @@ def test_bikes_at_5_fps_gives_50_ordered_decodable_frames(
     thread = threading.Thread(target=sup.run, args=(stop,))
     thread.start()
     try:
-        assert wait_for(
-            lambda: "bikes" in sup.runners and sup.runners["bikes"].state is CameraState.FINISHED
+        assert poll_until(
+            lambda: "bikes" in sup.runners and sup.runners["bikes"].state is CameraState.FINISHED,
+            60,
+            0.2,
         )
-        assert wait_for(lambda: sup.runners["bikes"].done)
+        assert poll_until(lambda: sup.runners["bikes"].done, 60, 0.2)
         assert sup.publisher.flush(30) == 0
         status = read_status(settings)
         assert status is not None

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import connectors.sources.camera as camera_module
-from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
 from tests.connectors.helpers import (
     IngestProcess,
     bikes_mp4,
+    camera_finished,
     make_topics,
     read_frames,
     write_cameras,
 )
+from vigil.testing import poll_until
 from vigil_app.settings import VigilSettings
 
 
@@ -86,12 +86,7 @@ def test_crashed_reader_is_restarted_and_counted(
     thread = threading.Thread(target=sup.run, args=(stop,))
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            runner = sup.runners.get("flaky")
-            if runner is not None and runner.state is CameraState.FINISHED and runner.done:
-                break
-            time.sleep(0.1)
+        poll_until(lambda: camera_finished(sup, "flaky"), 60, 0.1)
         assert sup.restarts["flaky"] == 1
         assert sup.status()["cameras"][0]["restarts"] == 1
     finally:

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, free_port
+from tests.conftest import IN_CI
 from tests.connectors.helpers import IngestProcess, bikes_mp4, make_topics, read_frames
 from tests.connectors.helpers import write_cameras as write
+from vigil.testing import free_port, poll_until
 from vigil_app.settings import VigilSettings
 
 SERVER = Path(__file__).resolve().parents[1] / "rtsp_server.py"
@@ -42,14 +43,16 @@ class RtspServer:
             [SYSTEM_PYTHON, str(SERVER), str(self.port), str(self.video)],
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
             except OSError:
-                time.sleep(0.1)
-        raise AssertionError("RTSP server did not start")
+                return False
+            return True
+
+        if not poll_until(listening, 30, 0.1):
+            raise AssertionError("RTSP server did not start")
 
     def pause(self) -> None:
         """SIGSTOP: sockets stay open, nothing is sent: a stalled stream."""

@@ -17,9 +17,9 @@ from pydantic import SecretStr
 
 from schemas.contracts import serde_for
 from tests import samples
-from tests.conftest import free_port
 from tests.gpu_workers.media import still
 from vigil import kafka
+from vigil.testing import free_port
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.api import create_app
 from vigil_app.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings

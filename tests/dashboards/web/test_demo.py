@@ -11,9 +11,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from tests.conftest import free_port
 from tests.dashboards.web.helpers import seed
 from vigil.clickhouse import connect
+from vigil.testing import free_port
 from vigil_app.cli import app
 from vigil_app.demo.dashboard import server, start_demo_dashboard, stop_demo_dashboard
 from vigil_app.settings import IngestSettings, VigilSettings

@@ -11,7 +11,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.alerting.delivery import lane_id, webhook_name
-from tests.conftest import free_port
 from tests.streams.alerting.delivery_helpers import (
     DEAD_LETTERED,
     DELIVERED,
@@ -26,6 +25,7 @@ from tests.streams.alerting.delivery_helpers import (
 )
 from tests.streams.alerting.helpers import prepare_topics
 from tests.streams.alerting.webhook_server import Endpoint
+from vigil.testing import free_port
 from vigil_app.settings import VigilSettings
 
 

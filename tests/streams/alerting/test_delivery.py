@@ -32,9 +32,9 @@ from streams.alerting.delivery import (
 )
 from streams.alerting.delivery.bookkeeping import OffsetBook, PartitionOffsets, RecentIds
 from streams.alerting.rules import Webhook, parse_rules
-from tests.conftest import free_port
 from tests.streams.alerting.helpers import VIGIL
 from tests.streams.alerting.webhook_server import Endpoint
+from vigil.testing import free_port
 from vigil_app.settings import ConfigError
 
 NOW = 1_750_000_000

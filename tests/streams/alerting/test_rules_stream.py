@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port
 from tests.streams.alerting.helpers import (
     AlertsProcess,
     prepare_topics,
@@ -23,6 +22,7 @@ from tests.streams.alerting.helpers import (
 from tests.streams.alerting.synth import T0, event, person
 from tests.streams.alerting.webhook_server import Endpoint
 from vigil.dlq import read_envelope
+from vigil.testing import free_port
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

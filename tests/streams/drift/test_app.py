@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from streams.drift.samples import FramePool, stream
-from tests.conftest import shared_cache_dir
 from tests.streams.drift import helpers as h
+from vigil.testing import user_cache_dir
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -35,7 +35,7 @@ def _shift_from(name: str) -> Callable[[int], str]:
 
 @pytest.fixture(scope="module")
 def frame_pool() -> FramePool:
-    return h.pool(shared_cache_dir())
+    return h.pool(user_cache_dir())
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def drift_run(
         kafka=KafkaSettings(bootstrap_servers=kafka_broker.bootstrap),
         topics=TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}"),
         data_dir=tmp / "data",
-        cache_dir=shared_cache_dir(),
+        cache_dir=user_cache_dir(),
     )
     settings = h.drift_settings(base, len(frame_pool))
     h.make_topics(settings)

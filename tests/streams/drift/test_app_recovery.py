@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 
 from streams.drift.samples import FramePool, stream
-from tests.conftest import shared_cache_dir
 from tests.samples import detection_event
 from tests.streams.drift import helpers as h
 from vigil.dlq import read_envelope
+from vigil.testing import user_cache_dir
 from vigil.topics import Topic
 from vigil_app.settings import DriftSettings, VigilSettings
 
 
 @pytest.fixture(scope="module")
 def frame_pool() -> FramePool:
-    return h.pool(shared_cache_dir())
+    return h.pool(user_cache_dir())
 
 
 def test_kill_mid_window_and_restart_loses_nothing_and_counts_nothing_twice(

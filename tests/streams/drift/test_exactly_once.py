@@ -14,10 +14,9 @@ import pytest
 from schemas.contracts import serde_for
 from streams.drift.engine import DriftEngine
 from streams.drift.samples import FramePool, stream
-from tests.conftest import shared_cache_dir
 from tests.streams.drift import helpers as h
 from tests.streams.probe import Uncommitted
-from vigil.testing import read_to_end
+from vigil.testing import read_to_end, user_cache_dir
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -27,7 +26,7 @@ LOOPS = 9  # windows per camera; loops 5-8 are darkened, so drift alarms are rai
 
 @pytest.fixture(scope="module")
 def frame_pool() -> FramePool:
-    return h.pool(shared_cache_dir())
+    return h.pool(user_cache_dir())
 
 
 def row_key(r: dict[str, Any]) -> tuple[Any, ...]:

@@ -13,7 +13,6 @@ import pytest
 from prometheus_client import REGISTRY
 
 from connectors.sinks.clickhouse.sink import ClickHouseSink
-from tests.conftest import free_port
 from tests.connectors.sinks.clickhouse.support import (
     DetectionProducer,
     assert_exactly_once,
@@ -21,6 +20,7 @@ from tests.connectors.sinks.clickhouse.support import (
     open_client,
 )
 from vigil.stack import ClickHouseServer, find_server_binary
+from vigil.testing import free_port, poll_until
 from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 
 
@@ -69,24 +69,18 @@ def test_server_stopped_and_restarted_mid_stream(
 
     runner = threading.Thread(target=sink.run, args=(stop,), kwargs={"idle": watch}, daemon=True)
     runner.start()
-    deadline = time.monotonic() + 60
-    while sink.stats.rows == 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    poll_until(lambda: sink.stats.rows != 0, 60, 0.2)
     assert sink.stats.rows > 0
 
     own_server.stop()
     feed.send(1500)  # arrives while ClickHouse is down
-    deadline = time.monotonic() + 60
-    while metric("vigil_sink_clickhouse_healthy") != 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    poll_until(lambda: metric("vigil_sink_clickhouse_healthy") == 0, 60, 0.2)
     assert metric("vigil_sink_clickhouse_healthy") == 0
     time.sleep(3)
     own_server.start(timeout_s=60)
     feed.send(500)
 
-    deadline = time.monotonic() + 120
-    while not (sink.idle and sink.stats.messages >= 2500) and time.monotonic() < deadline:
-        time.sleep(0.3)
+    poll_until(lambda: sink.idle and sink.stats.messages >= 2500, 120, 0.3)
     stop.set()
     runner.join(60)
     client.close()

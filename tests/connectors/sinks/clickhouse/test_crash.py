@@ -5,7 +5,6 @@ inserts into two tables, mid-stream, and right after start (during the group joi
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from tests.connectors.sinks.clickhouse.support import (
     end_offsets,
     group_committed,
 )
+from vigil.testing import child_env, wait_until
 from vigil_app.settings import VigilSettings
 
 SPAWNED: list[subprocess.Popen[bytes]] = []
@@ -37,12 +37,8 @@ def _no_sink_outlives_its_test() -> Iterator[None]:
 
 
 def spawn_sink(settings: VigilSettings, fault: str = "") -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update(
-        VIGIL_KAFKA__BOOTSTRAP_SERVERS=settings.kafka.bootstrap_servers,
-        VIGIL_TOPICS__PREFIX=settings.topics.prefix,
-        VIGIL_DATA_DIR=str(settings.data_dir),
-        VIGIL_CACHE_DIR=str(settings.cache_dir),
+    env = child_env(
+        settings,
         VIGIL_CLICKHOUSE__URL=settings.clickhouse.url,
         VIGIL_CLICKHOUSE__DATABASE=settings.clickhouse.database,
         VIGIL_CLICKHOUSE_SINK__BATCH_MAX_ROWS="300",
@@ -50,7 +46,7 @@ def spawn_sink(settings: VigilSettings, fault: str = "") -> subprocess.Popen[byt
         VIGIL_CLICKHOUSE_SINK__RETRY_INITIAL_S="0.2",
         VIGIL_CLICKHOUSE_SINK__RETRY_MAX_S="2",
         VIGIL_CLICKHOUSE_SINK__SESSION_TIMEOUT_MS="6000",
-        VIGIL_SINK_FAULT=fault,
+        VIGIL_FAULTS=fault,
     )
     log = (settings.data_dir / "sink.log").open("ab")
     proc = subprocess.Popen(
@@ -65,14 +61,6 @@ def spawn_sink(settings: VigilSettings, fault: str = "") -> subprocess.Popen[byt
 
 def committed_total(settings: VigilSettings, topic: str) -> int:
     return sum(max(0, o) for o in group_committed(settings, topic).values())
-
-
-def wait_until(check: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.3)
 
 
 @pytest.mark.timeout(400)
@@ -95,7 +83,7 @@ def test_sigkilled_sink_leaves_no_duplicate_and_no_gap(
     feeder = threading.Thread(target=detections.send, args=(1000,))
     proc = spawn_sink(settings)
     feeder.start()
-    wait_until(lambda: committed_total(settings, topic) > before, 120, "no progress")
+    wait_until(lambda: committed_total(settings, topic) > before, 120, "no progress", 0.3)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(30) == -signal.SIGKILL
     feeder.join(60)
@@ -113,7 +101,7 @@ def test_sigkilled_sink_leaves_no_duplicate_and_no_gap(
         done = group_committed(settings, topic)
         return all(done.get(p, -1) >= end for p, end in ends.items() if end > 0)
 
-    wait_until(caught_up, 150, "sink did not catch up")
+    wait_until(caught_up, 150, "sink did not catch up", 0.3)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     log = (settings.data_dir / "sink.log").read_text()

@@ -1,4 +1,4 @@
-"""Events -> rows, day runs and fault specs (pure logic)."""
+"""Events -> rows and day runs (pure logic)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from connectors.sinks.clickhouse.rows import (
     empty,
     map_event,
 )
-from connectors.sinks.clickhouse.writer import FaultInjection, runs
+from connectors.sinks.clickhouse.writer import runs
 from schemas.types import Alert, DetectionEvent, DriftStat
 from tests import samples
 from vigil.topics import Topic
@@ -80,11 +80,3 @@ def test_runs_split_at_day_changes_in_arrival_order() -> None:
     batch = [_m(0, 5), _m(1, 5), empty(("t", 1, 9)), _m(2, 6), _m(3, 5)]
     assert [[m.offset for m in run] for run in runs(batch)] == [[0, 1, 9], [2], [3]]
     assert list(runs([])) == []
-
-
-def test_fault_specs() -> None:
-    fault = FaultInjection.parse("between_tables:2,after_insert:5")
-    assert fault.at == {"between_tables": 2, "after_insert": 5}
-    assert FaultInjection.parse(None).at == {}
-    with pytest.raises(ValueError, match="bad fault spec"):
-        FaultInjection.parse("after_commit:1")
