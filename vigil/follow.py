@@ -128,6 +128,7 @@ def read_to_end(
     reader = _Assigned(settings, names, name, start)
     deadline = time.monotonic() + timeout_s
     ended = False
+    handed = 0
     try:
         while True:
             if not ended and (until is None or until()):
@@ -137,7 +138,10 @@ def read_to_end(
                 return reader.ends
             if time.monotonic() > deadline:
                 state = "their end" if ended else "the condition"
-                raise TimeoutError(f"{', '.join(names)}: {state} not reached in {timeout_s:.0f}s")
+                raise TimeoutError(
+                    f"{', '.join(names)}: {handed} records read, {state} not reached "
+                    f"in {timeout_s:.0f}s"
+                )
             for msg in reader.consumer.consume(BATCH, timeout=POLL_S):
                 err = msg.error()
                 if err is not None:
@@ -145,6 +149,7 @@ def read_to_end(
                         raise ReadError(f"reading {', '.join(names)}: {err}")
                 elif not (ended and reader.beyond_end(msg)):
                     on_record(msg)
+                    handed += 1
     finally:
         reader.close()
 
