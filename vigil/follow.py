@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
-from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from vigil import kafka
 from vigil.settings import VigilSettings
@@ -39,6 +39,11 @@ def from_beginning(_key: Key, low: int, _end: int) -> int:
     return low
 
 
+def from_end(_key: Key, _low: int, end: int) -> int:
+    """Read only what is written from now on."""
+    return end
+
+
 def last(n: int) -> StartAt:
     """Read only the last ``n`` offsets of each partition (a tail)."""
     return lambda _key, low, end: max(low, end - n)
@@ -48,6 +53,13 @@ def at(offsets: Mapping[Key, int]) -> StartAt:
     """Read from the given offsets; a partition not named (or below its low watermark, e.g.
     deleted by retention) from its oldest record."""
     return lambda key, low, _end: max(low, offsets.get(key, low))
+
+
+def _fetched(consumer: Consumer, timeout_s: float) -> list[Message]:
+    """The next record as soon as it arrives (``consume(n, t)`` waits for all ``n`` or ``t``),
+    with whatever else is already fetched."""
+    first = consumer.consume(1, timeout=timeout_s)
+    return first + consumer.consume(BATCH - 1, timeout=0) if first else first
 
 
 class _Assigned:
@@ -142,7 +154,7 @@ def read_to_end(
                     f"{', '.join(names)}: {handed} records read, {state} not reached "
                     f"in {timeout_s:.0f}s"
                 )
-            for msg in reader.consumer.consume(BATCH, timeout=POLL_S):
+            for msg in _fetched(reader.consumer, POLL_S):
                 err = msg.error()
                 if err is not None:
                     if err.code() != KafkaError._PARTITION_EOF:
@@ -246,7 +258,7 @@ class Follower:
                     self._report_caught_up()
                 if self.tick is not None:
                     self.tick()
-                for msg in reader.consumer.consume(BATCH, timeout=self.poll_s):
+                for msg in _fetched(reader.consumer, self.poll_s):
                     err = msg.error()
                     if err is None:
                         self.on_record(msg)
