@@ -30,6 +30,16 @@ BATCH = 500
 POLL_S = 0.2
 
 
+def topic_ends(settings: VigilSettings, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
+    """Partition -> end offset of ``topic`` now: where :func:`read_to_end` would stop, and what
+    a group has to have committed to be caught up (transaction markers included)."""
+    probe = kafka.consumer(settings, "vigil-probe")  # never subscribes: joins no group
+    try:
+        return {tp.partition: tp.offset for tp in kafka.end_offsets(probe, topic, timeout_s)}
+    finally:
+        probe.close()
+
+
 class ReadError(RuntimeError):
     """The broker reported an error while a topic was being read."""
 

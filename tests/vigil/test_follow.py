@@ -11,8 +11,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Message
 
-from vigil import kafka
-from vigil.follow import Follower, at, last, read_to_end
+from vigil.follow import Follower, at, last, read_to_end, topic_ends
 from vigil.settings import VigilSettings
 from vigil.testing import Landed, write_aborted, write_committed
 
@@ -27,14 +26,6 @@ def places(landed: list[Landed]) -> set[tuple[int, int]]:
     return {(r.partition, r.offset) for r in landed}
 
 
-def end_offsets(settings: VigilSettings, topic: str) -> dict[tuple[str, int], int]:
-    probe = kafka.consumer(settings, "test-follow-probe")
-    try:
-        return {(topic, tp.partition): tp.offset for tp in kafka.end_offsets(probe, topic)}
-    finally:
-        probe.close()
-
-
 def test_read_to_end_hands_on_every_committed_record_and_passes_the_markers(
     settings: VigilSettings, new_topic: Callable[..., str]
 ) -> None:
@@ -45,7 +36,7 @@ def test_read_to_end_hands_on_every_committed_record_and_passes_the_markers(
     write_aborted(settings, topic, [(f"k{i}", b"aborted") for i in range(20)])
     seen: list[Seen] = []
     ends = read_to_end(settings, topic, lambda m: seen.append(where(m)), timeout_s=30)
-    assert ends == end_offsets(settings, topic)
+    assert ends == {(topic, p): end for p, end in topic_ends(settings, topic).items()}
     assert {(p, o) for p, o, _ in seen} == places(kept)
     assert sorted(v or b"" for _, _, v in seen) == sorted(f"c{i}".encode() for i in range(20))
 
