@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Message
+
 from schemas.contracts import serde_for
 from vigil import kafka
+from vigil.follow import read_to_end
 from vigil.settings import VigilSettings
 from vigil.topics import Topic, ensure_topics, topic_specs
 
@@ -33,31 +35,20 @@ def read_frames(
 ) -> list[dict[str, Any]]:
     """Every FrameEvent on the frames topic up to its current end offsets (call after the
     producer flushed), in partition order. ``expected`` only documents the caller's count."""
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+    serde = serde_for(settings, Topic.FRAMES)
+    out: list[dict[str, Any]] = []
+
+    def keep(msg: Message) -> None:
+        event = serde.decode(msg)
+        event["_key"] = msg.key()
+        event["_partition"] = msg.partition()
+        out.append(event)
 
     topic = Topic.FRAMES.name_in(settings.topics)
-    serde = serde_for(settings, Topic.FRAMES)
-    cons = kafka.consumer(settings, f"test-{uuid.uuid4().hex[:8]}")
-    ends = {tp.partition: tp.offset for tp in kafka.end_offsets(cons, topic)}
-    cons.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-    done = {p for p, end in ends.items() if end <= 0}
-    out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + max_s
     try:
-        while len(done) < len(ends) and time.monotonic() < deadline:
-            for msg in cons.consume(500, timeout=0.5):
-                if msg.error():
-                    continue
-                event = serde.decode(msg)
-                event["_key"] = msg.key()
-                event["_partition"] = msg.partition()
-                out.append(event)
-                if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
-                    done.add(msg.partition() or 0)
-    finally:
-        cons.close()
-    if len(done) < len(ends):
-        raise AssertionError(f"could not read {topic} to its end in {max_s} s")
+        read_to_end(settings, topic, keep, name="test", timeout_s=max_s)
+    except TimeoutError:
+        raise AssertionError(f"could not read {topic} to its end in {max_s} s") from None
     return out
 
 
