@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
+from confluent_kafka import Message
+
 from schemas.contracts import serde_for
-from vigil import kafka
+from vigil.follow import Follower, from_end
 from vigil.testing import poll_until
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
@@ -64,40 +65,31 @@ class AlertWatcher:
         self.visible: list[float] = []
         self.seen_at: dict[str, float] = {}
         self.cameras: set[str] = set()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._reader = Follower(
+            settings,
+            Topic.ALERTS.name_in(settings.topics),
+            self._seen,
+            name="bench-alert-watcher",
+            start=from_end,
+            poll_s=0.05,
+        )
 
     def start(self) -> AlertWatcher:
-        self._thread.start()
-        self._ready.wait(30)
+        self._reader.start().wait(30)
         return self
 
-    def _run(self) -> None:
-        topic = Topic.ALERTS.name_in(self.settings.topics)
-        cons = kafka.consumer(self.settings, f"bench-{uuid.uuid4().hex[:6]}")
-        ends = kafka.end_offsets(cons, topic)
-        cons.assign(ends)
-        self._ready.set()
-        try:
-            while not self._stop.is_set():
-                msg = cons.poll(0.05)
-                if msg is None or msg.error() is not None:
-                    continue
-                now = time.time() * 1000
-                alert = self.serde.decode(msg)
-                if str(alert["camera_id"]).startswith("lat"):
-                    self.produced.append(alert["alert_ts_ms"] - alert["capture_ts_ms"])
-                    self.visible.append(now - alert["capture_ts_ms"])
-                    self.seen_at[str(alert["alert_id"])] = now
-                    self.cameras.add(str(alert["camera_id"]))
-        finally:
-            cons.close()
+    def _seen(self, msg: Message) -> None:
+        now = time.time() * 1000
+        alert = self.serde.decode(msg)
+        if str(alert["camera_id"]).startswith("lat"):
+            self.produced.append(alert["alert_ts_ms"] - alert["capture_ts_ms"])
+            self.visible.append(now - alert["capture_ts_ms"])
+            self.seen_at[str(alert["alert_id"])] = now
+            self.cameras.add(str(alert["camera_id"]))
 
     def wait(self, n: int, timeout_s: float) -> tuple[list[float], list[float], dict[str, float]]:
         """Until alerts of ``n`` timed incidents (cameras) were seen."""
         poll_until(lambda: len(self.cameras) >= n, timeout_s, 0.1)
         time.sleep(1.0)  # the other alerts of the last incidents' frames
-        self._stop.set()
-        self._thread.join(10)
+        self._reader.stop(10)
         return list(self.produced), list(self.visible), dict(self.seen_at)

@@ -9,15 +9,12 @@ import logging
 import re
 import threading
 import time
-import uuid
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     KafkaError,
     KafkaException,
     Message,
-    TopicPartition,
 )
 from prometheus_client import Counter, Gauge
 from pydantic import SecretStr
@@ -25,6 +22,7 @@ from pydantic import SecretStr
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil import kafka
+from vigil.follow import Follower, read_to_end
 from vigil.pseudonyms import Pseudonyms
 from vigil.settings import CoreSettings
 from vigil.topics import ROLL_MARKER, Topic, roll_interval_s
@@ -102,52 +100,31 @@ class PoiFeed:
         self.records: dict[str, dict[str, Any]] = {}
         self.topic = Topic.POI.name_in(settings.topics)
         self.serde = serde_for(settings, Topic.POI)
-        self.caught_up = threading.Event()
-        self._stop = threading.Event()
+        self._marker = _RollMarker(settings) if roll_markers else None
+        self._reader = Follower(
+            settings,
+            self.topic,
+            self._apply,
+            name="poi-feed",
+            tick=None if self._marker is None else self._marker.maybe_send,
+        )
+        self.caught_up = self._reader.caught_up
         self._thread: threading.Thread | None = None
 
     def start(self) -> PoiFeed:
-        self._thread = threading.Thread(target=self._run, name="poi-feed", daemon=True)
-        self._thread.start()
+        self._thread = self._reader.start().thread
         return self
 
     def wait(self, timeout_s: float) -> None:
-        if not self.caught_up.wait(timeout_s):
-            raise TimeoutError(f"watch-list not loaded from {self.topic} in {timeout_s:.0f}s")
+        try:
+            self._reader.wait(timeout_s)
+        except TimeoutError:
+            raise TimeoutError(
+                f"watch-list not loaded from {self.topic} in {timeout_s:.0f}s"
+            ) from None
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        group = f"{self.settings.topics.prefix}-poi-feed-{uuid.uuid4().hex[:8]}"
-        cons = kafka.consumer(self.settings, group, **{"enable.partition.eof": True})
-        try:
-            ends = {tp.partition: tp.offset for tp in kafka.end_offsets(cons, self.topic)}
-            cons.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in ends])
-            pending = {p for p, end in ends.items() if end > 0}
-            if not pending:
-                self.caught_up.set()
-            marker = _RollMarker(self.settings) if self.roll_markers else None
-            while not self._stop.is_set():
-                if marker is not None:
-                    marker.maybe_send()
-                msg = cons.poll(0.2)
-                if msg is None:
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(msg.partition() or 0)
-                        if not pending:
-                            self.caught_up.set()
-                    else:
-                        log.warning("poi feed: %s", err)
-                    continue
-                self._apply(msg)
-        finally:
-            cons.close()
+        self._reader.stop(timeout_s=10)
 
     def _apply(self, msg: Message) -> None:
         raw_key = msg.key()
@@ -221,26 +198,19 @@ class _RollMarker:
 def topic_holds(settings: CoreSettings, person_id: str, timeout_s: float = 30) -> bool:
     """Whether ``vigil.poi`` still holds an enrolment (a value, not a tombstone) of the person,
     read from the start to the current end."""
-    topic = Topic.POI.name_in(settings.topics)
-    cons = kafka.consumer(settings, f"{settings.topics.prefix}-poi-probe-{uuid.uuid4().hex[:8]}")
     key = person_id.encode()
     found = False
-    try:
-        ends = [tp for tp in kafka.end_offsets(cons, topic, timeout_s) if tp.offset > 0]
-        cons.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in ends])
-        deadline = time.monotonic() + timeout_s
-        while ends:
-            at = cons.position([TopicPartition(topic, tp.partition) for tp in ends])
-            if all(p.offset >= tp.offset for p, tp in zip(at, ends, strict=True)):
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic} not read to its end in {timeout_s:.0f}s")
-            for msg in cons.consume(500, timeout=0.2):
-                if msg.error() is None and msg.key() == key and msg.value() is not None:
-                    found = True
-        return found
-    finally:
-        cons.close()
+
+    def look(msg: Message) -> None:
+        nonlocal found
+        if msg.key() == key and msg.value() is not None:
+            found = True
+
+    topic = Topic.POI.name_in(settings.topics)
+    read_to_end(
+        settings, topic, look, name=f"{settings.topics.prefix}-poi-probe", timeout_s=timeout_s
+    )
+    return found
 
 
 def wait_compacted(settings: CoreSettings, person_id: str, timeout_s: float) -> float:

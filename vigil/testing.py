@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message
 from confluent_kafka.admin import NewTopic
 
-from vigil import kafka
+from vigil import follow, kafka
 from vigil.settings import CoreSettings, KafkaSettings, TopicSettings
 from vigil.stack import ClickHouseServer, KafkaBroker
 from vigil.topics import wait_for_leaders
@@ -132,31 +132,16 @@ def read_to_end(
     that moment, so everything committed before ``until`` held is in the result. The end is
     a position, which moves past transaction markers and aborted records; there is no idle
     wait, so a test that asserts nothing more came is never slow nor flaky."""
-    cons = kafka.consumer(settings, f"vigil-testing-reader-{uuid.uuid4().hex[:12]}")
     out: list[Message] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        ends = kafka.end_offsets(cons, topic)
-        cons.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in ends])
-        targets: list[TopicPartition] | None = None
-        while True:
-            if targets is None and (until is None or until(out)):
-                targets = [tp for tp in kafka.end_offsets(cons, topic) if tp.offset > 0]
-            if targets is not None:
-                at = cons.position([TopicPartition(topic, tp.partition) for tp in targets])
-                if all(p.offset >= tp.offset for p, tp in zip(at, targets, strict=True)):
-                    return out
-            if time.monotonic() > deadline:
-                state = "its end" if targets is not None else "the condition"
-                raise TimeoutError(f"{topic}: {len(out)} records read, {state} not reached")
-            for msg in cons.consume(500, timeout=0.2):
-                err = msg.error()
-                if err is None:
-                    out.append(msg)
-                elif err.code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"reading {topic}: {err}")
-    finally:
-        cons.close()
+    follow.read_to_end(
+        settings,
+        topic,
+        out.append,
+        until=None if until is None else lambda: until(out),
+        name="vigil-testing-reader",
+        timeout_s=timeout_s,
+    )
+    return out
 
 
 def read_uncommitted(settings: CoreSettings, group: str) -> Consumer:

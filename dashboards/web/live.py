@@ -9,18 +9,18 @@ import asyncio
 import logging
 import threading
 import time
-import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import Message
 
 from dashboards.web.settings import DashboardProcessSettings
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from vigil import kafka
 from vigil.cameras import read_status
+from vigil.follow import Follower, last
 from vigil.topics import Topic, prepare_topics
 
 log = logging.getLogger(__name__)
@@ -71,23 +71,31 @@ class LiveState:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=cfg.max_alerts)
         self.cameras: dict[str, CameraView] = {}
         self.lock = threading.Lock()
-        self.caught_up = threading.Event()
+        self.caught_up = threading.Event()  # also set when the reader failed: see ``error``
         self.error: str | None = None
         self._subscribers: set[Subscriber] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._reader = Follower(
+            settings,
+            list(self.topics.values()),
+            self._record,
+            name="dashboard-live",
+            start=last(settings.dashboard.tail_messages),
+            before=self._prepare,
+            on_caught_up=self.caught_up.set,
+            on_error=self._failed,
+        )
+        self._started = False
 
     # lifecycle ---------------------------------------------------------------------------------
     def start(self) -> LiveState:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="dashboard-live", daemon=True)
-            self._thread.start()
+        with self.lock:  # every dashboard request calls it, from the threadpool
+            if not self._started:
+                self._started = True
+                self._reader.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._reader.stop(timeout_s=10)
 
     # subscribers (server-sent events) ------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
@@ -116,54 +124,22 @@ class LiveState:
                 self.unsubscribe(queue)
 
     # reader --------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            self._follow()
-        except Exception as exc:  # shown on the page; the API keeps serving
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("dashboard live reader stopped")
-            self.caught_up.set()
+    def _prepare(self) -> None:
+        kafka.wait_until_ready(self.settings, timeout_s=60)
+        prepare_topics(kafka.admin(self.settings), self.settings.topics)
 
-    def _follow(self) -> None:
-        settings = self.settings
-        kafka.wait_until_ready(settings, timeout_s=60)
-        prepare_topics(kafka.admin(settings), settings.topics)
-        group = f"{settings.topics.prefix}-dashboard-{uuid.uuid4().hex[:8]}"
-        cons = kafka.consumer(settings, group, **{"enable.partition.eof": True})
-        tail = settings.dashboard.tail_messages
+    def _failed(self, exc: BaseException) -> None:  # shown on the page; the API keeps serving
+        self.error = f"{type(exc).__name__}: {exc}"
+        self.caught_up.set()
+
+    def _record(self, msg: Message) -> None:
+        topic = self.by_name[str(msg.topic())]
         try:
-            assignment, pending = [], set()
-            for name in self.topics.values():
-                for tp in kafka.end_offsets(cons, name):
-                    low, high = cons.get_watermark_offsets(tp, 10.0)
-                    assignment.append(TopicPartition(name, tp.partition, max(low, high - tail)))
-                    if high > low:
-                        pending.add((name, tp.partition))
-            cons.assign(assignment)
-            if not pending:
-                self.caught_up.set()
-            while not self._stop.is_set():
-                msg = cons.poll(0.2)
-                if msg is None:
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        pending.discard((msg.topic(), msg.partition()))
-                        if not pending:
-                            self.caught_up.set()
-                    else:
-                        log.warning("dashboard reader: %s", err)
-                    continue
-                topic = self.by_name[str(msg.topic())]
-                try:
-                    record = self.serdes[topic].decode(msg)
-                except SerdeError as exc:  # the pipeline dead-letters it; the dashboard skips it
-                    log.warning("dashboard: undecodable %s message skipped: %s", msg.topic(), exc)
-                    continue
-                self.apply(topic, record)
-        finally:
-            cons.close()
+            record = self.serdes[topic].decode(msg)
+        except SerdeError as exc:  # the pipeline dead-letters it; the dashboard skips it
+            log.warning("dashboard: undecodable %s message skipped: %s", msg.topic(), exc)
+            return
+        self.apply(topic, record)
 
     def apply(self, topic: Topic, record: dict[str, Any]) -> None:
         now = int(time.time() * 1000)

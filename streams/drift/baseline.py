@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import Message, TopicPartition
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from streams.drift.settings import DriftProcessSettings
 from streams.drift.window import NUMERIC, Summary, add_event, empty, median
 from vigil import kafka
+from vigil.follow import at, read_to_end
 from vigil.topics import Topic
 
 
@@ -100,55 +101,53 @@ def compute(
     """Replay the detections topic up to its current end; one baseline per model version."""
     topic = Topic.DETECTIONS.name_in(settings.topics)
     serde = serde_for(settings, Topic.DETECTIONS)
-    cons = kafka.consumer(settings, f"vigil-drift-baseline-{os.getpid()}-{time.time_ns()}")
     summaries: dict[str, tuple[str, Summary]] = {}
-    try:
-        ends = {tp.partition: tp.offset for tp in kafka.end_offsets(cons, topic)}
-        # Record timestamps are at or after capture, so nothing captured after from_ms sits
-        # before the offset of timestamp from_ms.
-        starts = cons.offsets_for_times(
-            [TopicPartition(topic, p, max(from_ms, 0)) for p in ends], 30
+
+    def fold(msg: Message) -> None:
+        try:
+            event = serde.decode(msg)
+        except SerdeError:
+            return  # the drift app dead-letters these; a baseline just skips them
+        if event["camera_id"] != camera or not from_ms <= event["capture_ts_ms"] < to_ms:
+            return
+        if model_version is not None and event["model_version"] != model_version:
+            return
+        _name, summary = summaries.setdefault(
+            event["model_version"], (event["model_name"], empty())
         )
-        assign = [tp if tp.offset >= 0 else TopicPartition(topic, tp.partition, 0) for tp in starts]
-        pending = {tp.partition for tp in assign if ends[tp.partition] > max(tp.offset, 0)}
-        cons.assign(assign)
-        deadline = time.monotonic() + timeout_s
-        while pending and time.monotonic() < deadline:
-            for msg in cons.consume(500, timeout=1.0):
-                err = msg.error()
-                if err is not None:
-                    if err.code() != KafkaError._PARTITION_EOF:
-                        raise RuntimeError(f"reading {topic}: {err}")
-                    continue
-                part, off = msg.partition(), msg.offset()
-                if part is None or off is None or off >= ends[part]:
-                    continue
-                try:
-                    event = serde.decode(msg)
-                except SerdeError:
-                    continue  # the drift app dead-letters these; a baseline just skips them
-                if event["camera_id"] != camera or not from_ms <= event["capture_ts_ms"] < to_ms:
-                    continue
-                if model_version is not None and event["model_version"] != model_version:
-                    continue
-                _name, summary = summaries.setdefault(
-                    event["model_version"], (event["model_name"], empty())
-                )
-                add_event(summary, event, dark_brightness=settings.drift.dark_brightness)
-            # The end is reached by position, not by the offset of a record read: a topic
-            # written in transactions ends in a marker (or aborted records) that a
-            # read_committed consumer never returns, but its position moves past them.
-            at = cons.position([TopicPartition(topic, p) for p in sorted(pending)])
-            pending -= {tp.partition for tp in at if tp.offset >= ends[tp.partition]}
-        if pending:
-            raise TimeoutError(f"replaying {topic} did not reach its end in {timeout_s:.0f}s")
-    finally:
-        cons.close()
+        add_event(summary, event, dark_brightness=settings.drift.dark_brightness)
+
+    reader = f"vigil-drift-baseline-{os.getpid()}"
+    read_to_end(
+        settings,
+        topic,
+        fold,
+        start=at(_starts(settings, topic, from_ms, reader)),
+        name=reader,
+        timeout_s=timeout_s,
+    )
     now = int(time.time() * 1000)
     return [
         Baseline(camera, name, version, from_ms, to_ms, "pinned", now, summary)
         for version, (name, summary) in sorted(summaries.items())
     ]
+
+
+def _starts(
+    settings: DriftProcessSettings, topic: str, from_ms: int, name: str
+) -> dict[tuple[str, int], int]:
+    """Record timestamps are at or after capture, so nothing captured after ``from_ms`` sits
+    before the offset of timestamp ``from_ms``; a partition without one is read whole."""
+    probe = kafka.consumer(settings, f"{name}-probe")  # never subscribes: joins no group
+    try:
+        query = [
+            TopicPartition(topic, tp.partition, max(from_ms, 0))
+            for tp in kafka.end_offsets(probe, topic)
+        ]
+        found = probe.offsets_for_times(query, 30)
+    finally:
+        probe.close()
+    return {(topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
 
 
 def describe(summary: Summary) -> dict[str, Any]:

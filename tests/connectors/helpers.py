@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import uuid
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka import Message
 
 from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
 from schemas.contracts import serde_for
 from vigil import kafka
+from vigil.follow import read_to_end
 from vigil.testing import poll_until
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import VigilSettings
@@ -35,36 +37,20 @@ def read_frames(
 ) -> list[dict[str, Any]]:
     """Every FrameEvent on the frames topic up to its current end offsets (call after the
     producer flushed), in partition order. ``expected`` only documents the caller's count."""
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
-    topic = Topic.FRAMES.name_in(settings.topics)
     serde = serde_for(settings, Topic.FRAMES)
-    cons = kafka.consumer(settings, f"test-{uuid.uuid4().hex[:8]}")
-    ends = {tp.partition: tp.offset for tp in kafka.end_offsets(cons, topic)}
-    cons.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-    done = {p for p, end in ends.items() if end <= 0}
     out: list[dict[str, Any]] = []
 
-    def at_end() -> bool:
-        if len(done) >= len(ends):
-            return True
-        for msg in cons.consume(500, timeout=0.5):
-            if msg.error():
-                continue
-            event = serde.decode(msg)
-            event["_key"] = msg.key()
-            event["_partition"] = msg.partition()
-            out.append(event)
-            if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
-                done.add(msg.partition() or 0)
-        return False
+    def keep(msg: Message) -> None:
+        event = serde.decode(msg)
+        event["_key"] = msg.key()
+        event["_partition"] = msg.partition()
+        out.append(event)
 
+    topic = Topic.FRAMES.name_in(settings.topics)
     try:
-        poll_until(at_end, max_s, interval_s=0)
-    finally:
-        cons.close()
-    if len(done) < len(ends):
-        raise AssertionError(f"could not read {topic} to its end in {max_s} s")
+        read_to_end(settings, topic, keep, name="test", timeout_s=max_s)
+    except TimeoutError:
+        raise AssertionError(f"could not read {topic} to its end in {max_s} s") from None
     return out
 
 

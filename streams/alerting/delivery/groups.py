@@ -1,4 +1,5 @@
-"""Consumer groups seen from outside: committed offsets, a topic's end, a new group's start."""
+"""Consumer groups seen from outside: committed offsets, caught up or not, a new group's start
+(a topic's end is :func:`vigil.follow.topic_ends`)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,6 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
-
-
-def end_offsets(
-    settings: AlertingProcessSettings, topic: str, timeout_s: float = 30.0
-) -> dict[int, int]:
-    """Partition -> high watermark (the offset after the last record, transaction markers
-    included)."""
-    probe = kafka.consumer(settings, "vigil-probe")  # never subscribes: joins no group
-    try:
-        return {tp.partition: tp.offset for tp in kafka.end_offsets(probe, topic, timeout_s)}
-    finally:
-        probe.close()
 
 
 def committed_offsets(

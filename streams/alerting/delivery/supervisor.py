@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable
 
 from streams.alerting import metrics
-from streams.alerting.delivery.groups import caught_up, committed_offsets, end_offsets
+from streams.alerting.delivery.groups import caught_up, committed_offsets
 from streams.alerting.delivery.lane import Lane
 from streams.alerting.delivery.targets import LogTarget, WebhookTarget, lane_id
 from streams.alerting.rules import Destinations, Webhook
 from streams.alerting.settings import AlertingProcessSettings
+from vigil.follow import topic_ends
 from vigil.pseudonyms import Pseudonyms
 from vigil.topics import Topic
 
@@ -157,7 +158,7 @@ def wait_drained(delivery: Delivery, timeout_s: float) -> bool:
     ``vigil.alerts`` when this was called (tests and the demo)."""
     deadline = time.monotonic() + timeout_s
     settings, topic = delivery.settings, delivery.topic
-    ends = end_offsets(settings, topic, timeout_s=max(1.0, timeout_s))
+    ends = topic_ends(settings, topic, timeout_s=max(1.0, timeout_s))
     while True:
         groups = delivery.groups()
         if all(

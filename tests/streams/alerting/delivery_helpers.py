@@ -15,9 +15,10 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.contracts import serde_for
 from streams.alerting.delivery import Delivery
-from streams.alerting.delivery.groups import committed_offsets, end_offsets
+from streams.alerting.delivery.groups import committed_offsets
 from tests.streams.alerting.helpers import VigilProcess
 from vigil import kafka
+from vigil.follow import topic_ends
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -111,12 +112,12 @@ def publish_raw_alert(settings: VigilSettings, key: str, value: bytes) -> None:
 
 def lane_committed(settings: VigilSettings, group: str) -> dict[int, int]:
     topic = Topic.ALERTS.name_in(settings.topics)
-    parts = sorted(end_offsets(settings, topic))
+    parts = sorted(topic_ends(settings, topic))
     return committed_offsets(settings, group, topic, parts)
 
 
 def alerts_end(settings: VigilSettings) -> dict[int, int]:
-    return end_offsets(settings, Topic.ALERTS.name_in(settings.topics))
+    return topic_ends(settings, Topic.ALERTS.name_in(settings.topics))
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from tests.connectors.sinks.clickhouse.support import run_sink_until
@@ -33,6 +32,7 @@ from tests.streams.alerting.helpers import (
 from tests.streams.alerting.synth import event, person
 from vigil import kafka
 from vigil.clickhouse import connect
+from vigil.follow import read_to_end
 from vigil.poi import publish_enrollment
 from vigil.stack import ClickHouseServer
 from vigil.testing import wait_until
@@ -71,30 +71,14 @@ def raw_records(settings: VigilSettings, topic: str) -> list[tuple[bytes, bytes]
     """(key, value) of every record of ``topic`` now, tombstones and aborted ones included
     (read_uncommitted would see more, but an erased person must be gone for every reader; the
     committed view is what Vigil's readers get)."""
-    cons = kafka.consumer(settings, f"probe-{uuid.uuid4().hex[:8]}")
     out: list[tuple[bytes, bytes]] = []
-    try:
-        ends = []
-        for tp in kafka.end_offsets(cons, topic):
-            low, high = cons.get_watermark_offsets(TopicPartition(topic, tp.partition), 5.0)
-            if high > low:  # retention may have deleted everything: then nothing to read
-                ends.append(TopicPartition(topic, tp.partition, high))
-        cons.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in ends])
-        deadline = time.monotonic() + 30
-        while ends:
-            at = cons.position([TopicPartition(topic, tp.partition) for tp in ends])
-            if all(p.offset >= tp.offset for p, tp in zip(at, ends, strict=True)):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic} not read to its end")
-            for msg in cons.consume(500, timeout=0.2):
-                err = msg.error()
-                if err is None:
-                    out.append((msg.key() or b"", msg.value() or b""))
-                elif err.code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(str(err))
-    finally:
-        cons.close()
+    read_to_end(
+        settings,
+        topic,
+        lambda msg: out.append((msg.key() or b"", msg.value() or b"")),
+        name="probe",
+        timeout_s=30,
+    )
     return out
 
 
