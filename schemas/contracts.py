@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
 from schemas.serde import AvroSerde, ConfluentSerde, SingleObjectSerde
 from schemas.store import SchemaStore
 from vigil.settings import CoreSettings
@@ -36,10 +38,6 @@ def make_serde(settings: CoreSettings, schema_name: str) -> AvroSerde:
     store = default_store()
     if not settings.schema_registry_url:
         return SingleObjectSerde(store, schema_name)
-    try:
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-    except ImportError as exc:  # the schemaregistry extra is a default dependency, but say so
-        raise ImportError("pip install 'confluent-kafka[schemaregistry]'") from exc
     conf = {"url": settings.schema_registry_url}
     if settings.schema_registry_basic_auth is not None:
         conf["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()

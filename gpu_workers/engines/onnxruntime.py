@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 
 from gpu_workers.engines.base import Engine, EngineError, InputSpec
 
@@ -21,8 +22,6 @@ _DTYPES = {
 
 def gpu_providers_first() -> list[str]:
     """TensorRT and CUDA execution providers when this onnxruntime build has them, then CPU."""
-    import onnxruntime as ort
-
     available = set(ort.get_available_providers())
     gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
     return [*gpu, "CPUExecutionProvider"]
@@ -41,10 +40,6 @@ class OnnxRuntimeEngine(Engine):
         providers: list[str] | None = None,
         spinning: bool = True,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - a default dependency
-            raise EngineError("onnxruntime is missing: pip install onnxruntime") from exc
         if not model_path.is_file():
             raise EngineError(f"model file not found: {model_path}")
         options = ort.SessionOptions()

@@ -84,9 +84,9 @@ def demo(
     events: Annotated[int, typer.Option(min=1, help="Frames to send through the broker.")] = 300,
     cameras: Annotated[int, typer.Option(min=1, help="Synthetic cameras.")] = 4,
 ) -> None:
-    """Run Vigil on the embedded defaults: stack up, topics, events through the real broker."""
+    """Run Vigil's whole flow on the embedded defaults, through a real broker, stage by stage."""
 
-    run_demo(settings_of(ctx), events=events, cameras=cameras)
+    run_demo(settings_of(ctx), events=events, cameras=cameras, console=console)
 
 
 def main() -> None:

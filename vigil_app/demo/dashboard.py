@@ -1,5 +1,5 @@
-"""``make demo``'s dashboard step: alerts and drift into ClickHouse (for the charts), then
-``vigil api`` started in the background serving the dashboard, and a one-time login key.
+"""The demo's dashboard stage: ``vigil api`` started in the background serving the dashboard
+over what the sink stage put in ClickHouse, and a one-time login key.
 
 The demo itself ends (it never blocks); the dashboard keeps running until
 ``vigil dashboard stop`` (or ``vigil stack down`` and a reboot). Under pytest the server is not
@@ -19,14 +19,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from dashboards.web.auth import POI
-from vigil import kafka
-from vigil.clickhouse import connect
 from vigil.stack.process import ServerProcess
-from vigil.topics import Topic
 from vigil.web.tokens import OneTimeKeys, keys_file
-from vigil_app.settings import TopicSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 @dataclass(frozen=True)
@@ -56,35 +52,6 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def sink_alerts_and_drift(settings: VigilSettings, timeout_s: float = 60.0) -> int:
-    """The demo's alerts and drift statistics into ClickHouse (the detections are already there
-    from the sink step), including the drift step's own topics (``<prefix>-drift-demo``, see
-    streams/drift/demo.py), whose windows carry the brightness alarm; messages read."""
-
-    read = _sink(settings, [Topic.ALERTS, Topic.DRIFT], timeout_s)
-    drift_demo = settings.model_copy(
-        update={"topics": TopicSettings(prefix=f"{settings.topics.prefix}-drift-demo")}
-    )
-    if _topic_exists(drift_demo, Topic.DRIFT):
-        read += _sink(drift_demo, [Topic.DRIFT], timeout_s)
-    return read
-
-
-def _topic_exists(settings: VigilSettings, topic: Topic) -> bool:
-
-    name = topic.name_in(settings.topics)
-    return name in kafka.admin(settings).list_topics(timeout=10).topics
-
-
-def _sink(settings: VigilSettings, topics: list[Topic], timeout_s: float) -> int:
-
-    client = connect(settings)
-    try:
-        return sink_until_caught_up(settings, client, topics, timeout_s).messages
-    finally:
-        client.close()
-
-
 def _api_key(settings: VigilSettings) -> str:
     """The demo's API key for the upload API (kept in the data directory, mode 0600)."""
     path = settings.data_dir / "dashboard" / "demo-api-key"
@@ -98,7 +65,7 @@ def _api_key(settings: VigilSettings) -> str:
 
 
 def _env(settings: VigilSettings, api_key: str) -> dict[str, str]:
-    env = {
+    return {
         "VIGIL_DATA_DIR": str(settings.data_dir),
         "VIGIL_CACHE_DIR": str(settings.cache_dir),
         "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
@@ -111,13 +78,11 @@ def _env(settings: VigilSettings, api_key: str) -> dict[str, str]:
         # /metrics on any free port: a fixed one may still be held by the demo process
         "VIGIL_METRICS_PORT": "0",
     }
-    return env
 
 
 def start_demo_dashboard(
     settings: VigilSettings, console: Console, *, detach: bool | None = None
 ) -> DemoDashboard:
-    sink_alerts_and_drift(settings)
     host = settings.ingest.api_host
     port = settings.ingest.api_port
     proc = server(settings)

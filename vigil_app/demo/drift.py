@@ -1,6 +1,11 @@
-"""``make demo``'s drift step: the real SSD's detections on the sample video, replayed as one
-camera, through ``vigil drift`` (a real subprocess on the real broker); the frames are darkened
-(brightness halved, "night") from the sixth window on, and the brightness alarm goes out."""
+"""The demo's drift stage: ``vigil drift`` (a real subprocess on the real broker) over eight
+windows of one camera, the brightness alarm going out once its frames are darkened (halved,
+"night") from the sixth window on.
+
+Drift needs many windows of event time, more than the demo can afford to put through the
+worker, so this stage replays the SSD's detections of the sample video (computed once and
+cached by :mod:`streams.drift.samples`) on a synthetic clock, on topics of its own
+(``<prefix>-drift-demo``) so that clock never mixes with the rest of the demo's data."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_END, TopicPartition
+from rich.console import Console
 from rich.table import Table
 
 from gpu_workers.models.loader import load_model
@@ -20,7 +26,6 @@ from streams.drift.process import DriftProcess
 from streams.drift.samples import FramePool, build_pool, stream
 from vigil import kafka
 from vigil.topics import Topic, ensure_topics, topic_specs
-from vigil_app.console import console
 from vigil_app.demo.sources import sample_video
 from vigil_app.settings import DriftSettings, TopicSettings, VigilSettings
 
@@ -54,16 +59,21 @@ def _tail(settings: VigilSettings, role: Topic) -> Any:
     return cons
 
 
-def run_drift_demo(settings: VigilSettings, timeout_s: float = 120.0) -> DriftDemo:
+def drift_topics(settings: VigilSettings) -> TopicSettings:
+    """The stage's own topics."""
+    return TopicSettings(prefix=f"{settings.topics.prefix}-drift-demo")
 
+
+def run_drift_demo(
+    settings: VigilSettings, console: Console, timeout_s: float = 120.0
+) -> DriftDemo:
     run = uuid.uuid4().hex[:6]
     with console.status("Drift: running the SSD over the sample video (cached after once)..."):
         pool = load_default_pool(settings.cache_dir, sample_video(settings))
     window_ms = len(pool) * FRAME_MS
     demo = settings.model_copy(
         update={
-            # its own topics and app id: the demo's synthetic clock never mixes with real data
-            "topics": TopicSettings(prefix=f"{settings.topics.prefix}-drift-demo"),
+            "topics": drift_topics(settings),
             "drift": DriftSettings(
                 app_id=f"demo-{run}",
                 window_s=window_ms / 1000,
@@ -114,7 +124,7 @@ def run_drift_demo(settings: VigilSettings, timeout_s: float = 120.0) -> DriftDe
         app.stop()
         drift_cons.close()
         alert_cons.close()
-    _print(rows, alarms, start_ms, window_ms, len(pool))
+    _print(console, rows, alarms, start_ms, window_ms, len(pool))
     result = DriftDemo(len(rows), alarms)
     if not result.ok:
         raise SystemExit(f"demo failed: no brightness alarm from vigil drift (log: {app.log})")
@@ -122,6 +132,7 @@ def run_drift_demo(settings: VigilSettings, timeout_s: float = 120.0) -> DriftDe
 
 
 def _print(
+    console: Console,
     rows: dict[int, dict[str, Any]],
     alarms: list[dict[str, Any]],
     start_ms: int,

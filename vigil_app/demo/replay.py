@@ -1,7 +1,8 @@
-"""The end of ``make demo``: "is my new model better?" on the demo footage. The sample video's
-frames of the last half hour are replayed through a second configuration of the detector (a
-stricter score threshold), sunk into ClickHouse, and compared with production's detections of
-the same frames; the summary is printed with the path of the HTML report."""
+"""The demo's last stage, "is my new model better?" on its footage: the sample video's frames of
+the last half hour are replayed through a second configuration of the detector (a stricter
+score threshold), sunk into ClickHouse, and compared with production's detections of the same
+frames, alerts scored with the demo's rules; the summary is printed with the HTML report's
+path."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from vigil.clickhouse import connect
 from vigil.timeparse import now_ms
 from vigil.topics import Topic
-from vigil_app.settings import VigilSettings
-from vigil_app.settings import candidates_settings as candidates_settings
+from vigil_app.demo.alerting import rules_file
+from vigil_app.demo.sources import SAMPLE_CAMERA
+from vigil_app.settings import VigilSettings, candidates_settings
 
-SAMPLE_CAMERA = "sample-video"  # vigil_app.demo.sources.CAMERA_ID (no import across folders)
 THRESHOLD = 0.6
 WINDOW_MS = 30 * 60_000
 
@@ -44,7 +45,6 @@ def stricter_spec(settings: VigilSettings, threshold: float = THRESHOLD) -> Path
 
 def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
     """Replay, sink, evaluate; the HTML report's path."""
-
     spec = stricter_spec(settings)
     to_ms = now_ms()
     req = ReplayRequest(to_ms - WINDOW_MS, to_ms, str(spec), cameras=(SAMPLE_CAMERA,))
@@ -60,7 +60,6 @@ def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
             sink_until_caught_up(candidates_settings(settings), client)
         prod = Topic.DETECTIONS.name_in(settings.topics)
         cands = Topic.DETECTIONS.name_in(candidates_topics(settings))
-        rules = settings.data_dir / "demo" / "rules.yaml"  # the alerting demo's rules
         report = build_report(
             client,
             settings.clickhouse.database,
@@ -70,7 +69,7 @@ def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
                 (prod, cands),
                 (cands, prod),
                 Window(req.from_ms, req.to_ms, req.cameras),
-                rules=rules if rules.is_file() else None,
+                rules=rules_file(settings),
                 runs_dir=runs_dir(settings),
             ),
         )

@@ -16,6 +16,7 @@ from vigil.clickhouse import connect
 from vigil.testing import free_port
 from vigil_app.cli import app
 from vigil_app.demo.dashboard import server, start_demo_dashboard, stop_demo_dashboard
+from vigil_app.demo.sink import sink_all
 from vigil_app.settings import IngestSettings, VigilSettings
 
 
@@ -23,6 +24,7 @@ from vigil_app.settings import IngestSettings, VigilSettings
 def test_demo_starts_the_dashboard_in_the_background(settings: VigilSettings) -> None:
     s = settings.model_copy(update={"ingest": IngestSettings(api_port=free_port())})
     seeded = seed(s, camera="demo-cam")
+    _sink(s)  # the demo's sink stage, which runs before its dashboard stage
     out = io.StringIO()
     started = start_demo_dashboard(s, Console(file=out, width=200), detach=True)
     try:
@@ -66,6 +68,14 @@ def test_demo_starts_the_dashboard_in_the_background(settings: VigilSettings) ->
         stopped = stop_demo_dashboard(s)
     assert stopped
     assert server(s).pid() is None
+
+
+def _sink(settings: VigilSettings) -> None:
+    client = connect(settings)
+    try:
+        sink_all(settings, client)
+    finally:
+        client.close()
 
 
 def test_under_pytest_the_demo_prints_the_command(settings: VigilSettings) -> None:
