@@ -92,11 +92,14 @@ def test_caught_up_only_once_every_partition_reached_the_ends_taken_at_start(
     settings: VigilSettings, new_topic: Callable[..., str]
 ) -> None:
     topic = new_topic(partitions=4)
-    # one long partition, a few short ones, one ending in an aborted transaction, maybe one
-    # empty: caught up must wait for the long one and not for the empty one
-    long = write_committed(settings, topic, [("long", b"x") for _ in range(3000)])
-    short = write_committed(settings, topic, [(f"s{i}", b"s") for i in range(3)])
-    write_aborted(settings, topic, [("s0", b"aborted"), ("long", b"aborted")])
+    # several partitions each longer than one fetched batch (so positions are checked while
+    # some are done and others not), one much longer still, an aborted transaction at its end
+    short = write_committed(settings, topic, [(f"s{i % 12}", b"s") for i in range(12 * 600)])
+    used = {r.partition for r in short}
+    assert len(used) > 1
+    long_key = next(r.key for r in short if r.partition == min(used))
+    long = write_committed(settings, topic, [(long_key, b"x") for _ in range(3000)])
+    write_aborted(settings, topic, [(long_key, b"aborted"), ("s0", b"aborted")])
     committed = places(long) | places(short)
     seen: list[Seen] = []
     at_catch_up: list[set[tuple[int, int]]] = []
@@ -117,8 +120,8 @@ def test_caught_up_only_once_every_partition_reached_the_ends_taken_at_start(
         follower.wait(60)
         assert at_catch_up == [committed]
         # following: an aborted transaction then a committed one behind it
-        write_aborted(settings, topic, [("long", b"aborted-live")])
-        live = write_committed(settings, topic, [("long", b"live")])
+        write_aborted(settings, topic, [(long_key, b"aborted-live")])
+        live = write_committed(settings, topic, [(long_key, b"live")])
         deadline = time.monotonic() + 30
         while (live[0].partition, live[0].offset, b"live") not in seen:
             assert time.monotonic() < deadline, "the committed record was not followed"
