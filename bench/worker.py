@@ -5,7 +5,8 @@
   (goal >= 0.9 of the limit);
 - naive: a per-message consumer (batch 1, produce + synchronous commit per message)
   (goal: vigil >= 1.5x naive);
-- end-to-end latency capture -> detection committed at 50% of vigil's throughput (p50/p99);
+- end-to-end latency capture -> detection committed at 50% of vigil's throughput (p50/p99,
+  interpolated in the worker's ``vigil_worker_end_to_end_seconds`` buckets);
 - peak resident memory of this process.
 
 Needs the prepared default detector (``vigil models prepare``). Run: ``python -m bench.worker``.
@@ -14,6 +15,7 @@ Needs the prepared default detector (``vigil models prepare``). Run: ``python -m
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -23,6 +25,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any, cast
+
+from prometheus_client import REGISTRY
 
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, check, decode, reduction_for
@@ -49,6 +53,43 @@ SIZE = (640, 272)  # bikes.mp4's own frame size
 BATCHES = (1, 4, 8)
 ROUNDS = int(os.environ.get("VIGIL_BENCH_ROUNDS", "2"))
 LIMITS = Limits(20 * 2**20, 50_000_000)
+
+
+def sample(name: str, **labels: str) -> float:
+    """A sample of this process's metrics, as the worker exports them (0 before any)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def committed() -> float:
+    """Frames the workers of this process committed, detected or dead-lettered."""
+    return sum(sample("vigil_worker_frames_total", outcome=o) for o in ("detected", "dlq"))
+
+
+def end_to_end_buckets() -> list[tuple[float, float]]:
+    """(upper bound in s, cumulative count) of the worker's capture -> committed histogram."""
+    buckets = [
+        (float(s.labels["le"]), s.value)
+        for family in REGISTRY.collect()
+        if family.name == "vigil_worker_end_to_end_seconds"
+        for s in family.samples
+        if s.name.endswith("_bucket")
+    ]
+    return sorted(buckets)
+
+
+def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """``histogram_quantile`` as Prometheus computes it: linear within the bucket."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    low, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if math.isinf(bound):
+                return low
+            return low + (bound - low) * (rank - below) / max(count - below, 1e-12)
+        low, below = bound, count
+    return low
 
 
 def settings_for(base: VigilSettings, batch: int, tag: str) -> VigilSettings:
@@ -80,12 +121,17 @@ def vigil_worker(settings: VigilSettings, jpegs: list[bytes], batch: int) -> flo
     s = settings_for(settings, batch, "vigil")
     ensure_topics(kafka.admin(s), topic_specs(s.topics))
     produce_frames(s, [frame_event(f"cam{i % 4}", i // 4, j) for i, j in enumerate(jpegs)])
+    topic = Topic.FRAMES.name_in(s.topics)  # this run's own: its message count starts at 0
+    before = committed()
     worker = Worker(s, instance="bench")
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    while worker.committed_frames < len(jpegs) and thread.is_alive():
+    first: float | None = None  # the first frame consumed: the group join is excluded
+    while committed() - before < len(jpegs) and thread.is_alive():
+        if first is None and sample("vigil_worker_messages_total", topic=topic) > 0:
+            first = time.monotonic()
         time.sleep(0.005)
-    elapsed = time.monotonic() - (worker.first_message_at or 0.0)  # from the first frame
+    elapsed = time.monotonic() - (first or 0.0)
     worker.stop()
     thread.join(60)
     return len(jpegs) / elapsed
@@ -126,6 +172,7 @@ def latency(settings: VigilSettings, jpegs: list[bytes], batch: int, rate: float
     """Frames produced at ``rate``/s with capture time = now; capture -> detection read."""
     s = settings_for(settings, batch, "lat")
     ensure_topics(kafka.admin(s), topic_specs(s.topics))
+    before = dict(end_to_end_buckets())
     worker = Worker(s, instance="lat")
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -147,14 +194,16 @@ def latency(settings: VigilSettings, jpegs: list[bytes], batch: int, rate: float
     worker.stop()
     thread.join(60)
     collector.stop(settle_s=0.5)
-    lat = sorted(worker.latencies_ms)  # capture -> transaction committed, per frame
+    # capture -> transaction committed: this run's part of the worker's histogram
+    lat = [(bound, n - before.get(bound, 0.0)) for bound, n in end_to_end_buckets()]
 
     def pick(q: float) -> float | None:
-        return round(lat[min(len(lat) - 1, int(len(lat) * q))], 1) if lat else None
+        seconds = quantile(q, lat)
+        return None if seconds is None else round(1000 * seconds, 1)
 
     return {
         "rate_frames_per_s": round(rate, 1),
-        "frames": len(lat),
+        "frames": int(lat[-1][1]) if lat else 0,
         "p50_ms": pick(0.5),
         "p99_ms": pick(0.99),
     }

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from vigil import kafka
+from vigil.errors import VigilError
 from vigil.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def topic_ends(settings: CoreSettings, topic: str, timeout_s: float = 30.0) -> d
         probe.close()
 
 
-class ReadError(RuntimeError):
+class ReadError(VigilError, RuntimeError):
     """The broker reported an error while a topic was being read."""
 
 

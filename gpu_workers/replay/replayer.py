@@ -1,4 +1,5 @@
-"""``vigil replay``: the worker loop over a planned, bounded stretch of the frames topic.
+"""``vigil replay``: the worker's frame processing over a planned, bounded stretch of the
+frames topic.
 
 A replay assigns the planned partitions itself (no group rebalancing), in a fresh consumer
 group whose start offsets it commits first, so a rewind after an aborted transaction goes back
@@ -6,6 +7,9 @@ to the plan and production groups' offsets are never read or written. Each batch
 its detections and offsets in one transaction. Frames outside the capture-time range or the
 chosen cameras are consumed and skipped; the replay stops when every partition has reached its
 planned end, and runs as fast as the engine allows (no pacing).
+
+It composes the worker's parts: a :class:`Worker` whose frame processor is given the replay's
+admission policy and commit listener, run with a :class:`PlannedRange` around that processor.
 """
 
 from __future__ import annotations
@@ -22,18 +26,16 @@ from confluent_kafka import Message, TopicPartition
 from gpu_workers.replay.bounds import ReplayPlan
 from gpu_workers.replay.candidate import candidates_topics, slug
 from gpu_workers.settings import GpuWorkersSettings
+from gpu_workers.worker.frames import FrameProcessor, Offsets, Outputs
 from gpu_workers.worker.inference import Inference, Item
-from gpu_workers.worker.items import WorkItem
 from gpu_workers.worker.loop import Worker
 from schemas.types import DetectionEvent, FrameEvent
-from vigil.topics import Topic
+from vigil.runtime import ConsumerLoop, Processor
 
 
-def retarget(worker: Worker, settings: GpuWorkersSettings) -> None:
-    """Send a worker's detections and DLQ records to the candidates' topics."""
-    topics = candidates_topics(settings)
-    worker.det_topic = Topic.DETECTIONS.name_in(topics)
-    worker.dlq_topic = Topic.DLQ.name_in(topics)
+def candidate_outputs(settings: GpuWorkersSettings) -> Outputs:
+    """The candidates' detections and DLQ topics, where replays and shadows write."""
+    return Outputs.of(candidates_topics(settings))
 
 
 class TimedInference(Inference):
@@ -86,7 +88,62 @@ class ReplayResult:
         }
 
 
-class Replayer(Worker):
+class PlannedRange(Processor):
+    """The frame processor over planned partition ends: a record at or past its partition's
+    end is not the replay's (skipped, its partition held: the last poll may have fetched a
+    few); once every partition reached its end and nothing is queued, the loop is stopped."""
+
+    def __init__(
+        self,
+        frames: FrameProcessor,
+        loop: ConsumerLoop,
+        topic: str,
+        ends: dict[int, int],
+        done: dict[int, int],
+    ) -> None:
+        self.frames = frames
+        self.loop = loop
+        self.topic = topic
+        self.ends = ends
+        self.done = done  # partition -> committed offset (the replay's, kept by on_commit)
+        self.first_message_at: float | None = None  # monotonic; excludes planning and joining
+
+    def poll_limits(self) -> tuple[int, float]:
+        return self.frames.poll_limits()
+
+    def process(self, message: Message) -> None:
+        if self.first_message_at is None:
+            self.first_message_at = time.monotonic()
+        partition = int(message.partition() or 0)
+        if int(message.offset() or 0) >= self.ends.get(partition, 0):
+            self.loop.hold([TopicPartition(self.topic, partition)])
+            self.frames.skip(message)
+            return
+        self.frames.process(message)
+
+    def step(self) -> None:
+        self.frames.step()
+        if self.reached_end():
+            self.loop.stop()
+
+    def drain(self, deadline: float) -> None:
+        self.frames.drain(deadline)
+
+    def reached_end(self) -> bool:
+        """Every partition read up to its planned end (its position, which moves past
+        transaction markers, or its committed offset) and nothing left in the batcher."""
+        if self.frames.pending:
+            return False
+        if not self.ends:
+            return True
+        parts = [TopicPartition(self.topic, p) for p in self.ends]
+        positions = {tp.partition: tp.offset for tp in self.loop.consumer.position(parts)}
+        return all(
+            max(positions.get(p, -1), self.done.get(p, -1)) >= end for p, end in self.ends.items()
+        )
+
+
+class Replayer:
     def __init__(
         self,
         settings: GpuWorkersSettings,
@@ -102,33 +159,34 @@ class Replayer(Worker):
         self.skipped = 0
         self.admitted = 0
         model = slug(self.timed.model.replace("@", "-"))
-        group = group_id or f"{settings.replay.group_prefix}-{model}-{uuid.uuid4().hex[:8]}"
+        self.group_id = group_id or f"{settings.replay.group_prefix}-{model}-{uuid.uuid4().hex[:8]}"
         parts = "-".join(str(p.partition) for p in plan.partitions)
-        super().__init__(settings, inference=self.timed, instance=f"p{parts}", group_id=group)
-        retarget(self, settings)
+        self.worker = Worker(
+            settings,
+            inference=self.timed,
+            instance=f"p{parts}",
+            group_id=self.group_id,
+            outputs=candidate_outputs(settings),
+            admit=self.admit,
+            on_commit=self._committed,
+        )
         self.ends = {p.partition: p.end for p in plan.partitions if p.size > 0}
         self.done: dict[int, int] = {p.partition: p.start for p in plan.partitions}
+        self.range = PlannedRange(
+            self.worker.frames, self.worker.loop, self.worker.frames_topic, self.ends, self.done
+        )
         self.started_at = time.monotonic()
         self.finished_at: float | None = None
         self.last_commit_at: float | None = None
         self.finished = threading.Event()
 
-    def start_consuming(self) -> None:
+    def _start(self) -> None:
         """Commit the plan's start offsets to the fresh group, then assign from them."""
         start = self.plan.assignment()
         if start:
-            self.consumer.commit(offsets=start, asynchronous=False)
-        self.consumer.assign(start)
+            self.worker.consumer.commit(offsets=start, asynchronous=False)
+        self.worker.loop.assign(start)
         self.started_at = time.monotonic()
-
-    def _accept(self, message: Message) -> WorkItem:
-        """Records at or past a partition's planned end are not the replay's: skipped, and
-        the partition paused (the last consume may have fetched a few)."""
-        partition = int(message.partition() or 0)
-        if int(message.offset() or 0) >= self.ends.get(partition, 0):
-            self.consumer.pause([TopicPartition(self.frames_topic, partition)])
-            return WorkItem(message, skipped=True)
-        return super()._accept(message)
 
     def admit(self, event: FrameEvent) -> bool:
         capture = int(event.get("capture_ts_ms") or 0)
@@ -141,32 +199,10 @@ class Replayer(Worker):
             self.skipped += 1
         return ok
 
-    def _poll_once(self) -> None:
-        super()._poll_once()
-        if self._reached_end():
-            self.stop()
-
-    def _reached_end(self) -> bool:
-        """Every partition read up to its planned end (its position, which moves past
-        transaction markers, or its committed offset) and nothing left in the batcher."""
-        if len(self.batcher):
-            return False
-        if not self.ends:
-            return True
-        parts = [TopicPartition(self.frames_topic, p) for p in self.ends]
-        positions = {tp.partition: tp.offset for tp in self.consumer.position(parts)}
-        return all(
-            max(positions.get(p, -1), self.done.get(p, -1)) >= end for p, end in self.ends.items()
-        )
-
-    def _commit_open(self) -> bool:
-        offsets = dict(self._txn.offsets) if self._txn is not None else {}
-        ok = super()._commit_open()
-        if ok and offsets:
-            self.last_commit_at = time.monotonic()
-            for (_topic, partition), offset in offsets.items():
-                self.done[partition] = max(self.done.get(partition, 0), offset)
-        return ok
+    def _committed(self, offsets: Offsets) -> None:
+        self.last_commit_at = time.monotonic()
+        for (_topic, partition), offset in offsets.items():
+            self.done[partition] = max(self.done.get(partition, 0), offset)
 
     @property
     def progress(self) -> int:
@@ -178,10 +214,13 @@ class Replayer(Worker):
 
     def run(self) -> None:
         try:
-            super().run()
+            self.worker.serve(self.range, self._start)
         finally:
             self.finished_at = time.monotonic()
             self.finished.set()
+
+    def stop(self) -> None:
+        self.worker.stop()
 
     def result(self) -> ReplayResult:
         """Elapsed from the first frame read to the last commit (model loading, planning and
@@ -190,11 +229,11 @@ class Replayer(Worker):
         return ReplayResult(
             model=self.timed.model,
             group_id=self.group_id,
-            output_topic=self.det_topic,
+            output_topic=self.worker.det_topic,
             planned=self.plan.total,
-            consumed=self.committed_frames,
+            consumed=self.worker.committed_frames,
             replayed=self.timed.frames,
             skipped=self.skipped,
-            elapsed_s=end - (self.first_message_at or self.started_at),
+            elapsed_s=end - (self.range.first_message_at or self.started_at),
             infer_s=self.timed.seconds,
         )

@@ -8,7 +8,7 @@ candidate's name and version like any worker output."""
 from __future__ import annotations
 
 from gpu_workers.replay.candidate import EngineKind, candidate_settings, slug
-from gpu_workers.replay.replayer import retarget
+from gpu_workers.replay.replayer import candidate_outputs
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.inference import Inference
 from gpu_workers.worker.loop import Worker
@@ -25,12 +25,11 @@ def shadow_worker(
     inference = Inference(cand)
     ident = inference.detector.identity
     group = f"{settings.replay.shadow_group_prefix}-{slug(f'{ident.name}-{ident.event_version}')}"
-    worker = Worker(
+    return Worker(
         cand,
         inference=inference,
         instance=instance,
         group_id=group,
         consumer_options={"auto.offset.reset": "latest"},
+        outputs=candidate_outputs(settings),
     )
-    retarget(worker, settings)
-    return worker

@@ -1,14 +1,14 @@
-"""The worker's Prometheus metrics (module level, one registry per process)."""
+"""The worker's Prometheus metrics (module level, one registry per process). The consumer
+runtime keeps ``CONSUMER`` (messages, lag, paused partitions, rebalances) under the worker's
+names."""
 
 from __future__ import annotations
 
-import logging
 import time
 
-from confluent_kafka import Consumer, KafkaException
 from prometheus_client import Counter, Gauge, Histogram
 
-log = logging.getLogger(__name__)
+from vigil.runtime import ConsumerMetrics
 
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -26,20 +26,19 @@ END_TO_END = Histogram(
     buckets=(*_LATENCY, 30.0, 60.0),
 )
 DLQ = Counter("vigil_worker_dlq_total", "Frames sent to the DLQ", ["reason"])
-PAUSED = Gauge("vigil_worker_paused_partitions", "Partitions paused by backpressure")
-LAG = Gauge("vigil_worker_consumer_lag", "High watermark minus position", ["partition"])
 TRANSACTIONS = Counter("vigil_worker_transactions_total", "Transactions", ["outcome"])
-REBALANCES = Counter("vigil_worker_rebalances_total", "Partition changes", ["kind"])
+# vigil_worker_messages_total, _consumer_lag, _paused_partitions, _rebalances_total
+CONSUMER = ConsumerMetrics.named("vigil_worker")
 
 
 class Progress:
-    """Every 2 s at most: frames committed per second, and each assigned partition's lag."""
+    """Frames committed per second, every 2 s at most."""
 
     def __init__(self) -> None:
         self._mark = (time.monotonic(), 0)
         self._at = 0.0
 
-    def report(self, consumer: Consumer, committed_frames: int) -> None:
+    def report(self, committed_frames: int) -> None:
         now = time.monotonic()
         if now - self._at < 2.0:
             return
@@ -47,11 +46,3 @@ class Progress:
         mark_t, mark_n = self._mark
         FRAMES_PER_S.set((committed_frames - mark_n) / max(1e-6, now - mark_t))
         self._mark = (now, committed_frames)
-        try:
-            assigned = consumer.assignment()
-            for tp in consumer.position(assigned) if assigned else []:
-                _low, high = consumer.get_watermark_offsets(tp, cached=True) or (-1, -1)
-                if high >= 0 and tp.offset >= 0:
-                    LAG.labels(str(tp.partition)).set(high - tp.offset)
-        except KafkaException as exc:
-            log.debug("lag metric: %s", exc)

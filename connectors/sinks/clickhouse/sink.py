@@ -1,12 +1,14 @@
-"""The consumer loop of ``vigil sink clickhouse``: resume from what ClickHouse holds, batch,
-insert, and only then commit offsets to Kafka.
+"""What ``vigil sink clickhouse`` does, as a processor of the consumer runtime
+(``vigil.runtime``, which owns polling, pause/resume and shutdown): resume from what
+ClickHouse holds, batch, insert, and only then commit offsets to Kafka.
 
 - On assignment each partition starts at max(committed offset, the lowest next offset among
   the tables its topic feeds); the writer then skips rows a table already holds.
 - Malformed events go to the DLQ with the reason; their offsets count as done.
-- When ClickHouse fails or is slow, every assigned partition is paused (the consumer keeps
-  polling, so it stays in its group), the batch is retried with exponential backoff, and the
-  partitions resume after the first successful write. Memory is bounded by the batch.
+- When ClickHouse fails or is slow, the sink raises :class:`Backpressure`: every assigned
+  partition is paused (the consumer keeps polling, so it stays in its group), the batch is
+  retried with exponential backoff, and the partitions resume after the first successful
+  write. Memory is bounded by the batch.
 - On revocation the batch is flushed once; if that fails, the revoked partitions' part of it
   is dropped uncommitted and their new owner resumes from ClickHouse. On loss: dropped.
 """
@@ -40,6 +42,7 @@ from schemas.serde import AvroSerde, SerdeError
 from vigil import kafka
 from vigil.clickhouse import ClickHouseClient
 from vigil.dlq import dead_letter
+from vigil.runtime import Backpressure, ConsumerLoop, ConsumerMetrics, Processor
 from vigil.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -48,9 +51,9 @@ COMPONENT = "clickhouse-sink"
 HEALTHY = Gauge(
     "vigil_sink_clickhouse_healthy", "1 while ClickHouse takes writes, 0 while retrying"
 )
-PAUSED = Gauge("vigil_sink_clickhouse_paused_partitions", "Partitions paused for backpressure")
 BUFFERED = Gauge("vigil_sink_clickhouse_buffered_rows", "Rows waiting in the current batch")
-MESSAGES = Counter("vigil_sink_clickhouse_messages_total", "Messages consumed", ["topic"])
+# vigil_sink_clickhouse_messages_total, _consumer_lag, _paused_partitions, _rebalances_total
+CONSUMER = ConsumerMetrics.named("vigil_sink_clickhouse")
 DEAD_LETTERS = Counter("vigil_sink_clickhouse_dlq_total", "Messages sent to the DLQ", ["topic"])
 RETRIES = Counter("vigil_sink_clickhouse_retries_total", "Batch writes retried after a failure")
 COMMITS = Counter("vigil_sink_clickhouse_commits_total", "Offset commits after a written batch")
@@ -64,7 +67,7 @@ class SinkStats:
     batches: int
 
 
-class ClickHouseSink:
+class ClickHouseSink(Processor):
     """One sink process: a consumer in ``group_id`` over the detections, alerts and drift
     topics (those that exist), writing to ``client``."""
 
@@ -94,12 +97,10 @@ class ClickHouseSink:
         self.retention = Retention(conf.personal_ttl_hours, conf.aggregate_ttl_days)
         self._retry = (conf.retry_initial_s, conf.retry_max_s)
         self._shutdown_s = conf.shutdown_timeout_s
-        self._consumer: Consumer | None = None
+        self._loop: ConsumerLoop | None = None
         self._producer: Producer | None = None
-        self._assigned: set[tuple[str, int]] = set()
         self._starts: dict[tuple[str, int], int] = {}  # where each partition resumed
-        self._paused = False
-        self._retry_at: float | None = None
+        self._retrying = False  # a write failed: the loop holds intake until the retry works
         self._backoff = self._retry[0]
         self._messages = self._rows = self._dlq = self._batches = 0
         self._dlq_failures: list[str] = []
@@ -112,17 +113,17 @@ class ClickHouseSink:
     @property
     def idle(self) -> bool:
         """Nothing buffered and no retry pending."""
-        return not self.writer.items and self._retry_at is None
+        return not self.writer.items and not self._retrying
 
     def positions(self) -> dict[tuple[str, int], int]:
         """The next offset to read per assigned partition (call from the loop's thread); a
         partition nothing was read from yet is where it resumed (librdkafka knows no position)."""
-        if self._consumer is None or not self._assigned:
+        if self._loop is None or not self._loop.assignment:
             return {}
-        parts = [TopicPartition(t, p) for t, p in sorted(self._assigned)]
+        parts = sorted(self._loop.assignment, key=lambda tp: (tp.topic, tp.partition))
         return {
             (tp.topic, tp.partition): max(tp.offset, self._starts.get((tp.topic, tp.partition), -1))
-            for tp in self._consumer.position(parts)
+            for tp in self._loop.consumer.position(parts)
         }
 
     # -- start-up ---------------------------------------------------------------------------
@@ -140,8 +141,9 @@ class ClickHouseSink:
         existing = consumer.list_topics(timeout=10).topics
         return [name for name in self.kinds if name in existing]
 
-    # -- rebalance callbacks ----------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    # -- rebalance hooks -----------------------------------------------------------------------
+    def on_assign(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Start each partition at max(committed offset, what ClickHouse holds)."""
         keys = [(tp.topic, tp.partition) for tp in partitions]
         starts: dict[tuple[str, int], int] = {}
         try:
@@ -152,7 +154,8 @@ class ClickHouseSink:
         committed: dict[tuple[str, int], int] = {}
         try:
             committed = {
-                (tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, 30)
+                (tp.topic, tp.partition): tp.offset
+                for tp in self._running().consumer.committed(partitions, 30)
             }
         except KafkaException as exc:  # librdkafka falls back to the committed offsets itself
             log.warning("cannot read committed offsets (%r)", exc)
@@ -162,14 +165,10 @@ class ClickHouseSink:
             start = max(done if done >= 0 else -1, starts.get(key, -1))
             self._starts[key] = start
             assign.append(TopicPartition(key[0], key[1], start if start > 0 else OFFSET_INVALID))
-        log.info("assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in assign])
-        consumer.incremental_assign(assign)
-        self._assigned.update(keys)
-        if self._paused:
-            consumer.pause(assign)
-            PAUSED.set(len(self._assigned))
+        log.info("resuming at %s", [(tp.topic, tp.partition, tp.offset) for tp in assign])
+        return assign
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_revoke(self, partitions: list[TopicPartition]) -> None:
         keys = {(tp.topic, tp.partition) for tp in partitions}
         if any((m.topic, m.partition) in keys for m in self.writer.items):
             try:
@@ -178,21 +177,19 @@ class ClickHouseSink:
                 log.warning("revoked with an unwritten batch (%s); its owner re-reads it", exc)
         self._drop(keys)
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
         self._drop({(tp.topic, tp.partition) for tp in partitions})
 
     def _drop(self, keys: set[tuple[str, int]]) -> None:
         self.writer.discard(lambda m: (m.topic, m.partition) in keys, lambda m: m.row_count)
         self.writer.forget(keys)
-        self._assigned -= keys
         for key in keys:
             self._starts.pop(key, None)
 
     # -- one message ------------------------------------------------------------------------
-    def _accept(self, msg: Message) -> None:
+    def process(self, msg: Message) -> None:
         topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
         src = (topic, partition, offset)
-        MESSAGES.labels(topic).inc()
         self._messages += 1
         try:
             record = self.serdes[topic].decode(msg)
@@ -227,93 +224,53 @@ class ClickHouseSink:
         self._commit(batch)
 
     def _commit(self, batch: list[Mapped]) -> None:
-        if self._consumer is None:
+        if self._loop is None:
             return
         ends: dict[tuple[str, int], int] = {}
         for m in batch:
             ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset)
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in ends.items()]
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            self._loop.consumer.commit(offsets=offsets, asynchronous=False)
             COMMITS.inc()
         except Exception as exc:  # ClickHouse holds the truth; the next owner resumes from it
             log.warning("offset commit failed (%r); resume will use ClickHouse", exc)
 
-    def _try_flush(self) -> None:
+    def _running(self) -> ConsumerLoop:
+        if self._loop is None:
+            raise RuntimeError("sink is not running")
+        return self._loop
+
+    # -- the runtime's hooks ----------------------------------------------------------------
+    def poll_limits(self) -> tuple[int, float]:
+        # Paused partitions deliver nothing (a few prefetched records at most, which are kept),
+        # so the batch stays bounded while polling keeps the consumer in its group.
+        return max(1, min(1000, self.writer.policy.max_rows - self.writer.rows)), 0.1
+
+    def step(self) -> None:
+        """Flush when due, or retry the failed write (the loop calls this once the backoff
+        has passed); a failure raises :class:`Backpressure` with the next backoff."""
+        if not (self._retrying or self.writer.due()):
+            return
         try:
             self._flush()
         except SinkBackpressureError as exc:
-            self._backpressure(exc)
-            return
-        if self._paused:
-            self._resume()
+            HEALTHY.set(0)
+            RETRIES.inc()
+            log.warning("ClickHouse write failed, retrying in %.1fs: %s", self._backoff, exc)
+            retry_after = max(self._backoff, exc.retry_after)
+            self._backoff = min(self._backoff * 2, self._retry[1])
+            self._retrying = True
+            raise Backpressure(str(exc), retry_after) from exc
+        if self._retrying:
+            self._retrying = False
+            self._backoff = self._retry[0]
+            log.info("ClickHouse takes writes again; partitions resumed")
         HEALTHY.set(1)
 
-    def _backpressure(self, exc: SinkBackpressureError) -> None:
-        HEALTHY.set(0)
-        RETRIES.inc()
-        log.warning("ClickHouse write failed, retrying in %.1fs: %s", self._backoff, exc)
-        self._retry_at = time.monotonic() + max(self._backoff, exc.retry_after)
-        self._backoff = min(self._backoff * 2, self._retry[1])
-        if not self._paused and self._consumer is not None:
-            self._consumer.pause([TopicPartition(t, p) for t, p in self._assigned])
-            self._paused = True
-            PAUSED.set(len(self._assigned))
-
-    def _resume(self) -> None:
-        if self._consumer is not None:
-            self._consumer.resume([TopicPartition(t, p) for t, p in self._assigned])
-        self._paused = False
-        self._retry_at = None
-        self._backoff = self._retry[0]
-        PAUSED.set(0)
-        log.info("ClickHouse takes writes again; partitions resumed")
-
-    # -- the loop ---------------------------------------------------------------------------
-    def run(self, stop: threading.Event, *, idle: Callable[[], None] | None = None) -> SinkStats:
-        """Consume until ``stop`` is set; then flush what is buffered (bounded) and leave."""
-        conf = self.settings.clickhouse_sink
-        self._consumer = kafka.consumer(
-            self.settings, conf.group_id, **{"session.timeout.ms": conf.session_timeout_ms}
-        )
-        self._producer = kafka.producer(self.settings, on_delivery=self._dlq_delivered)
-        consumer = self._consumer
-        try:
-            topics = self._present_topics(consumer)
-            if not topics:
-                raise RuntimeError(f"none of the sink's topics exist: {sorted(self.kinds)}")
-            consumer.subscribe(
-                topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-            )
-            HEALTHY.set(1)
-            while not stop.is_set():
-                self._step(consumer)
-                if idle is not None:
-                    idle()
-            self._final_flush(consumer)
-        finally:
-            consumer.close()
-            self._producer.flush(10)
-        return self.stats
-
-    def _step(self, consumer: Consumer) -> None:
-        if self._retry_at is not None:
-            if time.monotonic() >= self._retry_at:
-                self._try_flush()
-        elif self.writer.due():
-            self._try_flush()
-        # Paused partitions deliver nothing (a few prefetched records at most, which are kept),
-        # so the batch stays bounded while polling keeps the consumer in its group.
-        room = max(1, min(1000, self.writer.policy.max_rows - self.writer.rows))
-        for msg in consumer.consume(num_messages=room, timeout=0.1):
-            err = msg.error()
-            if err is None:
-                self._accept(msg)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", err)
-
-    def _final_flush(self, consumer: Consumer) -> None:
-        deadline = time.monotonic() + self._shutdown_s
+    def drain(self, deadline: float) -> None:
+        """Flush what is buffered, retrying until ``deadline``; what is left stays uncommitted
+        and the next start re-reads it."""
         while self.writer.items and time.monotonic() < deadline:
             try:
                 self._flush()
@@ -325,3 +282,24 @@ class ClickHouseSink:
                 "left %d unwritten messages uncommitted; the next start re-reads them",
                 len(self.writer.items),
             )
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, stop: threading.Event, *, idle: Callable[[], None] | None = None) -> SinkStats:
+        """Consume until ``stop`` is set; then flush what is buffered (bounded) and leave."""
+        conf = self.settings.clickhouse_sink
+        consumer = kafka.consumer(
+            self.settings, conf.group_id, **{"session.timeout.ms": conf.session_timeout_ms}
+        )
+        self._producer = kafka.producer(self.settings, on_delivery=self._dlq_delivered)
+        self._loop = ConsumerLoop(consumer, CONSUMER, stop=stop, drain_timeout_s=self._shutdown_s)
+        try:
+            topics = self._present_topics(consumer)
+            if not topics:
+                raise RuntimeError(f"none of the sink's topics exist: {sorted(self.kinds)}")
+            self._loop.subscribe(topics)
+            HEALTHY.set(1)
+            self._loop.run(self, after_poll=idle)
+        finally:
+            self._loop.close()
+            self._producer.flush(10)
+        return self.stats

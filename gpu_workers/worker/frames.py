@@ -1,0 +1,305 @@
+"""What the worker does with frames, as a processor of the consumer runtime (``vigil.runtime``):
+decode and check each frame, batch, infer, and write each batch's detections, DLQ records and
+consumed offsets into a transaction.
+
+A transaction commits as soon as nothing else is queued (low latency when idle) or when it is
+``worker.commit_interval_ms`` old (amortised under load). When partitions are revoked the open
+transaction is committed first (the partitions are still ours inside the hook), then the
+revoked partitions' queued frames are dropped: their offsets stay uncommitted and the new owner
+processes them. When partitions are lost the open transaction is aborted (its offsets can no
+longer be committed) and the worker rewinds. An error that requires abort aborts and rewinds
+every partition to its committed offset; a fatal one (fenced by a newer instance) ends the
+worker. Holding ``worker.max_pending_frames`` frames raises :class:`Backpressure` until half
+are done: the loop pauses intake and keeps polling, so the group never evicts the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import cast
+
+from confluent_kafka import KafkaException, Message, Producer, TopicPartition
+
+from gpu_workers.settings import GpuWorkersSettings
+from gpu_workers.worker import intake
+from gpu_workers.worker.batcher import Batcher
+from gpu_workers.worker.inference import Inference, Item
+from gpu_workers.worker.intake import Limits, Rejected
+from gpu_workers.worker.isolate import describe
+from gpu_workers.worker.items import Txn, WorkItem, decode_item, infer_isolated, wait_decodes
+from gpu_workers.worker.metrics import (
+    BATCH_SIZE,
+    DLQ,
+    END_TO_END,
+    FRAMES,
+    STAGE_SECONDS,
+    Progress,
+)
+from gpu_workers.worker.transactions import Transactions, must_raise
+from schemas.contracts import serde_for
+from schemas.serde import SerdeError
+from schemas.types import DetectionEvent, FrameEvent
+from vigil import kafka
+from vigil.blobs import BlobResolver
+from vigil.dlq import dead_letter
+from vigil.framecheck import FieldError, check_event
+from vigil.runtime import Backpressure, ConsumerLoop, Processor
+from vigil.settings import TopicSettings
+from vigil.topics import Topic
+
+log = logging.getLogger("vigil.worker")
+COMPONENT = "worker"
+Admit = Callable[[FrameEvent], bool]
+Offsets = dict[tuple[str, int], int]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where detections and dead letters go (production's topics, or the candidates')."""
+
+    detections: str
+    dlq: str
+
+    @classmethod
+    def of(cls, topics: TopicSettings) -> Outputs:
+        return cls(Topic.DETECTIONS.name_in(topics), Topic.DLQ.name_in(topics))
+
+
+def admit_all(_event: FrameEvent) -> bool:
+    return True
+
+
+class FrameProcessor(Processor):
+    """``admit`` decides which decoded frames are inferred (the others are consumed and
+    committed unprocessed: a replay's time range and cameras); ``on_commit`` hears the offsets
+    of every committed transaction."""
+
+    def __init__(
+        self,
+        settings: GpuWorkersSettings,
+        inference: Inference,
+        producer: Producer,
+        loop: ConsumerLoop,
+        outputs: Outputs,
+        *,
+        admit: Admit = admit_all,
+        on_commit: Callable[[Offsets], None] | None = None,
+    ) -> None:
+        cfg = settings.worker
+        self.settings = settings
+        self.inference = inference
+        self.loop = loop
+        self.outputs = outputs
+        self.admit = admit
+        self.on_commit = on_commit
+        self.frames_serde = serde_for(settings, Topic.FRAMES)
+        self.det_serde = serde_for(settings, Topic.DETECTIONS)
+        self.resolver = BlobResolver.from_settings(settings)
+        self.limits = Limits(cfg.max_image_bytes, cfg.max_pixels)
+        self.batcher: Batcher[WorkItem] = Batcher(inference.max_batch, cfg.max_wait_ms / 1000.0)
+        self.pool = ThreadPoolExecutor(cfg.decode_threads, thread_name_prefix="decode")
+        self.txns = Transactions(producer, cfg.commit_interval_ms / 1000.0)
+        self.committed_frames = 0
+        self.aborted = 0
+        self.revoked = 0  # partitions taken away (or lost) since start
+        self.max_queued = 0
+        self.rates = Progress()
+        self._congested = False
+
+    # -- the runtime's hooks ------------------------------------------------------------------
+
+    def poll_limits(self) -> tuple[int, float]:
+        # consume() returns early only with a full count: never wait longer than a batch may
+        now = time.monotonic()
+        wait = self.batcher.wait_s(now) if len(self.batcher) else self.batcher.max_wait_s
+        return 4 * self.batcher.max_batch, self.txns.wait_s(now, wait)
+
+    def process(self, message: Message) -> None:
+        self.batcher.add(self.accept(message), time.monotonic())
+
+    def skip(self, message: Message) -> None:
+        """Consume ``message`` without inferring it: its offset commits with the next batch."""
+        self.batcher.add(WorkItem(message, skipped=True), time.monotonic())
+
+    def step(self) -> None:
+        """One batch per poll at most (the group sees us often), or a commit when due; then
+        backpressure while ``max_pending_frames`` are held, until half of them are done."""
+        if self.batcher.ready(time.monotonic()):
+            self._process(self.batcher.take())
+        elif self.txns.due(len(self.batcher)):
+            self.commit_open()
+        self.rates.report(self.committed_frames)
+        limit = self.settings.worker.max_pending_frames
+        queued = len(self.batcher)
+        self.max_queued = max(self.max_queued, queued)
+        if queued >= limit:
+            self._congested = True
+        elif queued <= limit // 2:
+            self._congested = False
+        if self._congested:
+            raise Backpressure(f"{queued} frames held", 0.0)
+
+    def drain(self, deadline: float) -> None:
+        """Finish and commit what is queued: SIGTERM loses nothing (within the deadline)."""
+        while len(self.batcher) and time.monotonic() < deadline:
+            self._process(self.batcher.take())
+        self.commit_open()
+
+    def on_revoke(self, partitions: list[TopicPartition]) -> None:
+        """Commit while the partitions are still ours, then drop the revoked partitions'
+        queued frames; their offsets stay uncommitted for the new owner."""
+        self.revoked += len(partitions)
+        self.commit_open()
+        gone = {(p.topic, p.partition) for p in partitions}
+        dropped = self._drop(lambda item: item.key in gone)
+        log.info("revoked %s (%d queued frames left)", sorted(p for _, p in gone), dropped)
+
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
+        self.revoked += len(partitions)
+        if self.txns.open is not None:  # its offsets cannot be committed any more: abort only
+            self.txns.abort()
+            self._rewind()
+        gone = {(p.topic, p.partition) for p in partitions}
+        dropped = self._drop(lambda item: item.key in gone)
+        log.warning("lost %s (%d queued frames dropped)", sorted(p for _, p in gone), dropped)
+
+    @property
+    def pending(self) -> int:
+        """Frames consumed and not yet in a transaction."""
+        return len(self.batcher)
+
+    def close(self) -> None:
+        """Only on an error path (a clean stop commits first): abort what is open; stop the
+        decode pool."""
+        if self.txns.open is not None:
+            try:
+                self.txns.abort()
+            except KafkaException as exc:
+                log.warning("abort on close: %s", exc)
+                self.txns.open = None
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- one frame ----------------------------------------------------------------------------
+
+    def accept(self, message: Message) -> WorkItem:
+        """Decode the event, resolve the image, check its header; queue its decode."""
+        try:
+            event = self.frames_serde.decode(message)
+        except SerdeError as exc:
+            return WorkItem(message, error=Rejected("avro_undecodable", str(exc)))
+        try:
+            return self._admit_checked(message, cast(FrameEvent, event))
+        except Exception as exc:  # whatever this record does, it goes to the DLQ alone
+            return WorkItem(message, error=Rejected("invalid_frame", describe(exc)))
+
+    def _admit_checked(self, message: Message, event: FrameEvent) -> WorkItem:
+        if not self.admit(event):
+            return WorkItem(message, skipped=True)
+        try:
+            check_event(event)
+        except FieldError as exc:
+            return WorkItem(message, error=Rejected(exc.reason, exc.detail))
+        try:
+            data = self.resolver.resolve(event)
+        except (OSError, ValueError) as exc:
+            return WorkItem(message, error=Rejected("claim_check_unresolvable", str(exc)))
+        try:
+            header = intake.check(event, data, self.limits)
+        except Rejected as exc:
+            return WorkItem(message, error=exc)
+        scale = (
+            intake.reduction_for(header, self.inference.model_size)
+            if self.settings.worker.scaled_decode
+            else 1
+        )
+        return WorkItem(message, future=self.pool.submit(decode_item, event, data, header, scale))
+
+    # -- batches into transactions ------------------------------------------------------------
+
+    def _process(self, items: list[WorkItem]) -> None:
+        """Infer one batch and write its detections, DLQ records and offsets into the open
+        transaction (begun if none); commit when due."""
+        t0 = time.perf_counter()
+        ready, dead = wait_decodes(items)
+        STAGE_SECONDS.labels("decode").observe(time.perf_counter() - t0)
+        BATCH_SIZE.observe(len(ready))
+        encoded, failed = infer_isolated(self._infer, ready)
+        dead.extend(failed)
+        events = [ev for ev, _ in encoded]
+        try:
+            txn = self.txns.begin()
+            for ev, value in encoded:
+                kafka.produce(
+                    self.txns.producer, self.outputs.detections, value, key=ev["camera_id"]
+                )
+            for item, err in dead:
+                dead_letter(self.txns.producer, self.outputs.dlq, item.message, err, COMPONENT)
+        except (KafkaException, BufferError) as exc:
+            self._abort(exc)
+            return
+        for item in items:
+            txn.offsets[item.key] = max(
+                txn.offsets.get(item.key, -1), int(item.message.offset() or 0) + 1
+            )
+        txn.frames += len(items)
+        txn.captures.extend(int(ev["capture_ts_ms"]) for ev in events)
+        txn.reasons.extend(err.reason for _, err in dead)
+        if self.txns.due(len(self.batcher)):
+            self.commit_open()
+
+    def _infer(self, batch: Sequence[Item]) -> list[tuple[DetectionEvent, bytes]]:
+        """Detections of ``batch``, serialized: whatever raises here is isolated to its frame."""
+        topic = self.outputs.detections
+        return [(ev, self.det_serde.serialize(ev, topic=topic)) for ev in self.inference.run(batch)]
+
+    def commit_open(self) -> bool:
+        """Commit the open transaction; on an abortable error abort and rewind. Returns whether
+        the work is committed (True when nothing was open)."""
+        t0 = time.perf_counter()
+        try:
+            txn = self.txns.commit(self.loop.consumer.consumer_group_metadata())
+        except (KafkaException, BufferError) as exc:
+            self._abort(exc)
+            return False
+        if txn is not None:
+            STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t0)
+            self._committed(txn)
+        return True
+
+    def _committed(self, txn: Txn) -> None:
+        done_ms = time.time_ns() // 1_000_000
+        for capture in txn.captures:
+            END_TO_END.observe(max(0, done_ms - capture) / 1000.0)
+        FRAMES.labels("detected").inc(len(txn.captures))
+        FRAMES.labels("dlq").inc(len(txn.reasons))
+        for reason in txn.reasons:
+            DLQ.labels(reason).inc()
+        self.committed_frames += txn.frames
+        if self.on_commit is not None and txn.offsets:
+            self.on_commit(dict(txn.offsets))
+
+    def _abort(self, exc: BaseException) -> None:
+        """Abortable: abort, forget the queue, rewind to the committed offsets. Fatal (fenced
+        by a newer instance with our transactional.id): re-raise, the worker stops."""
+        if must_raise(exc):
+            raise exc
+        log.warning("transaction aborted (%s); rewinding to the committed offsets", exc)
+        self.txns.abort()
+        self.aborted += 1
+        self._rewind()
+
+    def _rewind(self) -> None:
+        """After an abort: forget every queued frame and re-read from the committed offsets."""
+        self._drop(lambda _item: True)
+        self.loop.rewind()
+
+    def _drop(self, predicate: Callable[[WorkItem], bool]) -> int:
+        dropped = self.batcher.drop(predicate)
+        for work in dropped:
+            if work.future is not None:
+                work.future.cancel()
+        return len(dropped)
