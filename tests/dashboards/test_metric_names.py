@@ -17,10 +17,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.connectors.helpers import bikes_mp4, write_cameras
+from tests.connectors.helpers import write_cameras
 from tests.gpu_workers.conftest import zoo_cache
-from tests.streams.alerting.helpers import VIGIL, env_for, prepare_topics
-from vigil.testing import free_port
+from tests.streams.alerting.helpers import VIGIL
+from vigil.testing import bikes_mp4, free_port, process_env, provision
 from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]
@@ -73,7 +73,7 @@ def components(
     settings: VigilSettings, zoo_cache: Path, tmp_path: Path
 ) -> Iterator[dict[str, int]]:
     """api, ingest, worker, ClickHouse sink, alerts and drift: the long-running commands."""
-    prepare_topics(settings)
+    provision(settings)
     cameras = tmp_path / "cameras.yaml"
     write_cameras(cameras, [{"id": "bikes", "path": str(bikes_mp4()), "fps": 5, "loop": True}])
     rules = tmp_path / "rules.yaml"
@@ -94,7 +94,7 @@ def components(
             log = (tmp_path / f"{name}.log").open("wb")
             procs[name] = subprocess.Popen(
                 [VIGIL, *args],
-                env=env_for(
+                env=process_env(
                     settings.model_copy(update={"data_dir": tmp_path / name}),
                     VIGIL_CACHE_DIR=str(zoo_cache),
                     VIGIL_METRICS_PORT=str(ports[name]),

@@ -23,11 +23,9 @@ from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from gpu_workers.worker.loop import Worker
 from tests.evaluation.candidates import ZOO, input_size_candidate, threshold_candidate
-from tests.gpu_workers.replay.support import now_ms, produce_timed
-from tests.gpu_workers.worker.helpers import bikes_jpegs, provision
 from vigil.clickhouse import connect
 from vigil.stack import KafkaBroker
-from vigil.testing import user_cache_dir
+from vigil.testing import bikes_jpegs, now_ms, produce_timed, provision, user_cache_dir
 from vigil.topics import Topic
 from vigil_app.cli import app
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings, candidates_settings

@@ -16,10 +16,9 @@ import uvicorn
 from pydantic import SecretStr
 
 from schemas.contracts import serde_for
-from tests import samples
-from tests.gpu_workers.media import still
 from vigil import kafka
-from vigil.testing import free_port
+from vigil.testing import free_port, samples
+from vigil.testing.media import still
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.api import create_app
 from vigil_app.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings

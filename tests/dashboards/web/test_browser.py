@@ -16,7 +16,6 @@ from typing import Any
 import cv2
 import pytest
 
-from tests import samples
 from tests.conftest import IN_CI
 from tests.dashboards.web.helpers import (
     POI_KEY,
@@ -28,7 +27,8 @@ from tests.dashboards.web.helpers import (
     serve,
 )
 from tests.gpu_workers.conftest import zoo_cache
-from tests.gpu_workers.media import frames
+from vigil.testing import samples
+from vigil.testing.media import frames
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

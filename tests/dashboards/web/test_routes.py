@@ -26,7 +26,7 @@ from tests.dashboards.web.helpers import (
     dashboard_settings,
     seed,
 )
-from tests.streams.alerting.helpers import read_topic
+from vigil.testing import read_topic
 from vigil.topics import Topic
 from vigil_app.api import create_app
 from vigil_app.settings import VigilSettings

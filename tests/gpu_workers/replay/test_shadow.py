@@ -10,13 +10,8 @@ from pathlib import Path
 from gpu_workers.replay.candidate import candidates_topics, ensure_candidate_topics
 from gpu_workers.replay.shadow import shadow_worker
 from tests.gpu_workers.replay.support import committed, read_all
-from tests.gpu_workers.worker.helpers import (
-    bikes_jpegs,
-    frame_event,
-    produce_frames,
-    provision,
-    tiny_detector,
-)
+from tests.gpu_workers.worker.helpers import tiny_detector
+from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

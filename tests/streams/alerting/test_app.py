@@ -9,16 +9,10 @@ from pathlib import Path
 import pytest
 
 from streams.alerting.app import app_id
-from tests.streams.alerting.helpers import (
-    AlertsProcess,
-    prepare_topics,
-    publish_detections,
-    read_topic,
-    wait_committed,
-    wait_members,
-)
+from tests.streams.alerting.helpers import wait_members
 from tests.streams.alerting.synth import event, person
 from tests.streams.alerting.webhook_server import Endpoint
+from vigil.testing import AlertsProcess, provision, publish_detections, read_topic, wait_committed
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -37,7 +31,7 @@ destinations:
 def test_one_alert_per_incident_and_restart_mid_incident(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     hook = Endpoint("ok")
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.replace("URL", hook.url))
@@ -86,7 +80,7 @@ def test_rebalance_and_failover_keep_one_alert_per_incident(
 ) -> None:
     """Two workers share the cameras, then one is killed and the other takes over everything:
     each camera's incident is notified once, whichever worker held it."""
-    prepare_topics(settings)
+    provision(settings)
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         RULES.replace("quiet_s: 5", "quiet_s: 60").replace("URL", "http://127.0.0.1:9/x")

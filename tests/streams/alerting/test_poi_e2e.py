@@ -18,17 +18,17 @@ import numpy as np
 from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from tests.gpu_workers.media import Image, frames, still
-from tests.streams.alerting.helpers import (
-    VIGIL,
+from tests.streams.alerting.helpers import VIGIL
+from tests.streams.alerting.synth import T0
+from vigil.testing import (
     AlertsProcess,
-    env_for,
-    prepare_topics,
+    process_env,
+    provision,
     publish_detections,
     read_topic,
     wait_committed,
 )
-from tests.streams.alerting.synth import T0
+from vigil.testing.media import Image, frames, still
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -43,7 +43,7 @@ poi:
 
 def vigil(settings: VigilSettings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [VIGIL, *args], env=env_for(settings), capture_output=True, text=True, timeout=120
+        [VIGIL, *args], env=process_env(settings), capture_output=True, text=True, timeout=120
     )
 
 
@@ -93,7 +93,7 @@ def test_poi_enrol_match_strangers_and_remove(
     centerface: CenterFaceAdapter,
     faceres: EmbedderAdapter,
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     cascade = FaceCascade(
         centerface,
         faceres,

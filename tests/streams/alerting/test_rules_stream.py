@@ -11,18 +11,18 @@ from typing import Any
 
 import httpx
 
-from tests.streams.alerting.helpers import (
-    AlertsProcess,
-    prepare_topics,
-    publish_detections,
-    publish_raw,
-    read_topic,
-    wait_committed,
-)
+from tests.streams.alerting.helpers import publish_raw
 from tests.streams.alerting.synth import T0, event, person
 from tests.streams.alerting.webhook_server import Endpoint
 from vigil.dlq import read_envelope
-from vigil.testing import free_port
+from vigil.testing import (
+    AlertsProcess,
+    free_port,
+    provision,
+    publish_detections,
+    read_topic,
+    wait_committed,
+)
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -100,7 +100,7 @@ def wait_for_log(app: AlertsProcess, text: str, timeout_s: float = 30) -> None:
 def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     ok, failing, hanging = Endpoint("ok", b"s3cret"), Endpoint("500"), Endpoint("hang")
     rules = tmp_path / "rules.yaml"
     rules.write_text(rules_yaml(ok.url, failing.url, hanging.url))
