@@ -3,7 +3,6 @@ a second incident after the quiet period, and a kill -9 mid-incident without a d
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,14 @@ from streams.alerting.app import app_id
 from tests.streams.alerting.helpers import wait_members
 from tests.streams.alerting.synth import event, person
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.testing import AlertsProcess, provision, publish_detections, read_topic, wait_committed
+from vigil.testing import (
+    AlertsProcess,
+    poll_until,
+    provision,
+    publish_detections,
+    read_topic,
+    wait_committed,
+)
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -44,9 +50,7 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         wait_committed(settings, app_id(settings), 120, timeout_s=60)
         delivery_group = f"{settings.topics.prefix}-alert-delivery"
         wait_committed(settings, delivery_group, 1, timeout_s=30, role=Topic.ALERTS)
-        deadline = time.monotonic() + 30
-        while not hook.received and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll_until(lambda: hook.received, 30, 0.1)
         assert [a["frame_id"] for a in hook.received] == ["cam-1-0"]
     finally:
         app.kill()  # mid-incident: the person is still in the zone
@@ -59,9 +63,7 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         alerts = read_topic(settings, Topic.ALERTS, want=2, timeout_s=90, proc=app)
         wait_committed(settings, app_id(settings), 280, timeout_s=150)
         alerts = read_topic(settings, Topic.ALERTS, idle_s=2)
-        deadline = time.monotonic() + 60
-        while len(hook.received) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll_until(lambda: len(hook.received) >= 2, 60, 0.1)
     finally:
         app.stop()
         hook.close()

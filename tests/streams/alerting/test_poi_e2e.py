@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.streams.alerting.helpers import VIGIL
 from tests.streams.alerting.synth import T0
 from vigil.testing import (
     AlertsProcess,
+    poll_until,
     process_env,
     provision,
     publish_detections,
@@ -79,12 +79,8 @@ def face_event(cascade: FaceCascade, camera: str, seq: int, image: Image) -> dic
 
 
 def wait_for_log(app: AlertsProcess, text: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in app.log_text():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
+    if not poll_until(lambda: text in app.log_text(), timeout_s, 0.2):
+        raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
 
 
 def test_poi_enrol_match_strangers_and_remove(

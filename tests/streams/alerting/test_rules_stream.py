@@ -5,7 +5,6 @@ a good one applies."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from vigil.dlq import read_envelope
 from vigil.testing import (
     AlertsProcess,
     free_port,
+    poll_until,
     provision,
     publish_detections,
     read_topic,
@@ -89,12 +89,8 @@ def streams() -> tuple[list[dict[str, Any]], set[tuple[str, str, str]]]:
 
 
 def wait_for_log(app: AlertsProcess, text: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in app.log_text():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
+    if not poll_until(lambda: text in app.log_text(), timeout_s, 0.2):
+        raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
 
 
 def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
@@ -126,9 +122,7 @@ def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
         assert "cannot decode" in env["error_message"] or "fingerprint" in env["error_message"]
 
         # the good webhook got every alert once, signed; the others were retried and gave up
-        deadline = time.monotonic() + 30
-        while len(ok.received) < len(want) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        poll_until(lambda: len(ok.received) >= len(want), 30, 0.2)
         assert sorted(x["alert_id"] for x in ok.received) == sorted(x["alert_id"] for x in alerts)
         assert ok.bad_signatures == 0
         wait_for_log(app, "given up")
