@@ -42,13 +42,12 @@ def child_env(settings: CoreSettings, **extra: str) -> dict[str, str]:
 
 def process_env(settings: CoreSettings, **extra: str) -> dict[str, str]:
     """:func:`child_env` with the detections topic's partition count and JSON logs, as
-    :class:`VigilProcess` runs its commands."""
-    return child_env(
-        settings,
-        VIGIL_TOPICS__DETECTIONS_PARTITIONS=str(settings.topics.detections_partitions),
-        VIGIL_LOG_FORMAT="json",
-        **extra,
-    )
+    :class:`VigilProcess` runs its commands; ``extra`` overrides any of them."""
+    defaults = {
+        "VIGIL_TOPICS__DETECTIONS_PARTITIONS": str(settings.topics.detections_partitions),
+        "VIGIL_LOG_FORMAT": "json",
+    }
+    return child_env(settings, **{**defaults, **extra})  # ``extra`` overrides
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> int:
