@@ -36,17 +36,18 @@ from schemas.types import DetectionEvent
 from streams.alerting.camera_state import CameraState
 from streams.alerting.engine import match_faces, process
 from streams.alerting.rules import RuleSet, parse_rules
-from tests.streams.alerting.delivery_helpers import DeliverProcess
-from tests.streams.alerting.helpers import (
+from vigil import kafka
+from vigil.stack import KafkaBroker
+from vigil.testing import (
     AlertsProcess,
-    prepare_topics,
+    DeliverProcess,
+    kafka_broker,
+    poll_until,
+    provision,
     publish_detections,
     read_topic,
     wait_committed,
 )
-from vigil import kafka
-from vigil.stack import KafkaBroker
-from vigil.testing import kafka_broker, poll_until
 from vigil.topics import Topic
 from vigil.watchlist import Watchlist
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings
@@ -201,7 +202,7 @@ def _bench_app(
             data_dir=home / "data",
             cache_dir=VigilSettings().cache_dir,
         )
-        prepare_topics(settings)
+        provision(settings)
         poi_topic = Topic.POI.name_in(settings.topics)
         serde = serde_for(settings, Topic.POI)
         prod = kafka.producer(settings)

@@ -24,20 +24,28 @@ from pathlib import Path
 from typing import Any
 
 from streams.drift.engine import DriftEngine
+from streams.drift.process import DriftProcess
 from streams.drift.samples import FramePool, stream
 from streams.drift.window import add_event, empty
-from tests.streams.drift import helpers as h
-from vigil.testing import kafka_broker
+from vigil.testing import (
+    TopicReader,
+    bikes_mp4,
+    closed_windows,
+    kafka_broker,
+    produce_events,
+    provision,
+)
 from vigil.topics import Topic
 from vigil_app.demo.drift import load_default_pool
 from vigil_app.settings import DriftSettings, KafkaSettings, TopicSettings, VigilSettings
 
 CAMERAS, VERSIONS, LOOPS = 50, ("v1", "v2"), 5
+FRAME_MS = 100  # event time between frames
 
 
 def events(pool: FramePool) -> list[dict[str, Any]]:
     streams = [
-        stream(pool, f"cam{c:02d}", LOOPS, seed=c, model_version=v)
+        stream(pool, f"cam{c:02d}", LOOPS, frame_ms=FRAME_MS, seed=c, model_version=v)
         for c in range(CAMERAS)
         for v in VERSIONS
     ]
@@ -77,20 +85,20 @@ def summary_heap_bytes(pool: FramePool) -> int:
 
 
 def app_rate(settings: VigilSettings, evs: list[dict[str, Any]], log: Path) -> dict[str, Any]:
-    h.make_topics(settings)
+    provision(settings)
     window_ms = round(settings.drift.window_s * 1000)
     warm = [
         {**evs[0], "camera_id": "warmup", "capture_ts_ms": ts, "frame_id": f"w{ts}"}
         for ts in (0, 3 * window_ms)
     ]
-    app = h.DriftProcess(settings, log)
-    drift = h.TopicReader(settings, Topic.DRIFT)
+    app = DriftProcess(settings, log)
+    drift = TopicReader(settings, Topic.DRIFT)
     try:
         app.start()
-        h.produce(settings, warm)
-        drift.until(lambda rs: h.closed_windows(rs, "warmup") >= 1, 120, app)
+        produce_events(settings, Topic.DETECTIONS, warm)
+        drift.until(lambda rs: closed_windows(rs, "warmup") >= 1, 120, app)
         t0 = time.monotonic()
-        h.produce(settings, evs)
+        produce_events(settings, Topic.DETECTIONS, evs)
         produced_s = time.monotonic() - t0
         expected = CAMERAS * len(VERSIONS) * (LOOPS - 1)
         drift.until(
@@ -122,8 +130,8 @@ def app_rate(settings: VigilSettings, evs: list[dict[str, Any]], log: Path) -> d
 
 def main() -> None:
     cache = VigilSettings().cache_dir
-    pool = load_default_pool(cache, h.bikes_mp4())
-    cfg = DriftSettings(window_s=len(pool) * h.FRAME_MS / 1000, allowed_lateness_s=1.0)
+    pool = load_default_pool(cache, bikes_mp4())
+    cfg = DriftSettings(window_s=len(pool) * FRAME_MS / 1000, allowed_lateness_s=1.0)
     evs = events(pool)
     result: dict[str, Any] = {
         "python": platform.python_version(),

@@ -23,7 +23,7 @@ from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import load_model
 from gpu_workers.zoo import prepare
-from tests.gpu_workers.media import frames, still
+from vigil.testing.media import frames, still
 from vigil_app.settings import VigilSettings
 
 THREADS = 2

@@ -26,11 +26,9 @@ from bench.worker import limit, settings_for, vigil_worker
 from evaluation.report import EvalRequest, build_report, write_report
 from gpu_workers.replay.run import ReplayRequest, run_replay
 from gpu_workers.zoo import prepare
-from tests.gpu_workers.replay.support import now_ms, produce_timed
-from tests.gpu_workers.worker.helpers import bikes_jpegs
 from vigil import kafka
 from vigil.clickhouse import connect
-from vigil.testing import kafka_broker
+from vigil.testing import bikes_jpegs, kafka_broker, now_ms, produce_timed
 from vigil.topics import ensure_topics, topic_specs
 from vigil_app.settings import KafkaSettings, VigilSettings
 

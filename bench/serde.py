@@ -19,7 +19,7 @@ from fastavro import schemaless_reader, schemaless_writer
 from schemas import contracts as c
 from schemas.serde import AvroSerde, ConfluentSerde, SingleObjectSerde
 from schemas.store import SchemaStore
-from tests.samples import detection_event, frame_event
+from vigil.testing.samples import detection_event, frame_event
 
 
 def _rate(fn: Callable[[], object], seconds: float = 1.0) -> float:

@@ -26,10 +26,10 @@ from connectors.sinks.clickhouse.rows import COLUMNS, Mapped, detection_rows
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from schemas.types import DetectionEvent
-from tests.samples import detection_event
 from vigil.clickhouse import ClickHouseClient, connect
 from vigil.stack import find_server_binary
 from vigil.testing import clickhouse_server, kafka_broker, poll_until
+from vigil.testing.samples import detection_event
 from vigil_app.settings import (
     ClickHouseSettings,
     ClickHouseSinkSettings,

@@ -34,11 +34,9 @@ from gpu_workers.worker.loop import Worker
 from gpu_workers.zoo import prepare
 from schemas.contracts import serde_for
 from schemas.types import FrameEvent
-from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_frames
-from tests.gpu_workers.worker.processes import Collector
 from vigil import kafka
 from vigil.imagestats import image_stats
-from vigil.testing import kafka_broker
+from vigil.testing import Collector, bikes_jpegs, frame_event, kafka_broker, produce_frames
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import (
     KafkaSettings,

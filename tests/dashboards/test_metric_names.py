@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.connectors.helpers import bikes_mp4, write_cameras
+from tests.connectors.helpers import write_cameras
 from tests.gpu_workers.conftest import zoo_cache
-from tests.streams.alerting.helpers import VIGIL, env_for, prepare_topics
-from vigil.testing import free_port
+from tests.streams.alerting.helpers import VIGIL
+from vigil.testing import bikes_mp4, free_port, poll_until, process_env, provision
 from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]
@@ -73,7 +72,7 @@ def components(
     settings: VigilSettings, zoo_cache: Path, tmp_path: Path
 ) -> Iterator[dict[str, int]]:
     """api, ingest, worker, ClickHouse sink, alerts and drift: the long-running commands."""
-    prepare_topics(settings)
+    provision(settings)
     cameras = tmp_path / "cameras.yaml"
     write_cameras(cameras, [{"id": "bikes", "path": str(bikes_mp4()), "fps": 5, "loop": True}])
     rules = tmp_path / "rules.yaml"
@@ -94,7 +93,7 @@ def components(
             log = (tmp_path / f"{name}.log").open("wb")
             procs[name] = subprocess.Popen(
                 [VIGIL, *args],
-                env=env_for(
+                env=process_env(
                     settings.model_copy(update={"data_dir": tmp_path / name}),
                     VIGIL_CACHE_DIR=str(zoo_cache),
                     VIGIL_METRICS_PORT=str(ports[name]),
@@ -126,17 +125,18 @@ def test_every_metric_used_is_exposed_by_a_running_component(
     wanted = set().union(*used.values())
     assert len(wanted) >= 40
     families: dict[str, list[tuple[str, str]]] = {}
-    deadline = time.monotonic() + 200
     missing = wanted
-    while time.monotonic() < deadline:
+
+    def all_exposed() -> bool:
+        nonlocal missing
         for name, port in components.items():
             found = scrape(port)
             if found:
                 families[name] = found
         missing = wanted - exposed([f for fs in families.values() for f in fs])
-        if not missing and len(families) == len(components):
-            break
-        time.sleep(1)
+        return not missing and len(families) == len(components)
+
+    poll_until(all_exposed, 200, interval_s=1)
     logs = {p.stem: p.read_text(errors="replace")[-1500:] for p in tmp_path.glob("*.log")}
     assert set(families) == set(components), f"not serving /metrics: {logs}"
     where = {m: sorted(f for f, names in used.items() if m in names) for m in missing}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -23,11 +22,9 @@ from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
 from gpu_workers.worker.loop import Worker
 from tests.evaluation.candidates import ZOO, input_size_candidate, threshold_candidate
-from tests.gpu_workers.replay.support import now_ms, produce_timed
-from tests.gpu_workers.worker.helpers import bikes_jpegs, provision
 from vigil.clickhouse import connect
 from vigil.stack import KafkaBroker
-from vigil.testing import user_cache_dir
+from vigil.testing import bikes_jpegs, now_ms, poll_until, produce_timed, provision, user_cache_dir
 from vigil.topics import Topic
 from vigil_app.cli import app
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings, candidates_settings
@@ -40,9 +37,7 @@ def _production(settings: VigilSettings) -> None:
     worker = Worker(settings, instance="prod")
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 120
-    while worker.committed_frames < FRAMES and time.monotonic() < deadline:
-        time.sleep(0.2)
+    poll_until(lambda: worker.committed_frames >= FRAMES, 120, 0.2)
     worker.stop()
     thread.join(60)
     assert worker.committed_frames == FRAMES

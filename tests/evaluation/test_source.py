@@ -16,8 +16,8 @@ from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from evaluation.report import EvalRequest, build_report
 from evaluation.source import SelectionError, Window, load_frames, resolve
 from schemas.types import DetectionEvent
-from tests import samples
 from vigil.clickhouse import connect
+from vigil.testing import samples
 from vigil_app.settings import VigilSettings
 
 T0 = (time.time_ns() // 1_000_000 // 1000) * 1000 - 600_000

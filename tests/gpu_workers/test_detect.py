@@ -10,7 +10,7 @@ import cv2
 import pytest
 from typer.testing import CliRunner
 
-from tests.gpu_workers.media import still
+from vigil.testing.media import still
 from vigil_app.cli import app
 
 

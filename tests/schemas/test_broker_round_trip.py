@@ -10,8 +10,8 @@ from confluent_kafka import Message, TopicPartition
 from schemas import contracts as c
 from schemas.serde import SerdeError, SingleObjectSerde
 from schemas.store import SchemaStore
-from tests.samples import SAMPLES, evolved, frame_event
 from vigil import kafka
+from vigil.testing.samples import SAMPLES, evolved, frame_event
 from vigil_app.settings import VigilSettings
 
 

@@ -13,7 +13,7 @@ from schemas import contracts as c
 from schemas.contracts import make_serde
 from schemas.serde import ConfluentSerde, SerdeError, SingleObjectSerde
 from schemas.store import AVRO_DIR, SchemaStore
-from tests.samples import SAMPLES, detection_event, evolved, frame_event
+from vigil.testing.samples import SAMPLES, detection_event, evolved, frame_event
 from vigil_app.settings import VigilSettings
 
 STORE = SchemaStore.default()
@@ -183,7 +183,7 @@ def test_confluent_framing_with_a_registry(tmp_path) -> None:
 
 
 def test_v1_detection_events_still_resolve_and_optional_fields_may_be_omitted() -> None:
-    from tests.samples import detection_event
+    from vigil.testing.samples import detection_event
 
     v1 = SchemaStore()
     v1.add(json.loads((AVRO_DIR / "history" / "detection_event.v1.avsc").read_text()))

@@ -12,8 +12,8 @@ import schemas.types as t
 from schemas.serde import SingleObjectSerde
 from schemas.store import SchemaStore
 from schemas.typegen import TYPES_PATH, render
-from tests.samples import SAMPLES
 from vigil.imagestats import ImageStats
+from vigil.testing.samples import SAMPLES
 
 STORE = SchemaStore.default()
 PRIMITIVES: dict[str, Any] = {

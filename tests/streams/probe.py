@@ -4,7 +4,6 @@ and its transaction's commit, the window exactly-once has to get right."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +12,7 @@ from confluent_kafka import TopicPartition
 
 from schemas.contracts import serde_for
 from vigil import kafka
-from vigil.testing import read_uncommitted
+from vigil.testing import poll_until, read_uncommitted
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -34,16 +33,19 @@ class Uncommitted:
         alive: Callable[[], bool] = lambda: True,
     ) -> None:
         """Until a record for which ``match`` holds has been produced (maybe not committed)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def produced() -> bool:
             for msg in self.cons.consume(100, timeout=0.05):
                 if msg.error() is None:
                     self.seen.append(self.serde.decode(msg))
             if any(match(r) for r in self.seen):
-                return
+                return True
             if not alive():
                 raise RuntimeError(f"the app writing {self.topic} exited")
-        raise TimeoutError(f"no such record produced on {self.topic} in {timeout_s:.0f}s")
+            return False
+
+        if not poll_until(produced, timeout_s, interval_s=0):
+            raise TimeoutError(f"no such record produced on {self.topic} in {timeout_s:.0f}s")
 
     def close(self) -> None:
         self.cons.close()

@@ -12,10 +12,16 @@ import pytest
 from schemas.contracts import serde_for
 from streams.alerting.app import app_id as alerting_group
 from streams.drift.app import app_id as drift_group
-from tests.streams.alerting.helpers import AlertsProcess, prepare_topics, wait_committed
 from tests.streams.alerting.synth import T0, event, person
 from tests.streams.drift import helpers as h
-from vigil.testing import read_to_end, write_aborted, write_committed
+from vigil.testing import (
+    AlertsProcess,
+    provision,
+    read_to_end,
+    wait_committed,
+    write_aborted,
+    write_committed,
+)
 from vigil.topics import Topic
 from vigil_app.settings import DriftSettings, VigilSettings
 
@@ -45,7 +51,7 @@ def test_aborted_detections_raise_no_alert_and_count_in_no_window(
     settings = settings.model_copy(
         update={"drift": DriftSettings(window_s=2, allowed_lateness_s=0, min_samples=1)}
     )
-    prepare_topics(settings)
+    provision(settings)
     topic = Topic.DETECTIONS.name_in(settings.topics)
     ghost = [event("ghost", i, [person(0.2, 0.8)]) for i in range(FRAMES)]
     real = [event("real", i, [person(0.2, 0.8)]) for i in range(FRAMES)]

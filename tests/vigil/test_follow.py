@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Message
 
 from vigil.follow import Follower, at, last, read_to_end, topic_ends
-from vigil.testing import Landed, write_aborted, write_committed
+from vigil.testing import Landed, poll_until, write_aborted, write_committed
 from vigil_app.settings import VigilSettings
 
 Seen = tuple[int, int, bytes | None]  # partition, offset, value
@@ -122,10 +122,8 @@ def test_caught_up_only_once_every_partition_reached_the_ends_taken_at_start(
         # following: an aborted transaction then a committed one behind it
         write_aborted(settings, topic, [(long_key, b"aborted-live")])
         live = write_committed(settings, topic, [(long_key, b"live")])
-        deadline = time.monotonic() + 30
-        while (live[0].partition, live[0].offset, b"live") not in seen:
-            assert time.monotonic() < deadline, "the committed record was not followed"
-            time.sleep(0.05)
+        followed = poll_until(lambda: (live[0].partition, live[0].offset, b"live") in seen, 30)
+        assert followed, "the committed record was not followed"
         assert follower.error is None
     finally:
         assert follower.stop(10)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, TopicPartition
 
 from vigil import kafka
-from vigil.testing import read_uncommitted
+from vigil.testing import poll_until, read_uncommitted
 from vigil_app.settings import VigilSettings
 
 
@@ -58,19 +58,20 @@ def test_group_of_two_splits_four_partitions(
     for m in members:
         m.subscribe([topic])
 
-    deadline = time.monotonic() + 60
     assignments: list[set[int]] = [set(), set()]
-    while time.monotonic() < deadline:
+
+    def balanced() -> bool:
         for i, m in enumerate(members):
             m.poll(0.2)
             assignments[i] = {tp.partition for tp in m.assignment()}
-        if all(len(a) == 2 for a in assignments) and assignments[0] | assignments[1] == {
+        return all(len(a) == 2 for a in assignments) and assignments[0] | assignments[1] == {
             0,
             1,
             2,
             3,
-        }:
-            break
+        }
+
+    poll_until(balanced, 60, interval_s=0)
     for m in members:
         m.close()
 

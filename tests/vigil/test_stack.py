@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psutil
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 from tests.conftest import IN_CI
 from vigil import kafka
 from vigil.stack import Stack, find_server_binary
-from vigil.testing import free_port, user_cache_dir
+from vigil.testing import free_port, poll_until, user_cache_dir
 from vigil.topics import Topic
 from vigil_app.cli import app
 from vigil_app.settings import load_settings
@@ -94,9 +93,12 @@ def test_up_twice_down_and_restart_keeps_data(
         cons = kafka.consumer(settings, "restart-check")
         cons.assign([TopicPartition(frames, 2, 0)])
         values: list[bytes | None] = []
-        deadline = time.monotonic() + 30
-        while not values and time.monotonic() < deadline:
-            values = [m.value() for m in cons.consume(10, timeout=1.0) if m.error() is None]
+
+        def read() -> bool:
+            values.extend(m.value() for m in cons.consume(10, timeout=1.0) if m.error() is None)
+            return bool(values)
+
+        poll_until(read, 30, interval_s=0)
         cons.close()
         assert values == [b"kept across restarts"]
     finally:

@@ -3,7 +3,6 @@ only a read_committed reader skips them."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -12,6 +11,7 @@ from confluent_kafka import TopicPartition
 from vigil import kafka
 from vigil.testing import (
     Landed,
+    poll_until,
     read_to_end,
     read_uncommitted,
     wait_settled,
@@ -40,10 +40,14 @@ def test_aborted_records_land_in_the_log_and_read_committed_skips_them(
     try:
         ru.assign([TopicPartition(topic, partition, 0)])
         seen: list[bytes | None] = []
-        deadline = time.monotonic() + 30
-        while len(seen) < 5 + sum(r.partition == partition for r in other):
-            assert time.monotonic() < deadline, seen
+
+        def read() -> bool:
+            if len(seen) >= 5 + sum(r.partition == partition for r in other):
+                return True
             seen.extend(m.value() for m in ru.consume(100, timeout=0.5) if m.error() is None)
+            return False
+
+        assert poll_until(read, 30, interval_s=0), seen
     finally:
         ru.close()
     assert seen[:5] == [b"a0", b"a1", b"a2", b"c0", b"c1"]
@@ -60,10 +64,14 @@ def test_explicit_read_committed_override_reads_committed_only(
     try:
         cons.assign([TopicPartition(topic, 0, 0)])
         got: list[bytes | None] = []
-        deadline = time.monotonic() + 30
-        while cons.position([TopicPartition(topic, 0)])[0].offset < 4:
-            assert time.monotonic() < deadline, got
+
+        def read() -> bool:
+            if cons.position([TopicPartition(topic, 0)])[0].offset >= 4:
+                return True
             got.extend(m.value() for m in cons.consume(10, timeout=0.5) if m.error() is None)
+            return False
+
+        assert poll_until(read, 30, interval_s=0), got
     finally:
         cons.close()
     assert got == [b"committed"]

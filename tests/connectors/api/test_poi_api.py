@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from schemas.contracts import serde_for
 from tests.connectors.helpers import make_topics
 from tests.gpu_workers.conftest import zoo_cache
-from tests.gpu_workers.media import frames, still
-from tests.streams.alerting.helpers import read_topic
+from vigil.testing import read_topic
+from vigil.testing.media import frames, still
 from vigil.topics import Topic
 from vigil_app.api import create_app
 from vigil_app.settings import AccessSettings, IngestSettings, VigilSettings

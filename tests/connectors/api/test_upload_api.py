@@ -17,7 +17,8 @@ from PIL import Image
 from pydantic import SecretStr
 
 from connectors.blobstore import BlobResolver
-from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
+from tests.connectors.helpers import make_topics, read_frames
+from vigil.testing import bikes_mp4
 from vigil_app.api import create_app
 from vigil_app.settings import AccessSettings, VigilSettings
 

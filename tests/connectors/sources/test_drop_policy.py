@@ -12,14 +12,8 @@ from connectors.blobstore import default_store
 from connectors.sources.camera import CameraState
 from connectors.sources.publisher import make_publisher
 from connectors.sources.supervisor import Supervisor
-from tests.connectors.helpers import (
-    bikes_mp4,
-    camera_finished,
-    make_topics,
-    read_frames,
-    write_cameras,
-)
-from vigil.testing import poll_until
+from tests.connectors.helpers import camera_finished, make_topics, read_frames, write_cameras
+from vigil.testing import bikes_mp4, poll_until
 from vigil_app.settings import VigilSettings
 
 

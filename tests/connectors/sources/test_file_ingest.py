@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from connectors.sources.camera import CameraState
 from connectors.sources.supervisor import Supervisor
-from tests.connectors.helpers import bikes_mp4, make_topics, read_frames
+from tests.connectors.helpers import make_topics, read_frames
 from vigil.cameras import read_status
-from vigil.testing import poll_until
+from vigil.testing import bikes_mp4, poll_until
 from vigil_app.cli import app
 from vigil_app.settings import VigilSettings
 

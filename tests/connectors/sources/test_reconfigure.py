@@ -12,13 +12,12 @@ import connectors.sources.camera as camera_module
 from connectors.sources.supervisor import Supervisor
 from tests.connectors.helpers import (
     IngestProcess,
-    bikes_mp4,
     camera_finished,
     make_topics,
     read_frames,
     write_cameras,
 )
-from vigil.testing import poll_until
+from vigil.testing import bikes_mp4, poll_until
 from vigil_app.settings import VigilSettings
 
 

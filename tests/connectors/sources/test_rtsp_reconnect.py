@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI
-from tests.connectors.helpers import IngestProcess, bikes_mp4, make_topics, read_frames
+from tests.connectors.helpers import IngestProcess, make_topics, read_frames
 from tests.connectors.helpers import write_cameras as write
-from vigil.testing import free_port, poll_until
+from vigil.testing import bikes_mp4, free_port, poll_until
 from vigil_app.settings import VigilSettings
 
 SERVER = Path(__file__).resolve().parents[1] / "rtsp_server.py"

@@ -16,10 +16,9 @@ import uvicorn
 from pydantic import SecretStr
 
 from schemas.contracts import serde_for
-from tests import samples
-from tests.gpu_workers.media import still
 from vigil import kafka
-from vigil.testing import free_port
+from vigil.testing import free_port, poll_until, samples
+from vigil.testing.media import still
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.api import create_app
 from vigil_app.settings import AccessSettings, DashboardSettings, IngestSettings, VigilSettings
@@ -104,11 +103,16 @@ def serve(settings: VigilSettings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
+
+    def started() -> bool:
+        if server.started:
+            return True
+        if not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
+        return False
+
+    if not poll_until(started, 30):
+        raise RuntimeError("uvicorn did not start")
     try:
         yield base
     finally:

@@ -16,7 +16,6 @@ from typing import Any
 import cv2
 import pytest
 
-from tests import samples
 from tests.conftest import IN_CI
 from tests.dashboards.web.helpers import (
     POI_KEY,
@@ -28,7 +27,8 @@ from tests.dashboards.web.helpers import (
     serve,
 )
 from tests.gpu_workers.conftest import zoo_cache
-from tests.gpu_workers.media import frames
+from vigil.testing import poll_until, samples
+from vigil.testing.media import frames
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -70,11 +70,8 @@ def shot(page: Any, tmp_path: Path, name: str) -> None:
 def wait_js(page: Any, expression: str, timeout_s: float = 30) -> None:
     """Poll ``expression`` through page.evaluate: Playwright's wait_for_function evaluates
     strings with eval, which the dashboard's Content-Security-Policy rightly forbids."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout_s:.0f}s: {expression}")
-        time.sleep(0.2)
+    if not poll_until(lambda: page.evaluate(expression), timeout_s, 0.2):
+        raise AssertionError(f"still false after {timeout_s:.0f}s: {expression}")
 
 
 def log_in(page: Any, base: str, key: str) -> None:

@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import pytest
 
-from tests import samples
 from tests.dashboards.web.helpers import (
     FACE_BOX,
     POI_KEY,
@@ -28,6 +27,7 @@ from tests.dashboards.web.helpers import (
 )
 from tests.dashboards.web.test_browser import browser, log_in, shot, wait_js
 from vigil import kafka
+from vigil.testing import samples
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import VigilSettings
 

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 
 from dashboards.web.auth import POI, VIEWER
 from dashboards.web.signing import FrameUrls
-from tests import samples
 from tests.dashboards.web.helpers import (
     FACE_BOX,
     POI_KEY,
@@ -27,7 +26,7 @@ from tests.dashboards.web.helpers import (
     publish,
 )
 from vigil import kafka
-from vigil.testing import wait_until
+from vigil.testing import samples, wait_until
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.api import create_app
 from vigil_app.settings import DashboardSettings, VigilSettings

@@ -12,8 +12,8 @@ import numpy as np
 
 from dashboards.web.live import LiveState, incidents
 from dashboards.web.render import annotate, decode
-from tests import samples
 from vigil.blobs import BlobResolver
+from vigil.testing import samples
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

@@ -8,10 +8,9 @@ from typing import Any
 
 from dashboards.web.live import LiveState
 from schemas.contracts import serde_for
-from tests import samples
 from tests.dashboards.web.test_live import frame
 from vigil import kafka
-from vigil.testing import wait_until, write_aborted, write_committed
+from vigil.testing import samples, wait_until, write_aborted, write_committed
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import VigilSettings
 

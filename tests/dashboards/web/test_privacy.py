@@ -15,7 +15,7 @@ from dashboards.web.privacy import BANNER, FaceFinder, Withheld, faces_checked, 
 from gpu_workers.faces import CascadeFaces
 from tests.dashboards.web.helpers import FACE_BOX
 from tests.gpu_workers.conftest import zoo_cache
-from tests.gpu_workers.media import still
+from vigil.testing.media import still
 from vigil_app.settings import VigilSettings
 
 __all__ = ["zoo_cache"]

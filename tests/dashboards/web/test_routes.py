@@ -4,7 +4,6 @@ traversal) is refused."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from tests.dashboards.web.helpers import (
     dashboard_settings,
     seed,
 )
-from tests.streams.alerting.helpers import read_topic
+from vigil.testing import read_topic, wait_until
 from vigil.topics import Topic
 from vigil_app.api import create_app
 from vigil_app.settings import VigilSettings
@@ -63,14 +62,14 @@ def log_in(client: TestClient, key: str) -> None:
 
 
 def wait_for_camera(client: TestClient, camera: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def shown() -> dict[str, Any] | None:
         rows = client.get("/dashboard/api/cameras").json()["cameras"]
-        row = next((r for r in rows if r["camera_id"] == camera and r["labels"]), None)
-        if row is not None:
-            return dict(row)
-        time.sleep(0.2)
-    raise AssertionError(f"camera {camera} not shown")
+        return next((r for r in rows if r["camera_id"] == camera and r["labels"]), None)
+
+    try:
+        return dict(wait_until(shown, 30, interval_s=0.2))
+    except TimeoutError:
+        raise AssertionError(f"camera {camera} not shown") from None
 
 
 def concrete(path: str) -> str:

@@ -7,7 +7,7 @@ from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.ssd import SsdAdapter
-from tests.gpu_workers.media import still
+from vigil.testing.media import still
 
 
 def test_persons_then_faces_then_embeddings(

@@ -8,7 +8,7 @@ from dataclasses import astuple
 import pytest
 
 from gpu_workers.models.centerface import CenterFaceAdapter
-from tests.gpu_workers.media import frames, still
+from vigil.testing.media import frames, still
 
 # where the face is, as (x, y) of the box centre, normalised; measured once by eye and model
 FACES = {"astronaut": (0.44, 0.23), "grace_hopper": (0.52, 0.39)}

@@ -8,7 +8,7 @@ import numpy as np
 from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter, align_face, template_for
-from tests.gpu_workers.media import frames, still
+from vigil.testing.media import frames, still
 
 MARGIN = 0.15  # measured: worst same-person 0.71, best different-person 0.44
 

@@ -11,7 +11,7 @@ import pytest
 
 from gpu_workers.models.ssd import SsdAdapter, ssd_anchors
 from gpu_workers.models.types import Detection, Detections
-from tests.gpu_workers.media import frames, still
+from vigil.testing.media import frames, still
 
 BOX_TOL = 0.01  # normalised coordinates
 SCORE_TOL = 0.01
@@ -130,7 +130,7 @@ def test_every_result_carries_the_model_identity(zoo_cache: Path, ssd: SsdAdapte
 
 def test_results_fill_a_valid_detection_event(zoo_cache: Path, ssd: SsdAdapter) -> None:
     from schemas import contracts
-    from tests.samples import detection_event
+    from vigil.testing.samples import detection_event
     from vigil_app.settings import VigilSettings
 
     (result,) = ssd([still("astronaut")])

@@ -1,10 +1,9 @@
-"""Frames with known capture times (record timestamp = capture time, as a camera-stamping
-source would produce them), the CLI as a subprocess, and topic readers."""
+"""The CLI as a subprocess and topic readers for the replay tests (frames with known capture
+times come from ``vigil.testing.produce_timed``)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,46 +12,12 @@ import yaml
 from confluent_kafka import TopicPartition
 
 from schemas.contracts import serde_for
-from tests.gpu_workers.worker.helpers import frame_event
 from vigil import kafka
+from vigil.testing import poll_until, vigil_command
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
-VIGIL = str(Path(sys.executable).with_name("vigil"))
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def produce_timed(
-    settings: VigilSettings,
-    camera: str,
-    jpegs: list[bytes],
-    base_ms: int,
-    step_ms: int,
-    *,
-    stamp: bool = True,
-) -> list[dict[str, Any]]:
-    """Frames ``camera-<i>`` captured at ``base_ms + i * step_ms``; with ``stamp`` the record
-    timestamp is the capture time, else the producer's clock (as Vigil's ingest does)."""
-    topic = Topic.FRAMES.name_in(settings.topics)
-    serde = serde_for(settings, Topic.FRAMES)
-    prod = kafka.producer(settings)
-    events = []
-    for i, jpeg in enumerate(jpegs):
-        ts = base_ms + i * step_ms
-        ev = frame_event(camera, i, jpeg, capture_ts_ms=ts, ingest_ts_ms=ts)
-        value = serde.serialize(ev, topic=topic)
-        if stamp:
-            prod.produce(topic, value, key=camera, timestamp=ts)
-        else:
-            prod.produce(topic, value, key=camera)
-        prod.poll(0)
-        events.append(ev)
-    if prod.flush(60) != 0:
-        raise RuntimeError("frames not delivered")
-    return events
+VIGIL = vigil_command()[0]
 
 
 def write_config(settings: VigilSettings, path: Path) -> Path:
@@ -98,15 +63,18 @@ def read_all(settings: VigilSettings, topic: str, role: Topic) -> list[dict[str,
         return []
     cons.assign([TopicPartition(topic, p, 0) for p in ends])
     out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
+
+    def at_end() -> bool:
+        positions = {tp.partition: tp.offset for tp in cons.position(cons.assignment())}
+        if all(positions.get(p, 0) >= end for p, end in ends.items()):
+            return True
+        for msg in cons.consume(500, 0.5):
+            if msg.error() is None:
+                out.append(serde.decode(msg))
+        return False
+
     try:
-        while time.monotonic() < deadline:
-            positions = {tp.partition: tp.offset for tp in cons.position(cons.assignment())}
-            if all(positions.get(p, 0) >= end for p, end in ends.items()):
-                break
-            for msg in cons.consume(500, 0.5):
-                if msg.error() is None:
-                    out.append(serde.decode(msg))
+        poll_until(at_end, 60, interval_s=0)
     finally:
         cons.close()
     return out

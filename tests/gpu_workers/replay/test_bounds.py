@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from gpu_workers.replay.bounds import plan_replay
-from tests.gpu_workers.replay.support import now_ms
 from vigil import kafka
+from vigil.testing import now_ms
 from vigil_app.settings import VigilSettings
 
 

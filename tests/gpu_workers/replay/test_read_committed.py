@@ -8,9 +8,16 @@ from pathlib import Path
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay
 from schemas.contracts import serde_for
-from tests.gpu_workers.replay.support import now_ms
-from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, provision, tiny_detector
-from vigil.testing import read_to_end, write_aborted, write_committed
+from tests.gpu_workers.worker.helpers import tiny_detector
+from vigil.testing import (
+    bikes_jpegs,
+    frame_event,
+    now_ms,
+    provision,
+    read_to_end,
+    write_aborted,
+    write_committed,
+)
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

@@ -11,16 +11,10 @@ from confluent_kafka import TopicPartition
 from gpu_workers.replay.bounds import iso
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, plan_for
-from tests.gpu_workers.replay.support import (
-    committed,
-    now_ms,
-    produce_timed,
-    read_all,
-    vigil,
-    write_config,
-)
-from tests.gpu_workers.worker.helpers import bikes_jpegs, provision, tiny_detector
+from tests.gpu_workers.replay.support import committed, read_all, vigil, write_config
+from tests.gpu_workers.worker.helpers import tiny_detector
 from vigil import kafka
+from vigil.testing import bikes_jpegs, now_ms, produce_timed, provision
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

@@ -10,13 +10,8 @@ from pathlib import Path
 from gpu_workers.replay.candidate import candidates_topics, ensure_candidate_topics
 from gpu_workers.replay.shadow import shadow_worker
 from tests.gpu_workers.replay.support import committed, read_all
-from tests.gpu_workers.worker.helpers import (
-    bikes_jpegs,
-    frame_event,
-    produce_frames,
-    provision,
-    tiny_detector,
-)
+from tests.gpu_workers.worker.helpers import tiny_detector
+from vigil.testing import bikes_jpegs, frame_event, poll_until, produce_frames, provision
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -32,13 +27,12 @@ def test_shadow_runs_beside_production_on_live_frames(
     assert worker.group_id.startswith("vigil-shadow-tiny-yolo-")
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not worker.consumer.assignment() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    started = time.monotonic()  # one 60 s bound for both waits
+    poll_until(lambda: worker.consumer.assignment(), 60, 0.1)
     time.sleep(2.0)  # the first fetch resolves the new group's start: the live end
     produce_frames(settings, [frame_event("cam", i, jpegs[i]) for i in range(3, 8)])  # live
-    while worker.committed_frames < 5 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    left = max(0.0, 60 - (time.monotonic() - started))
+    poll_until(lambda: worker.committed_frames >= 5, left, 0.1)
     worker.stop()
     thread.join(30)
 

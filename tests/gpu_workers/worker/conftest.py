@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from gpu_workers.worker.loop import Worker
-from tests.gpu_workers.worker.helpers import provision, tiny_detector
+from tests.gpu_workers.worker.helpers import tiny_detector
+from vigil.testing import provision
 from vigil_app.settings import ModelSettings, VigilSettings, WorkerSettings
 
 

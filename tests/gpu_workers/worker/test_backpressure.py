@@ -9,13 +9,8 @@ from typing import Any
 import psutil
 
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import (
-    bikes_jpegs,
-    detections,
-    frame_event,
-    produce_frames,
-    provision,
-)
+from tests.gpu_workers.worker.helpers import detections
+from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision
 from vigil_app.settings import VigilSettings
 
 FRAMES = 600

@@ -17,14 +17,9 @@ from gpu_workers.worker.loop import Worker
 from schemas.types import DetectionEvent
 from tests import corpus
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import (
-    detections,
-    frame_event,
-    produce_frames,
-    provision,
-    read_topic,
-)
+from tests.gpu_workers.worker.helpers import detections, read_topic
 from vigil.dlq import read_envelope
+from vigil.testing import frame_event, produce_frames, provision
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

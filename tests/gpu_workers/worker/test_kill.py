@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_frames, provision
-from tests.gpu_workers.worker.processes import Collector, start_worker
+from tests.gpu_workers.worker.processes import start_worker
+from vigil.testing import Collector, bikes_jpegs, frame_event, produce_frames, provision
 from vigil_app.settings import TopicSettings, VigilSettings
 
 FRAMES = 3000

@@ -11,16 +11,10 @@ from PIL import Image
 
 from schemas.contracts import serde_for
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import (
-    bikes_jpegs,
-    detections,
-    frame_event,
-    produce_frames,
-    provision,
-    read_topic,
-)
+from tests.gpu_workers.worker.helpers import detections, read_topic
 from tests.vigil.test_images import jpeg_declaring
 from vigil.dlq import read_envelope
+from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

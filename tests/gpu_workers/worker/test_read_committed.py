@@ -6,8 +6,15 @@ from typing import Any
 
 from schemas.contracts import serde_for
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, provision
-from vigil.testing import read_to_end, wait_until, write_aborted, write_committed
+from vigil.testing import (
+    bikes_jpegs,
+    frame_event,
+    provision,
+    read_to_end,
+    wait_until,
+    write_aborted,
+    write_committed,
+)
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

@@ -8,8 +8,7 @@ import time
 from typing import Any
 
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import bikes_jpegs, frame_event, produce_frames, provision
-from tests.gpu_workers.worker.processes import Collector
+from vigil.testing import Collector, bikes_jpegs, frame_event, produce_frames, provision
 from vigil_app.settings import TopicSettings, VigilSettings
 
 FRAMES = 2000

@@ -11,9 +11,9 @@ import pytest
 from gpu_workers.worker.batcher import Batcher
 from gpu_workers.worker.intake import Limits, Rejected, check, decode, reduction_for
 from schemas.types import FrameEvent
-from tests.gpu_workers.worker.helpers import bikes_jpegs
 from vigil.images import ImageHeader
 from vigil.imagestats import dhash, image_stats
+from vigil.testing import bikes_jpegs
 
 LIMITS = Limits(max_bytes=10**7, max_pixels=50_000_000)
 

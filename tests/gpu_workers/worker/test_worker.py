@@ -9,16 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.gpu_workers.media import still
 from tests.gpu_workers.worker.conftest import worker_settings
-from tests.gpu_workers.worker.helpers import (
-    bikes_jpegs,
-    detections,
-    frame_event,
-    produce_frames,
-    provision,
-)
+from tests.gpu_workers.worker.helpers import detections
 from vigil.blobs import default_store
+from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision
+from vigil.testing.media import still
 from vigil_app.settings import TopicSettings, VigilSettings
 
 

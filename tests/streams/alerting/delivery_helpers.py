@@ -1,6 +1,6 @@
 """Alerts on the real broker for the delivery tests: real Avro ``Alert`` records, where each
 landed (partition, offset, bytes), lanes' committed offsets, and ``vigil deliver`` as a
-subprocess in its own process group."""
+subprocess in its own process group (``vigil.testing.DeliverProcess``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -16,9 +15,9 @@ from confluent_kafka import KafkaError, Message, Producer
 from schemas.contracts import serde_for
 from streams.alerting.delivery import Delivery
 from streams.alerting.delivery.groups import committed_offsets
-from tests.streams.alerting.helpers import VigilProcess
 from vigil import kafka
 from vigil.follow import topic_ends
+from vigil.testing import wait_until
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -120,14 +119,6 @@ def alerts_end(settings: VigilSettings) -> dict[int, int]:
     return topic_ends(settings, Topic.ALERTS.name_in(settings.topics))
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout_s:.0f} s: {what}")
-        time.sleep(0.05)
-
-
 def wait_lanes_ready(delivery: Delivery, count: int, timeout_s: float = 60) -> None:
     """``count`` lanes (the log lane included) exist and have their partitions."""
 
@@ -140,10 +131,3 @@ def wait_lanes_ready(delivery: Delivery, count: int, timeout_s: float = 60) -> N
 
 def headers_of(msg: Message) -> dict[str, str]:
     return {k: (v or b"").decode() for k, v in (msg.headers() or [])}
-
-
-class DeliverProcess(VigilProcess):
-    """``vigil deliver --rules FILE``."""
-
-    def __init__(self, settings: VigilSettings, rules: Path, log_path: Path, **env: str) -> None:
-        super().__init__(["deliver", "--rules", str(rules)], settings, log_path, **env)

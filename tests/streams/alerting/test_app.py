@@ -3,22 +3,22 @@ a second incident after the quiet period, and a kill -9 mid-incident without a d
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from streams.alerting.app import app_id
-from tests.streams.alerting.helpers import (
+from tests.streams.alerting.helpers import wait_members
+from tests.streams.alerting.synth import event, person
+from tests.streams.alerting.webhook_server import Endpoint
+from vigil.testing import (
     AlertsProcess,
-    prepare_topics,
+    poll_until,
+    provision,
     publish_detections,
     read_topic,
     wait_committed,
-    wait_members,
 )
-from tests.streams.alerting.synth import event, person
-from tests.streams.alerting.webhook_server import Endpoint
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -37,7 +37,7 @@ destinations:
 def test_one_alert_per_incident_and_restart_mid_incident(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     hook = Endpoint("ok")
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.replace("URL", hook.url))
@@ -50,9 +50,7 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         wait_committed(settings, app_id(settings), 120, timeout_s=60)
         delivery_group = f"{settings.topics.prefix}-alert-delivery"
         wait_committed(settings, delivery_group, 1, timeout_s=30, role=Topic.ALERTS)
-        deadline = time.monotonic() + 30
-        while not hook.received and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll_until(lambda: hook.received, 30, 0.1)
         assert [a["frame_id"] for a in hook.received] == ["cam-1-0"]
     finally:
         app.kill()  # mid-incident: the person is still in the zone
@@ -65,9 +63,7 @@ def test_one_alert_per_incident_and_restart_mid_incident(
         alerts = read_topic(settings, Topic.ALERTS, want=2, timeout_s=90, proc=app)
         wait_committed(settings, app_id(settings), 280, timeout_s=150)
         alerts = read_topic(settings, Topic.ALERTS, idle_s=2)
-        deadline = time.monotonic() + 60
-        while len(hook.received) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll_until(lambda: len(hook.received) >= 2, 60, 0.1)
     finally:
         app.stop()
         hook.close()
@@ -86,7 +82,7 @@ def test_rebalance_and_failover_keep_one_alert_per_incident(
 ) -> None:
     """Two workers share the cameras, then one is killed and the other takes over everything:
     each camera's incident is notified once, whichever worker held it."""
-    prepare_topics(settings)
+    provision(settings)
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         RULES.replace("quiet_s: 5", "quiet_s: 60").replace("URL", "http://127.0.0.1:9/x")

@@ -15,17 +15,14 @@ from tests.streams.alerting.delivery_helpers import (
     DEAD_LETTERED,
     DELIVERED,
     PAUSES,
-    DeliverProcess,
     alerts_end,
     lane_committed,
     make_alert,
     publish_alerts,
     run_id,
-    wait_until,
 )
-from tests.streams.alerting.helpers import prepare_topics
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.testing import free_port
+from vigil.testing import DeliverProcess, free_port, provision, wait_until
 from vigil_app.settings import VigilSettings
 
 
@@ -42,7 +39,7 @@ destinations:
 def test_vigil_deliver_killed_while_the_receiver_is_down_loses_nothing(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     recv = Endpoint("ok", b"k")
     rules = tmp_path / "rules.yaml"
     rules.write_text(_kill_while_down_rules(recv.url))
@@ -98,7 +95,7 @@ def test_vigil_deliver_killed_while_the_receiver_is_down_loses_nothing(
 def test_vigil_deliver_follows_the_rules_file_and_serves_metrics(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     a, b = Endpoint("ok"), Endpoint("ok")
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"destinations:\n  webhooks: [{{url: '{a.url}'}}]\n")

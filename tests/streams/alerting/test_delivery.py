@@ -34,7 +34,7 @@ from streams.alerting.delivery.bookkeeping import OffsetBook, PartitionOffsets, 
 from streams.alerting.rules import Webhook, parse_rules
 from tests.streams.alerting.helpers import VIGIL
 from tests.streams.alerting.webhook_server import Endpoint
-from vigil.testing import free_port
+from vigil.testing import free_port, poll_until
 from vigil_app.settings import ConfigError
 
 NOW = 1_750_000_000
@@ -232,9 +232,7 @@ def test_a_stopping_lane_abandons_retries_instead_of_failing() -> None:
     worker = threading.Thread(target=lambda: out.append(target.send(alert(1), stop)))
     try:
         worker.start()
-        deadline = time.monotonic() + 10
-        while failing.hits < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll_until(lambda: failing.hits >= 1, 10, 0.01)
         stop.set()  # it is in its first 30 s backoff now
         worker.join(10)
         assert out == [Abandoned(1)]

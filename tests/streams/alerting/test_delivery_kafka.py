@@ -25,9 +25,7 @@ from tests.streams.alerting.delivery_helpers import (
     publish_raw_alert,
     run_id,
     wait_lanes_ready,
-    wait_until,
 )
-from tests.streams.alerting.helpers import prepare_topics, read_topic
 from tests.streams.alerting.webhook_server import Endpoint
 from vigil import kafka
 from vigil.dlq import (
@@ -39,6 +37,7 @@ from vigil.dlq import (
     H_SOURCE_PARTITION,
     H_SOURCE_TOPIC,
 )
+from vigil.testing import provision, read_topic, wait_until
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -59,7 +58,7 @@ def assert_at_end(settings: VigilSettings, *groups: str) -> None:
 def test_a_dead_endpoint_goes_to_the_dlq_and_holds_up_no_other(
     settings: VigilSettings, mode: str
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     good, bad = Endpoint("ok", b"k"), Endpoint(mode, hang_s=60)
     # a hanging POST times out twice; a 500 is retried twice after 1.5 s and 3 s
     if mode == "hang":
@@ -113,7 +112,7 @@ def test_a_dead_endpoint_goes_to_the_dlq_and_holds_up_no_other(
 def test_aborted_alerts_are_never_delivered_and_a_bad_record_is_dead_lettered_once(
     settings: VigilSettings,
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     hook = Endpoint("ok")
     delivery = Delivery(settings, lambda: Destinations(webhooks=(Webhook(url=hook.url),))).start()
     run = run_id()
@@ -149,7 +148,7 @@ def test_aborted_alerts_are_never_delivered_and_a_bad_record_is_dead_lettered_on
 
 @pytest.mark.timeout(240)
 def test_a_slow_receiver_pauses_the_lane_and_nothing_is_dropped(settings: VigilSettings) -> None:
-    prepare_topics(settings)
+    provision(settings)
     slow = Endpoint("ok", delay_s=0.05)
     hook = Webhook(url=slow.url, max_in_flight=1)
     pauses_before = metric(PAUSES, webhook_name(slow.url))
@@ -176,7 +175,7 @@ def test_a_slow_receiver_pauses_the_lane_and_nothing_is_dropped(settings: VigilS
 def test_destinations_follow_the_rules_and_a_new_one_starts_from_now(
     settings: VigilSettings,
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     a, b = Endpoint("ok"), Endpoint("ok")
     hook_a, hook_b = Webhook(url=a.url), Webhook(url=b.url)
     current = {"dest": Destinations(webhooks=(hook_a,))}
@@ -219,7 +218,7 @@ def test_destinations_follow_the_rules_and_a_new_one_starts_from_now(
 def test_a_clean_stop_commits_only_what_finished_and_a_restart_sends_the_rest(
     settings: VigilSettings,
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     slow = Endpoint("ok", delay_s=0.5)
     dest = Destinations(webhooks=(Webhook(url=slow.url, max_in_flight=2),))
     delivery = Delivery(settings, lambda: dest).start()
@@ -252,7 +251,7 @@ def test_a_clean_stop_commits_only_what_finished_and_a_restart_sends_the_rest(
 def test_two_deliveries_share_the_partitions_and_one_leaving_loses_nothing(
     settings: VigilSettings,
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     slow = Endpoint("ok", delay_s=0.02)
     dest = Destinations(webhooks=(Webhook(url=slow.url, max_in_flight=2),))
     one = Delivery(settings, lambda: dest).start()

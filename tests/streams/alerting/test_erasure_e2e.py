@@ -21,21 +21,21 @@ import pytest
 
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from tests.connectors.sinks.clickhouse.support import run_sink_until
-from tests.streams.alerting.helpers import (
-    VIGIL,
-    AlertsProcess,
-    env_for,
-    publish_detections,
-    read_topic,
-    wait_committed,
-)
+from tests.streams.alerting.helpers import VIGIL
 from tests.streams.alerting.synth import event, person
 from vigil import kafka
 from vigil.clickhouse import connect
 from vigil.follow import read_to_end
 from vigil.poi import publish_enrollment
 from vigil.stack import ClickHouseServer
-from vigil.testing import wait_until
+from vigil.testing import (
+    AlertsProcess,
+    process_env,
+    publish_detections,
+    read_topic,
+    wait_committed,
+    wait_until,
+)
 from vigil.topics import ROLL_MARKER, Topic, ensure_topics, topic_specs
 from vigil_app.settings import ClickHouseSettings, VigilSettings
 
@@ -55,7 +55,7 @@ ERASURE_MIN = 0.1  # 6 s: segment.ms, max.compaction.lag.ms, delete.retention.ms
 
 def short_env(settings: VigilSettings) -> dict[str, str]:
     t = settings.topics
-    return env_for(
+    return process_env(
         settings,
         VIGIL_TOPICS__POI_ERASURE_MINUTES=str(t.poi_erasure_minutes),
         VIGIL_TOPICS__FRAMES_RETENTION_HOURS=str(t.frames_retention_hours),

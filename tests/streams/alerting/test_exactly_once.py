@@ -12,19 +12,19 @@ import pytest
 
 from schemas.contracts import serde_for
 from streams.alerting.app import app_id, state_dir
-from tests.streams.alerting.helpers import (
-    AlertsProcess,
-    PacedPublisher,
-    committed,
-    prepare_topics,
-    publish_detections,
-    read_topic,
-    wait_committed,
-    wait_members,
-)
+from tests.streams.alerting.helpers import PacedPublisher, wait_members
 from tests.streams.alerting.synth import event, person
 from tests.streams.probe import Uncommitted
-from vigil.testing import read_to_end, wait_settled
+from vigil.testing import (
+    AlertsProcess,
+    committed_total,
+    provision,
+    publish_detections,
+    read_to_end,
+    read_topic,
+    wait_committed,
+    wait_settled,
+)
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -89,7 +89,7 @@ def test_three_sigkills_during_three_incidents_on_four_cameras(
     """Each kill lands right after the app sent the first alert of an incident round and
     (with a 2 s checkpoint) before its transaction committed: the alert must then appear on
     vigil.alerts once, from the restarted instance, not twice and not never."""
-    prepare_topics(settings)
+    provision(settings)
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
     events, want = incidents()
@@ -104,7 +104,7 @@ def test_three_sigkills_during_three_incidents_on_four_cameras(
         for k in range(INCIDENTS):  # 840 events, 14 s: every kill lands mid-stream
             probe.wait_for(opens_round(k), 120, app.alive)
             app.kill()
-            kills.append(committed(settings, group))
+            kills.append(committed_total(settings, group))
             app = AlertsProcess(settings, rules, log, **env)
         publisher.join(timeout_s=120)
         wait_committed(settings, group, len(events), timeout_s=180, proc=app)
@@ -114,13 +114,13 @@ def test_three_sigkills_during_three_incidents_on_four_cameras(
         app.stop()
     assert len(kills) == 3
     assert all(done < len(events) for done in kills), kills  # each kill: work left to do
-    assert committed(settings, group) == len(events)
+    assert committed_total(settings, group) == len(events)
     assert_exactly_once(alerts_seen(settings), want)
 
 
 @pytest.mark.timeout(600)
 def test_two_instances_one_killed_mid_stream(settings: VigilSettings, tmp_path: Path) -> None:
-    prepare_topics(settings)
+    provision(settings)
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
     events, want = incidents()
@@ -137,7 +137,7 @@ def test_two_instances_one_killed_mid_stream(settings: VigilSettings, tmp_path: 
         publisher = PacedPublisher(settings, events, per_s=60).start()
         probe.wait_for(opens_round(1), 120, b.alive)
         a.kill()  # b takes over a's cameras, their state and their open incidents
-        assert committed(settings, group) < len(events)
+        assert committed_total(settings, group) < len(events)
         publisher.join(timeout_s=120)
         wait_committed(settings, group, len(events), timeout_s=180, proc=b)
     finally:
@@ -155,7 +155,7 @@ def test_lost_state_directory_is_restored_from_the_changelog(
 ) -> None:
     """An instance whose local state is gone (a new disk, a rescheduled pod) rebuilds it from
     the changelog topic and re-notifies no open incident."""
-    prepare_topics(settings)
+    provision(settings)
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.replace("quiet_s: 2", "quiet_s: 5"))
     stay = [event("cam-1", i, [person(0.2, 0.8)]) for i in range(200)]  # 20 s in the zone

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,18 @@ import numpy as np
 from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from tests.gpu_workers.media import Image, frames, still
-from tests.streams.alerting.helpers import (
-    VIGIL,
+from tests.streams.alerting.helpers import VIGIL
+from tests.streams.alerting.synth import T0
+from vigil.testing import (
     AlertsProcess,
-    env_for,
-    prepare_topics,
+    poll_until,
+    process_env,
+    provision,
     publish_detections,
     read_topic,
     wait_committed,
 )
-from tests.streams.alerting.synth import T0
+from vigil.testing.media import Image, frames, still
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -43,7 +43,7 @@ poi:
 
 def vigil(settings: VigilSettings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [VIGIL, *args], env=env_for(settings), capture_output=True, text=True, timeout=120
+        [VIGIL, *args], env=process_env(settings), capture_output=True, text=True, timeout=120
     )
 
 
@@ -79,12 +79,8 @@ def face_event(cascade: FaceCascade, camera: str, seq: int, image: Image) -> dic
 
 
 def wait_for_log(app: AlertsProcess, text: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in app.log_text():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
+    if not poll_until(lambda: text in app.log_text(), timeout_s, 0.2):
+        raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
 
 
 def test_poi_enrol_match_strangers_and_remove(
@@ -93,7 +89,7 @@ def test_poi_enrol_match_strangers_and_remove(
     centerface: CenterFaceAdapter,
     faceres: EmbedderAdapter,
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     cascade = FaceCascade(
         centerface,
         faceres,

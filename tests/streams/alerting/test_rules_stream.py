@@ -5,24 +5,24 @@ a good one applies."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.streams.alerting.helpers import (
-    AlertsProcess,
-    prepare_topics,
-    publish_detections,
-    publish_raw,
-    read_topic,
-    wait_committed,
-)
+from tests.streams.alerting.helpers import publish_raw
 from tests.streams.alerting.synth import T0, event, person
 from tests.streams.alerting.webhook_server import Endpoint
 from vigil.dlq import read_envelope
-from vigil.testing import free_port
+from vigil.testing import (
+    AlertsProcess,
+    free_port,
+    poll_until,
+    provision,
+    publish_detections,
+    read_topic,
+    wait_committed,
+)
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 
@@ -89,18 +89,14 @@ def streams() -> tuple[list[dict[str, Any]], set[tuple[str, str, str]]]:
 
 
 def wait_for_log(app: AlertsProcess, text: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in app.log_text():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
+    if not poll_until(lambda: text in app.log_text(), timeout_s, 0.2):
+        raise TimeoutError(f"{text!r} not in the app's log: {app.log_text()[-2000:]}")
 
 
 def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
     settings: VigilSettings, tmp_path: Path
 ) -> None:
-    prepare_topics(settings)
+    provision(settings)
     ok, failing, hanging = Endpoint("ok", b"s3cret"), Endpoint("500"), Endpoint("hang")
     rules = tmp_path / "rules.yaml"
     rules.write_text(rules_yaml(ok.url, failing.url, hanging.url))
@@ -126,9 +122,7 @@ def test_rules_on_synthetic_streams_dlq_webhooks_and_reload(
         assert "cannot decode" in env["error_message"] or "fingerprint" in env["error_message"]
 
         # the good webhook got every alert once, signed; the others were retried and gave up
-        deadline = time.monotonic() + 30
-        while len(ok.received) < len(want) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        poll_until(lambda: len(ok.received) >= len(want), 30, 0.2)
         assert sorted(x["alert_id"] for x in ok.received) == sorted(x["alert_id"] for x in alerts)
         assert ok.bad_signatures == 0
         wait_for_log(app, "given up")

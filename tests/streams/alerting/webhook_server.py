@@ -19,6 +19,7 @@ from streams.alerting.delivery import (
     Verdict,
     check,
 )
+from vigil.testing import poll_until
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,7 @@ class Endpoint:
 
     def wait_for(self, count: int, timeout_s: float) -> bool:
         """True once ``count`` alerts were accepted (polled, bounded)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if len(self.received) >= count:
-                return True
-            time.sleep(0.05)
-        return len(self.received) >= count
+        return poll_until(lambda: len(self.received) >= count, timeout_s)
 
     def close(self) -> None:
         self.server.shutdown()

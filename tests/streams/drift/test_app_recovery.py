@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from streams.drift.samples import FramePool, stream
-from tests.samples import detection_event
 from tests.streams.drift import helpers as h
 from vigil.dlq import read_envelope
 from vigil.testing import user_cache_dir
+from vigil.testing.samples import detection_event
 from vigil.topics import Topic
 from vigil_app.settings import DriftSettings, VigilSettings
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import DriftEngine
 from streams.drift.window import empty
-from tests.samples import detection_event
 from tests.streams.drift import helpers as h
+from vigil.testing.samples import detection_event
 from vigil_app.cli import app
 from vigil_app.settings import VigilSettings
 

@@ -8,9 +8,9 @@ from typing import Any
 from schemas.contracts import serde_for
 from streams.drift.baseline import compute
 from streams.drift.window import add_event, empty
-from tests.samples import detection_event
 from tests.streams.drift import helpers as h
 from vigil.testing import write_aborted, write_committed
+from vigil.testing.samples import detection_event
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings
 

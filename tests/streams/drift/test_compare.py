@@ -7,7 +7,7 @@ from typing import Any
 
 from streams.drift.compare import Kind, compare, threshold
 from streams.drift.window import Summary, add_event, empty
-from tests.samples import detection_event
+from vigil.testing.samples import detection_event
 from vigil_app.settings import DriftSettings
 
 CFG = DriftSettings(min_samples=10)

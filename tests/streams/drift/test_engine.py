@@ -7,7 +7,7 @@ from typing import Any
 
 from streams.drift.engine import SEP, Closed, DriftEngine
 from streams.drift.window import add_event, empty
-from tests.samples import detection_event
+from vigil.testing.samples import detection_event
 from vigil_app.settings import DriftSettings
 
 WINDOW_MS = 10_000

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from streams.drift.window import NUMERIC, add_event, empty, merge, usable_image_stats
-from tests.samples import detection_event
+from vigil.testing.samples import detection_event
 
 
 def _event(**stats: Any) -> dict[str, Any]:

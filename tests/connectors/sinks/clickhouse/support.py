@@ -15,10 +15,10 @@ import pytest
 
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from schemas.contracts import serde_for
-from tests import samples
 from vigil import kafka
 from vigil.clickhouse import ClickHouseClient, connect
 from vigil.stack import ClickHouseServer
+from vigil.testing import samples
 from vigil.topics import Topic, ensure_topics, topic_specs, wait_for_leaders
 from vigil_app.settings import ClickHouseSettings, ClickHouseSinkSettings, VigilSettings
 

@@ -16,8 +16,8 @@ from connectors.sinks.clickhouse.rows import Mapped, alert_rows, detection_rows
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from schemas.types import Alert, DetectionEvent
-from tests import samples
 from tests.connectors.sinks.clickhouse.support import open_client
+from vigil.testing import samples
 from vigil_app.cli import app
 from vigil_app.settings import VigilSettings
 

@@ -19,7 +19,7 @@ from connectors.sinks.clickhouse.rows import (
 )
 from connectors.sinks.clickhouse.writer import runs
 from schemas.types import Alert, DetectionEvent, DriftStat
-from tests import samples
+from vigil.testing import samples
 from vigil.topics import Topic
 
 SRC = ("vigil.detections", 3, 41)

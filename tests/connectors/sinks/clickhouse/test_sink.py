@@ -11,7 +11,6 @@ from connectors.sinks.clickhouse.rows import COLUMNS, detection_rows
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from schemas.contracts import serde_for
 from schemas.types import DetectionEvent
-from tests import samples
 from tests.connectors.sinks.clickhouse.support import (
     DetectionProducer,
     assert_exactly_once,
@@ -23,6 +22,7 @@ from tests.connectors.sinks.clickhouse.support import (
 )
 from vigil import kafka
 from vigil.dlq import read_envelope
+from vigil.testing import samples
 from vigil.topics import Topic, ensure_topics, topic_specs, wait_for_leaders
 from vigil_app.settings import VigilSettings
 
