@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from vigil.runtime import ConsumerMetrics
+
 ALERTS = Counter("vigil_alerts_total", "Notifications sent to vigil.alerts", ["rule", "severity"])
 SUPPRESSED = Counter("vigil_alerts_suppressed_total", "Incidents opened silently in a cooldown")
 OPEN_INCIDENTS = Gauge("vigil_alert_open_incidents", "Open incidents of this worker")
@@ -45,3 +47,6 @@ DELIVERY_LANE_RESTARTS = Counter(
     "Delivery lanes started again after their thread died",
     ["destination"],
 )
+# one consumer loop per destination: vigil_alert_delivery_messages_total, _consumer_lag,
+# _paused_partitions and _rebalances_total, each with the destination's label
+DELIVERY_CONSUMER = ConsumerMetrics.named("vigil_alert_delivery", per=("destination",))

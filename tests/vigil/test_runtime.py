@@ -21,6 +21,7 @@ from vigil_app.settings import VigilSettings
 
 PREFIX = "vigil_test_runtime"
 METRICS = ConsumerMetrics.named(PREFIX)
+PER_LOOP = ConsumerMetrics.named(f"{PREFIX}_per", per=("lane",))
 
 
 class Recorder(Processor):
@@ -85,7 +86,8 @@ def start(settings: VigilSettings) -> Iterator[Start]:
     ) -> tuple[ConsumerLoop, Recorder, threading.Thread]:
         rec = recorder or Recorder()
         consumer = kafka.consumer(settings, group, **{"session.timeout.ms": 6000})
-        cl = ConsumerLoop(consumer, METRICS, **loop)
+        metrics = loop.pop("metrics", METRICS)
+        cl = ConsumerLoop(consumer, metrics, **loop)
         cl.subscribe([topic])
 
         def target() -> None:
@@ -182,3 +184,37 @@ def test_lag_is_the_high_watermark_minus_the_position(
     assert consumed == 1
     cl.stop()
     wait_until(lambda: lag() is None, 30, "series removed when the partition left")
+
+
+class Patient(Recorder):
+    """Asks for big polls that may wait long: only an eager loop returns on the first record."""
+
+    def poll_limits(self) -> tuple[int, float]:
+        return 500, 5.0
+
+
+def test_an_eager_loop_returns_the_first_record_at_once_and_bound_metrics_stay_apart(
+    settings: VigilSettings, new_topic: Callable[..., str], start: Start
+) -> None:
+    topic = new_topic(1)
+    _, a, _ = start(
+        topic, "g-eager-a", Patient(), eager=True, max_wait_s=5.0, metrics=PER_LOOP.bound("a")
+    )
+    _, b, _ = start(
+        topic, "g-eager-b", Patient(), eager=True, max_wait_s=5.0, metrics=PER_LOOP.bound("b")
+    )
+    wait_until(lambda: a.owned == b.owned == {0}, 60, "both assigned")
+    time.sleep(0.5)  # both loops are inside a poll that may wait 5 s
+    t0 = time.monotonic()
+    produce(settings, topic, 1, 1)
+    wait_until(lambda: len(a.seen) == len(b.seen) == 1, 30, "the record seen by both")
+    assert time.monotonic() - t0 < 2.0  # not after the poll's 5 s wait
+    produce(settings, topic, 1, 2)
+    wait_until(lambda: len(a.seen) == len(b.seen) == 3, 30, "every record seen by both")
+
+    def consumed(lane: str) -> float | None:
+        return REGISTRY.get_sample_value(
+            f"{PREFIX}_per_messages_total", {"lane": lane, "topic": topic}
+        )
+
+    assert consumed("a") == consumed("b") == 3  # one series per loop, not one shared

@@ -32,7 +32,9 @@ class ConsumerLoop:
     """Runs a :class:`Processor` on ``consumer`` until :meth:`stop`.
 
     ``max_wait_s`` caps every poll, so a stop is seen within it (plus one step);
-    ``drain_timeout_s`` bounds the processor's :meth:`Processor.drain` on stop.
+    ``drain_timeout_s`` bounds the processor's :meth:`Processor.drain` on stop. ``eager``: a
+    poll returns as soon as its first record arrives, with whatever else is already fetched
+    (up to the limit), for a consumer bound by latency rather than batch size.
     """
 
     def __init__(
@@ -43,19 +45,21 @@ class ConsumerLoop:
         stop: threading.Event | None = None,
         max_wait_s: float = 0.1,
         drain_timeout_s: float = 30.0,
+        eager: bool = False,
     ) -> None:
         self.consumer = consumer
         self.metrics = metrics
         self.stop_event = stop or threading.Event()
         self.max_wait_s = max_wait_s
         self.drain_timeout_s = drain_timeout_s
+        self.eager = eager
         self.pauses = 0  # times backpressure began
         self._processor: Processor | None = None
         self._assigned: dict[Key, TopicPartition] = {}
         self._held: set[Key] = set()  # paused by the processor's choice, not backpressure
         self._paused = False
         self._retry_at: float | None = None
-        self._lag = LagReporter(metrics.lag)
+        self._lag = LagReporter(metrics)
         self._closed = False
 
     # -- what to consume ----------------------------------------------------------------------
@@ -106,11 +110,17 @@ class ConsumerLoop:
         """One poll: records to the processor, then its step, then the lag metric."""
         processor = self._need_processor()
         limit, wait = processor.poll_limits()
-        messages = self.consumer.consume(max(1, limit), max(0.0, min(wait, self.max_wait_s)))
+        wait = max(0.0, min(wait, self.max_wait_s))
+        if self.eager:  # consume(n, t) waits for all n or t: take the first, then what is here
+            messages = self.consumer.consume(1, wait)
+            if messages and limit > 1:
+                messages += self.consumer.consume(limit - 1, 0)
+        else:
+            messages = self.consumer.consume(max(1, limit), wait)
         for message in messages:
             error = message.error()
             if error is None:
-                self.metrics.messages.labels(message.topic()).inc()
+                self.metrics.consumed(message.topic() or "")
                 processor.process(message)
             elif error.fatal():
                 raise KafkaException(error)
@@ -147,7 +157,7 @@ class ConsumerLoop:
         parts = self.assignment
         if parts:
             self.consumer.pause(parts)
-        self.metrics.paused.set(len(parts))
+        self.metrics.set_paused(len(parts))
         log.debug("backpressure (%s): paused %d partitions", why, len(parts))
 
     def _resume(self) -> None:
@@ -155,7 +165,7 @@ class ConsumerLoop:
         parts = [tp for key, tp in self._assigned.items() if key not in self._held]
         if parts:
             self.consumer.resume(parts)
-        self.metrics.paused.set(0)
+        self.metrics.set_paused(0)
         log.debug("backpressure over: resumed %d partitions", len(parts))
 
     def hold(self, partitions: Iterable[TopicPartition]) -> None:
@@ -180,7 +190,7 @@ class ConsumerLoop:
     # -- rebalance callbacks (run inside consume() or close(), on the loop's thread) ----------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.metrics.rebalances.labels("assigned").inc(len(partitions))
+        self.metrics.rebalanced("assigned", len(partitions))
         starts = self._processor.on_assign(partitions) if self._processor else None
         chosen = partitions if starts is None else starts
         consumer.incremental_assign(chosen)
@@ -188,13 +198,13 @@ class ConsumerLoop:
         self._assigned.update((_key(tp), tp) for tp in fresh)
         if fresh and self._paused:
             consumer.pause(fresh)
-            self.metrics.paused.set(len(self._assigned))
+            self.metrics.set_paused(len(self._assigned))
         elif fresh:
             consumer.resume(fresh)  # clears a pause left from an earlier assignment
         log.info("assigned %s", sorted(_key(tp) for tp in chosen))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.metrics.rebalances.labels("revoked").inc(len(partitions))
+        self.metrics.rebalanced("revoked", len(partitions))
         try:
             if self._processor is not None:
                 self._processor.on_revoke(partitions)
@@ -202,7 +212,7 @@ class ConsumerLoop:
             self._forget(partitions)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.metrics.rebalances.labels("lost").inc(len(partitions))
+        self.metrics.rebalanced("lost", len(partitions))
         try:
             if self._processor is not None:
                 self._processor.on_lost(partitions)
@@ -215,4 +225,4 @@ class ConsumerLoop:
             self._held.discard(_key(tp))
         self._lag.forget(partitions)
         if self._paused:
-            self.metrics.paused.set(len(self._assigned))
+            self.metrics.set_paused(len(self._assigned))

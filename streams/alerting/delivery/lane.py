@@ -1,29 +1,29 @@
 """A lane: one destination's consumer group on ``vigil.alerts``, its thread and its workers.
 
-The lane thread owns the consumer and every piece of state; worker threads only take an alert
-from ``_todo``, send it (with the target's retries) and put the result on ``_done``. An alert is
-*finished* for the lane once the destination acknowledged it, the lane has no business with it
-(below ``min_severity``, a repeated alert id, an undecodable record in a webhook lane), or it is
-in ``vigil.dlq`` and the broker acknowledged that write. Offsets are committed per partition up
-to the finished prefix (:mod:`.bookkeeping`).
+The lane is a :class:`~vigil.runtime.Processor`: the consumer runtime (``vigil.runtime``) owns
+polling, rebalances, pause/resume and shutdown on the lane's thread; the lane says what it does
+with an alert and on a rebalance. That thread owns every piece of state; worker threads
+(:mod:`.workers`) only send an alert (with the target's retries) and hand the result back.
+An alert is *finished* for the lane once the destination acknowledged it, the lane has no
+business with it (below ``min_severity``, a repeated alert id, an undecodable record in a
+webhook lane), or it is in ``vigil.dlq`` and the broker acknowledged that write. Offsets are
+committed per partition up to the finished prefix (:mod:`.bookkeeping`).
 
 Memory is bounded: at most ``max_in_flight`` alerts are being sent, at most ``backlog_max``
 records wait for a free worker, and at most ``MAX_OPEN_OFFSETS`` offsets are tracked behind an
-unfinished one. Past those bounds the lane pauses its partitions and keeps polling (so it stays
-in its group); librdkafka drops what it had fetched for a paused partition and fetches again
-from the lane's position on resume."""
+unfinished one. Past those bounds the lane raises :class:`~vigil.runtime.Backpressure`: the
+loop pauses its partitions and keeps polling (so it stays in its group); librdkafka drops what
+it had fetched for a paused partition and fetches again from the lane's position on resume."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
@@ -33,8 +33,10 @@ from streams.alerting.delivery.commits import Committer
 from streams.alerting.delivery.dead_letters import COMPONENT, DeadLetters, Work
 from streams.alerting.delivery.groups import seed_group
 from streams.alerting.delivery.targets import Abandoned, Delivered, Failed, Result, Target
+from streams.alerting.delivery.workers import Workers
 from streams.alerting.settings import AlertingProcessSettings
 from vigil import kafka
+from vigil.runtime import Backpressure, ConsumerLoop, Processor
 from vigil.topics import Topic
 
 log = logging.getLogger("streams.alerting.delivery")
@@ -57,7 +59,7 @@ class LaneStats:
     revoked: int = 0
 
 
-class Lane:
+class Lane(Processor):
     """Delivers every alert to one target; ``seed_from`` names the group whose committed
     offsets a new group starts from (see the package docstring)."""
 
@@ -84,7 +86,6 @@ class Lane:
         self.ready = threading.Event()  # partitions were assigned at least once
         self.crashed = False
         self._stop = threading.Event()
-        self._abandon = threading.Event()  # workers stop retrying
         self._drain_until = 0.0
         self._book = OffsetBook()
         self._ids = RecentIds()
@@ -96,9 +97,9 @@ class Lane:
         )
         self._owned_now: frozenset[int] = frozenset()  # for other threads to read
         self._in_flight = 0
-        self._paused = False
-        self._todo: queue.Queue[tuple[Work, dict[str, Any]] | None] = queue.Queue()
-        self._done: queue.SimpleQueue[tuple[Work, Result]] = queue.SimpleQueue()
+        self._holding = False  # raising Backpressure: the loop keeps the partitions paused
+        self._workers = Workers(target, self.limit)
+        self._loop: ConsumerLoop | None = None
         self._thread = threading.Thread(target=self._run, name=f"lane {target.name}", daemon=True)
 
     # -- control (any thread) ----------------------------------------------------------------
@@ -132,10 +133,6 @@ class Lane:
     # -- the lane thread -----------------------------------------------------------------------
     def _run(self) -> None:
         consumer: Consumer | None = None
-        workers = [
-            threading.Thread(target=self._work, name=f"{self.target.name} #{i}", daemon=True)
-            for i in range(self.limit)
-        ]
         try:
             timeout_ms = int(self.settings.alerting.session_timeout_s * 1000)
             consumer = kafka.consumer(
@@ -151,34 +148,37 @@ class Lane:
             if self.seed_from is not None:
                 self._seed(consumer, self.seed_from)
             self.seeded.set()  # before any poll: the reference lane may move on now
-            for w in workers:
-                w.start()
-            consumer.subscribe(
-                [self.topic],
-                on_assign=self._on_assign,
-                on_revoke=self._on_revoke,
-                on_lost=self._on_lost,
+            self._workers.start()
+            # the drain keeps to the stop's own deadline (``drain_until``), not the loop's
+            self._loop = ConsumerLoop(
+                consumer,
+                metrics.DELIVERY_CONSUMER.bound(self.target.name),
+                stop=self._stop,
+                max_wait_s=POLL_S,
+                drain_timeout_s=3600.0,
+                eager=True,  # an alert never waits for a fuller poll
             )
-            while not self._stop.is_set():
-                self._step(consumer)
-            self._drain(consumer)
+            self._loop.subscribe([self.topic])
+            self._loop.run(self)
         except Exception:  # the supervisor starts the lane again; nothing finished is lost
             self.crashed = True
             log.exception("%s: lane failed; its unfinished alerts stay uncommitted", self.group_id)
         finally:
             self.seeded.set()
-            self._abandon.set()
-            for _ in workers:
-                self._todo.put(None)
+            self._workers.stop()
             if consumer is not None:
-                try:
-                    consumer.close()
+                try:  # leaving the group runs on_revoke: what finished is committed
+                    if self._loop is not None:
+                        self._loop.close()
+                    else:
+                        consumer.close()
                 except (KafkaException, RuntimeError) as exc:
                     log.warning("%s: close: %s", self.group_id, exc)
             self._dlq.flush(KAFKA_TIMEOUT_S)
             self.target.close()  # a post still on the wire fails now; its result is ignored
             metrics.DELIVERY_IN_FLIGHT.labels(self.target.name).set(0)
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(0)
+            metrics.DELIVERY_CONSUMER.bound(self.target.name).set_paused(0)
 
     def _seed(self, consumer: Consumer, reference: str) -> None:
         try:
@@ -189,34 +189,19 @@ class Lane:
         if start is not None:
             log.info("%s: new group starts at %s", self.group_id, start)
 
-    def _step(self, consumer: Consumer) -> None:
-        self._collect()
-        self._dlq.poll()
-        self._dispatch()
-        self._flow(consumer)
-        self._commits.tick(consumer)
-        if self._backlog or self._paused:  # waiting for a worker, not for Kafka
-            self._wait_done(POLL_S)
-            timeout = 0.0
-        else:
-            timeout = POLL_S
-        room = max(1, self.backlog_max - len(self._backlog))
-        # consume(n, timeout) waits for all n or the timeout: take the first record as soon as
-        # it arrives, then whatever else is already fetched, so an alert never waits a POLL_S
-        for msg in consumer.consume(1, timeout):
-            self._accept(msg)
-            if room > 1:
-                for more in consumer.consume(room - 1, 0):
-                    self._accept(more)
-        self._flow(consumer)  # a backlog filled up by this consume pauses at once
+    def _consumer(self) -> Consumer:
+        if self._loop is None:
+            raise RuntimeError("the lane is not running")
+        return self._loop.consumer
 
-    def _accept(self, msg: Message) -> None:
-        err = msg.error()
-        if err is not None:
-            if err.code() != KafkaError._PARTITION_EOF:
-                log.warning("%s: consumer: %s", self.group_id, err)
-            return
-        partition, offset = msg.partition() or 0, msg.offset() or 0
+    # -- the processor: what the lane does with alerts -------------------------------------------
+    def poll_limits(self) -> tuple[int, float]:
+        # at most what the backlog has room for; no wait while a worker result is awaited
+        room = max(1, self.backlog_max - len(self._backlog))
+        return room, 0.0 if self._backlog or self._holding else POLL_S
+
+    def process(self, message: Message) -> None:
+        partition, offset = message.partition() or 0, message.offset() or 0
         if partition not in self._commits.owned:
             return
         try:
@@ -224,8 +209,19 @@ class Lane:
         except ValueError as exc:  # fetched again after a resume: already ours
             log.debug("%s: %s", self.group_id, exc)
             return
-        self._backlog.append(msg)
+        self._backlog.append(message)
         self.stats.peak_backlog = max(self.stats.peak_backlog, len(self._backlog))
+
+    def step(self) -> None:
+        filled = self._full()  # a poll that filled the backlog pauses at once
+        self._collect()
+        self._dlq.poll()
+        self._dispatch()
+        self._commits.tick(self._consumer())
+        if self._backlog or self._holding:  # waiting for a worker, not for Kafka
+            self._collect(POLL_S)
+            self._dispatch()
+        self._flow(filled)
 
     def _dispatch(self) -> None:
         while self._backlog and self._in_flight < self.limit:
@@ -251,40 +247,10 @@ class Lane:
         self._in_flight += 1
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight)
         metrics.DELIVERY_IN_FLIGHT.labels(self.target.name).set(self._in_flight)
-        self._todo.put((work, alert))
+        self._workers.send(work, alert)
 
-    def _work(self) -> None:  # a worker thread
-        while True:
-            try:
-                item = self._todo.get(timeout=1.0)
-            except queue.Empty:
-                if self._abandon.is_set():
-                    return
-                continue
-            if item is None:
-                return
-            work, alert = item
-            try:
-                result = self.target.send(alert, self._abandon)
-            except Exception as exc:  # a bug in a target must not lose the alert: DLQ it
-                log.exception("%s: sending alert %s failed", self.target.name, work.alert_id)
-                result = Failed(exc, 0)
-            self._done.put((work, result))
-
-    def _wait_done(self, timeout_s: float) -> None:
-        try:
-            work, result = self._done.get(timeout=timeout_s)
-        except queue.Empty:
-            return
-        self._settle(work, result)
-        self._collect()
-
-    def _collect(self) -> None:
-        while True:
-            try:
-                work, result = self._done.get_nowait()
-            except queue.Empty:
-                return
+    def _collect(self, wait_s: float = 0.0) -> None:
+        for work, result in self._workers.results(wait_s):
             self._settle(work, result)
 
     def _settle(self, work: Work, result: Result) -> None:
@@ -324,40 +290,41 @@ class Lane:
         self._active.pop(work.key, None)
         self._book.finish(*work.key)
 
-    # -- flow control --------------------------------------------------------------------------
-    def _flow(self, consumer: Consumer) -> None:
-        full = len(self._backlog) >= self.backlog_max or self._book.open >= MAX_OPEN_OFFSETS
-        if full and not self._paused:
-            consumer.pause(self._commits.tps())
-            self._paused = True
+    def _full(self) -> bool:
+        return len(self._backlog) >= self.backlog_max or self._book.open >= MAX_OPEN_OFFSETS
+
+    def _flow(self, filled: bool) -> None:
+        """Backpressure from a full backlog or too many open offsets (now, or right after
+        the poll), until the backlog is down to half (the loop pauses the partitions)."""
+        full = filled or self._full()
+        if full and not self._holding:
+            self._holding = True
             self.stats.pauses += 1
             metrics.DELIVERY_PAUSES.labels(self.target.name).inc()
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(1)
-        elif self._paused and not full and len(self._backlog) <= self.backlog_max // 2:
-            consumer.resume(self._commits.tps())
-            self._paused = False
+        elif self._holding and not full and len(self._backlog) <= self.backlog_max // 2:
+            self._holding = False
             metrics.DELIVERY_PAUSED.labels(self.target.name).set(0)
+        if self._holding:
+            raise Backpressure(f"{self.target.name}: {len(self._backlog)} alerts wait", 0.0)
 
     # -- rebalances and stopping ---------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        consumer.incremental_assign(partitions)
+    def on_assign(self, partitions: list[TopicPartition]) -> None:
         self._commits.assigned(tp.partition for tp in partitions)
         self._owned_now = frozenset(self._commits.owned)
-        if self._paused:
-            consumer.pause(partitions)
         log.info("%s: assigned %s", self.group_id, [tp.partition for tp in partitions])
         self.ready.set()
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_revoke(self, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
         if any(k[0] in gone for k in self._active):
             self._dlq.flush(KAFKA_TIMEOUT_S)  # acknowledged DLQ writes finish their alerts
         self._collect()
-        self._commits.commit_now(consumer, gone)
+        self._commits.commit_now(self._consumer(), gone)
         self._forget(gone)
         log.info("%s: revoked %s", self.group_id, sorted(gone))
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
         self._forget(gone)
         log.warning(
@@ -375,21 +342,23 @@ class Lane:
         self._commits.released(gone)
         self._owned_now = frozenset(self._commits.owned)
 
-    def _drain(self, consumer: Consumer) -> None:
+    def drain(self, deadline: float) -> None:
         """Bounded: finish what is on the wire, abandon the rest, commit what finished."""
-        self._abandon.set()
+        until = min(deadline, self._drain_until)
+        loop, consumer = self._loop, self._consumer()
+        self._workers.abandon.set()
         waiting = len(self._backlog)
         self._backlog.clear()  # not started: stays uncommitted, sent after a restart
-        if self._commits.owned:
-            consumer.pause(self._commits.tps())
-            self._paused = True
-        while self._in_flight > 0 and time.monotonic() < self._drain_until:
-            self._wait_done(min(POLL_S, max(0.0, self._drain_until - time.monotonic())))
-            for msg in consumer.consume(1, 0):
-                self._accept(msg)  # taken (so never committed past), not sent
+        if loop is not None:
+            loop.hold(loop.assignment)
+        while self._in_flight > 0 and time.monotonic() < until:
+            self._collect(min(POLL_S, max(0.0, until - time.monotonic())))
+            for msg in consumer.consume(1, 0):  # serves the commit and rebalance callbacks
+                if msg.error() is None:
+                    self.process(msg)  # taken (so never committed past), not sent
             self._backlog.clear()
             self._dlq.poll()
-        self._dlq.flush(max(0.5, self._drain_until - time.monotonic()))
+        self._dlq.flush(max(0.5, until - time.monotonic()))
         self._collect()
         self._commits.commit_now(consumer, set(self._commits.owned))
         log.info(
