@@ -11,7 +11,8 @@ of that write seen first. So a crash, a kill -9 or a rebalance can only make an 
 again (at least once; ``X-Vigil-Alert-Id`` lets a receiver drop repeats), never vanish.
 
 **Lanes, one consumer group each.** Every destination is a :class:`Lane`: a consumer of its
-own group, a thread, and ``max_in_flight`` workers. The log is the reference lane, group
+own group on the shared consumer runtime (:mod:`vigil.runtime`; the lane is its processor), a
+thread, and ``max_in_flight`` workers. The log is the reference lane, group
 ``<prefix>-alert-delivery``; a webhook's group is ``<prefix>-alert-delivery-<id>``, the id a
 short hash of its URL (:func:`lane_id`). Why a group per destination rather than one consumer
 fanning out: a group's committed offset is a single point per partition, so with one group a
@@ -33,9 +34,10 @@ what it missed meanwhile (delete the group to start it afresh).
 **Inside a lane.** Up to ``max_in_flight`` alerts are posted at once; offsets are committed per
 partition up to the contiguous prefix of finished ones (:mod:`.bookkeeping`). When the workers
 are busy and a small backlog is full (or too many finished offsets wait behind an unfinished
-one) the lane pauses its partitions and keeps polling, so it stays in its group; nothing is
-dropped and memory stays bounded. On a revoke the finished prefix of the revoked partitions is
-committed and their in-flight alerts are forgotten (the new owner sends them again). On
+one) the lane raises :class:`~vigil.runtime.Backpressure`: the loop pauses its partitions and
+keeps polling, so it stays in its group; nothing is dropped and memory stays bounded. On a
+revoke the finished prefix of the revoked partitions is committed and their in-flight alerts
+are forgotten (the new owner sends them again). On
 :meth:`Delivery.stop` posts on the wire may finish within a bounded time, retries are
 abandoned, and only what finished is committed. The destinations are re-read about once a
 second; lanes are started, updated in place (same URL) or stopped to match.
