@@ -91,3 +91,26 @@ def test_wheel_ships_every_module_and_data_file_without_setuptools_warnings(
     wanted = {f for f in files if f.split("/")[0] in PACKAGE_ROOTS and not f.endswith(".md")}
     assert sorted(wanted - shipped) == []
     assert sorted(n for n in shipped if n.split("/")[0] not in PACKAGE_ROOTS) == []
+
+
+@pytest.mark.timeout(300)
+def test_editable_install_says_nothing(tmp_path: Path) -> None:
+    """``pip install -e .`` (what ``make install`` runs) into a fresh venv from a clean copy
+    prints no setuptools warning or notice, and the console script runs the composition root."""
+    src = tmp_path / "src"
+    for name in _source_files():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-v", "--no-deps", "-e", str(src)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    output = (installed.stdout + installed.stderr).splitlines()
+    assert [line for line in output if re.search(r"\w*Warning: |Editable installation", line)] == []
+    script = (venv / "bin" / "vigil").read_text()
+    assert "from vigil_app.cli import main" in script

@@ -34,6 +34,9 @@ rules:
     min_score: 0.5
     zone: [[0.3, 0.5], [1, 0.5], [1, 1], [0.3, 1]]
     severity: MEDIUM
+    # the clip lasts 2 s of event time; a second demo run on the same topics may ingest it again
+    # as little as ~30 s later, which the default quiet_s (30) would take for the same incident
+    quiet_s: 5
 poi:
   threshold: 0.6
   confirm_k: 3
