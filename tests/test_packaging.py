@@ -63,6 +63,14 @@ def _source_files() -> list[str]:
     return [f for f in listed if (ROOT / f).is_file()]
 
 
+def _clean_copy(files: list[str], src: Path) -> Path:
+    """``files`` copied into ``src``: the tree a fresh clone would have."""
+    for name in files:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    return src
+
+
 @pytest.mark.timeout(300)
 def test_wheel_ships_every_module_and_data_file_without_setuptools_warnings(
     tmp_path: Path,
@@ -71,10 +79,7 @@ def test_wheel_ships_every_module_and_data_file_without_setuptools_warnings(
     SQL views, dashboard pages, labels, the Kafka pom ...) and nothing of tests/ or bench/, and
     setuptools says nothing while building it (no "absent from packages" screen)."""
     files = _source_files()
-    src = tmp_path / "src"
-    for name in files:
-        (src / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, src / name)
+    src = _clean_copy(files, tmp_path / "src")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(src)],
         capture_output=True,
@@ -97,10 +102,7 @@ def test_wheel_ships_every_module_and_data_file_without_setuptools_warnings(
 def test_editable_install_says_nothing(tmp_path: Path) -> None:
     """``pip install -e .`` (what ``make install`` runs) into a fresh venv from a clean copy
     prints no setuptools warning or notice, and the console script runs the composition root."""
-    src = tmp_path / "src"
-    for name in _source_files():
-        (src / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, src / name)
+    src = _clean_copy(_source_files(), tmp_path / "src")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     installed = subprocess.run(
