@@ -58,6 +58,11 @@ class WorkerSettings(Section):
     )
     max_batch: int | None = Field(None, ge=1, description="None: models.max_batch.")
     max_wait_ms: float = Field(20.0, ge=0, description="Oldest frame's wait before a batch closes.")
+    adaptive_batching: bool = Field(
+        True,
+        description="A batch closes as soon as no further frame is waiting: never wait while "
+        "the engine is idle (batches grow while it is busy; max_wait_ms caps the rest).",
+    )
     decode_threads: int = Field(2, ge=1)
     scaled_decode: bool = Field(True, description="JPEG DCT scaling when the model is small.")
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
@@ -74,7 +79,10 @@ class WorkerSettings(Section):
     max_poll_interval_ms: int = Field(120_000, ge=1000)
     transaction_timeout_ms: int = Field(30_000, ge=1000)
     commit_interval_ms: float = Field(
-        100.0, ge=0, description="A transaction spans batches up to this age while busy."
+        0.0,
+        ge=0,
+        description="A transaction spans batches up to this age while busy (0: a commit per "
+        "batch, overlapped with the next batch's inference).",
     )
 
 

@@ -21,6 +21,7 @@ ENV = "VIGIL_FAULTS"
 POINTS = {
     "between_tables": "ClickHouse sink: one table of a batch inserted, the next not yet",
     "after_insert": "ClickHouse sink: a batch fully inserted, its offsets not yet committed",
+    "worker_commit": "worker: a transaction's offsets sent in the background commit, not committed",
 }
 
 

@@ -1,6 +1,7 @@
-"""Dynamic batching: a batch closes when it holds ``max_batch`` items or when its oldest item
-has waited ``max_wait_s`` (Triton's dynamic batcher, DeepStream's muxer timeout). Items keep
-arrival order, so offsets commit in order per partition."""
+"""Dynamic batching: a batch closes when it holds ``max_batch`` items, when its oldest item
+has waited ``max_wait_s`` (Triton's dynamic batcher, DeepStream's muxer timeout), or, when the
+caller says nothing more is waiting, at once (batches then grow only while the engine is
+busy). Items keep arrival order, so offsets commit in order per partition."""
 
 from __future__ import annotations
 
@@ -35,10 +36,14 @@ class Batcher(Generic[T]):
     def add(self, item: T, now: float) -> None:
         self._queue.append(_Entry(item, now))
 
-    def ready(self, now: float) -> bool:
+    def ready(self, now: float, *, drained: bool = False) -> bool:
+        """Full, or the oldest item's wait is over; ``drained`` (nothing more is waiting to
+        join): at once, so an idle engine never waits for a batch to fill."""
         if not self._queue:
             return False
-        return len(self._queue) >= self.max_batch or now - self._queue[0].arrived >= self.max_wait_s
+        if drained or len(self._queue) >= self.max_batch:
+            return True
+        return now - self._queue[0].arrived >= self.max_wait_s
 
     def wait_s(self, now: float) -> float:
         """How long until the oldest item's deadline (0 when a batch is ready)."""
@@ -50,8 +55,13 @@ class Batcher(Generic[T]):
 
     def take(self) -> list[T]:
         """The oldest ``max_batch`` items (fewer if fewer are queued)."""
+        return [item for item, _ in self.take_timed(0.0)]
+
+    def take_timed(self, now: float) -> list[tuple[T, float]]:
+        """:meth:`take`, each item with how long it waited in the batcher until ``now``."""
         n = min(self.max_batch, len(self._queue))
-        return [self._queue.popleft().item for _ in range(n)]
+        entries = [self._queue.popleft() for _ in range(n)]
+        return [(e.item, now - e.arrived) for e in entries]
 
     def drop(self, predicate: Callable[[T], bool]) -> list[T]:
         """Remove (and return) the items ``predicate`` selects, keeping the others' order."""

@@ -2,15 +2,19 @@
 decode and check each frame, batch, infer, and write each batch's detections, DLQ records and
 consumed offsets into a transaction.
 
-A transaction commits as soon as nothing else is queued (low latency when idle) or when it is
-``worker.commit_interval_ms`` old (amortised under load). When partitions are revoked the open
-transaction is committed first (the partitions are still ours inside the hook), then the
-revoked partitions' queued frames are dropped: their offsets stay uncommitted and the new owner
-processes them. When partitions are lost the open transaction is aborted (its offsets can no
-longer be committed) and the worker rewinds. An error that requires abort aborts and rewinds
-every partition to its committed offset; a fatal one (fenced by a newer instance) ends the
-worker. Holding ``worker.max_pending_frames`` frames raises :class:`Backpressure` until half
-are done: the loop pauses intake and keeps polling, so the group never evicts the worker.
+A batch closes when it is full, when no further frame is waiting (``worker.adaptive_batching``:
+the engine never idles while a frame waits) or after ``worker.max_wait_ms``. A transaction
+commits as soon as nothing else is queued (low latency when idle) or when it is
+``worker.commit_interval_ms`` old (0: after every batch); the commit runs in the background
+while the next batch is inferred, and is settled before that batch's records are produced.
+When partitions are revoked the open transaction is committed first (the partitions are still
+ours inside the hook), then the revoked partitions' queued frames are dropped: their offsets
+stay uncommitted and the new owner processes them. When partitions are lost the open
+transaction is aborted (its offsets can no longer be committed) and the worker rewinds. An
+error that requires abort aborts and rewinds every partition to its committed offset; a fatal
+one (fenced by a newer instance) ends the worker. Holding ``worker.max_pending_frames`` frames
+raises :class:`Backpressure` until half are done: the loop pauses intake and keeps polling, so
+the group never evicts the worker.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from gpu_workers.worker.metrics import (
     BATCH_SIZE,
     DLQ,
     END_TO_END,
+    FRAME_WAIT,
     FRAMES,
     STAGE_SECONDS,
     Progress,
@@ -108,7 +113,10 @@ class FrameProcessor(Processor):
         self.revoked = 0  # partitions taken away (or lost) since start
         self.max_queued = 0
         self.rates = Progress()
+        self.adaptive = cfg.adaptive_batching
         self._congested = False
+        self._asked = 0  # records the last poll asked for, and how many came
+        self._arrived = 0
 
     # -- the runtime's hooks ------------------------------------------------------------------
 
@@ -116,22 +124,32 @@ class FrameProcessor(Processor):
         # consume() returns early only with a full count: never wait longer than a batch may
         now = time.monotonic()
         wait = self.batcher.wait_s(now) if len(self.batcher) else self.batcher.max_wait_s
-        return 4 * self.batcher.max_batch, self.txns.wait_s(now, wait)
+        if self.txns.committing:  # settle the background commit soon after it finishes
+            wait = min(wait, 0.005)
+        self._asked = 4 * self.batcher.max_batch
+        return self._asked, self.txns.wait_s(now, wait)
 
     def process(self, message: Message) -> None:
+        self._arrived += 1
         self.batcher.add(self.accept(message), time.monotonic())
 
     def skip(self, message: Message) -> None:
         """Consume ``message`` without inferring it: its offset commits with the next batch."""
+        self._arrived += 1
         self.batcher.add(WorkItem(message, skipped=True), time.monotonic())
 
     def step(self) -> None:
         """One batch per poll at most (the group sees us often), or a commit when due; then
         backpressure while ``max_pending_frames`` are held, until half of them are done."""
-        if self.batcher.ready(time.monotonic()):
-            self._process(self.batcher.take())
+        now = time.monotonic()
+        drained = self._arrived < self._asked  # the last poll found no more frames waiting
+        self._arrived = 0
+        if self.batcher.ready(now, drained=drained and self.adaptive):
+            self._process(self._take(now))
+        elif self.txns.finished:
+            self._settle()
         elif self.txns.due(len(self.batcher)):
-            self.commit_open()
+            self.commit_open(background=True)
         self.rates.report(self.committed_frames)
         limit = self.settings.worker.max_pending_frames
         queued = len(self.batcher)
@@ -146,8 +164,15 @@ class FrameProcessor(Processor):
     def drain(self, deadline: float) -> None:
         """Finish and commit what is queued: SIGTERM loses nothing (within the deadline)."""
         while len(self.batcher) and time.monotonic() < deadline:
-            self._process(self.batcher.take())
+            self._process(self._take(time.monotonic()))
         self.commit_open()
+
+    def _take(self, now: float) -> list[WorkItem]:
+        """The next batch; each frame's wait in the batcher is observed."""
+        timed = self.batcher.take_timed(now)
+        for _item, waited in timed:
+            FRAME_WAIT.labels("batch").observe(waited)
+        return [item for item, _ in timed]
 
     def on_revoke(self, partitions: list[TopicPartition]) -> None:
         """Commit while the partitions are still ours, then drop the revoked partitions'
@@ -160,6 +185,10 @@ class FrameProcessor(Processor):
 
     def on_lost(self, partitions: list[TopicPartition]) -> None:
         self.revoked += len(partitions)
+        try:
+            self._settle_or_raise()
+        except KafkaException as exc:  # reopened: aborted below
+            log.warning("commit in flight when partitions were lost: %s", exc)
         if self.txns.open is not None:  # its offsets cannot be committed any more: abort only
             self.txns.abort()
             self._rewind()
@@ -175,12 +204,17 @@ class FrameProcessor(Processor):
     def close(self) -> None:
         """Only on an error path (a clean stop commits first): abort what is open; stop the
         decode pool."""
+        try:
+            self._settle_or_raise()
+        except (KafkaException, BufferError) as exc:  # reopened: aborted below
+            log.warning("commit in flight on close: %s", exc)
         if self.txns.open is not None:
             try:
                 self.txns.abort()
             except KafkaException as exc:
                 log.warning("abort on close: %s", exc)
                 self.txns.open = None
+        self.txns.close()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     # -- one frame ----------------------------------------------------------------------------
@@ -191,6 +225,9 @@ class FrameProcessor(Processor):
             event = self.frames_serde.decode(message)
         except SerdeError as exc:
             return WorkItem(message, error=Rejected("avro_undecodable", str(exc)))
+        capture = event.get("capture_ts_ms")
+        if isinstance(capture, int):  # capture -> consumed: producer, broker and fetch
+            FRAME_WAIT.labels("queue").observe(max(0, time.time_ns() // 1_000_000 - capture) / 1000)
         try:
             return self._admit_checked(message, cast(FrameEvent, event))
         except Exception as exc:  # whatever this record does, it goes to the DLQ alone
@@ -230,6 +267,8 @@ class FrameProcessor(Processor):
         encoded, failed = infer_isolated(self._infer, ready)
         dead.extend(failed)
         events = [ev for ev, _ in encoded]
+        if not self._settle():  # the commit in flight failed: rewound, this batch is read again
+            return
         try:
             txn = self.txns.begin()
             for ev, value in encoded:
@@ -249,26 +288,44 @@ class FrameProcessor(Processor):
         txn.captures.extend(int(ev["capture_ts_ms"]) for ev in events)
         txn.reasons.extend(err.reason for _, err in dead)
         if self.txns.due(len(self.batcher)):
-            self.commit_open()
+            self.commit_open(background=True)
 
     def _infer(self, batch: Sequence[Item]) -> list[tuple[DetectionEvent, bytes]]:
         """Detections of ``batch``, serialized: whatever raises here is isolated to its frame."""
         topic = self.outputs.detections
         return [(ev, self.det_serde.serialize(ev, topic=topic)) for ev in self.inference.run(batch)]
 
-    def commit_open(self) -> bool:
-        """Commit the open transaction; on an abortable error abort and rewind. Returns whether
-        the work is committed (True when nothing was open)."""
-        t0 = time.perf_counter()
+    def commit_open(self, *, background: bool = False) -> bool:
+        """Commit the open transaction (after settling one in flight); ``background``: only
+        start it (:meth:`_settle` finishes it). On an abortable error abort and rewind.
+        Returns whether the work is committed or committing (True when nothing was open)."""
+        if not self._settle():
+            return False
         try:
+            if background:
+                self.txns.commit_async(self.loop.consumer.consumer_group_metadata())
+                return True
             txn = self.txns.commit(self.loop.consumer.consumer_group_metadata())
         except (KafkaException, BufferError) as exc:
             self._abort(exc)
             return False
         if txn is not None:
-            STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t0)
             self._committed(txn)
         return True
+
+    def _settle(self) -> bool:
+        """Settle the commit in flight, if any; False when it failed (aborted, rewound)."""
+        try:
+            self._settle_or_raise()
+        except (KafkaException, BufferError) as exc:
+            self._abort(exc)
+            return False
+        return True
+
+    def _settle_or_raise(self) -> None:
+        txn = self.txns.settle()
+        if txn is not None:
+            self._committed(txn)
 
     def _committed(self, txn: Txn) -> None:
         done_ms = time.time_ns() // 1_000_000

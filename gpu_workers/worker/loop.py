@@ -68,7 +68,7 @@ class Worker:
             f"vigil-worker-{self.group_id}-{self.instance}",
             **{"transaction.timeout.ms": cfg.transaction_timeout_ms},
         )
-        self.loop = ConsumerLoop(self.consumer, CONSUMER)
+        self.loop = ConsumerLoop(self.consumer, CONSUMER, eager=True)  # latency-bound
         self.frames = FrameProcessor(
             settings,
             self.inference,

@@ -20,6 +20,12 @@ BATCH_SIZE = Histogram(
 STAGE_SECONDS = Histogram(
     "vigil_worker_stage_seconds", "Time per batch in each stage", ["stage"], buckets=_LATENCY
 )  # decode (wait for the pool) | infer | postprocess | commit
+FRAME_WAIT = Histogram(
+    "vigil_worker_frame_wait_seconds",
+    "Time per frame before the models",
+    ["stage"],
+    buckets=_LATENCY,
+)  # queue (capture -> consumed by the worker) | batch (consumed -> its batch taken)
 END_TO_END = Histogram(
     "vigil_worker_end_to_end_seconds",
     "Capture time to detection committed",

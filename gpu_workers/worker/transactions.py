@@ -1,6 +1,12 @@
 """The worker's transactions: one open at a time, holding the detections, DLQ records and
 consumed offsets of one or more batches, committed together (exactly-once read-process-write).
 
+A commit may run in the background (:meth:`Transactions.commit_async`) while the worker infers
+the next batch: librdkafka's commit releases the GIL, so the ~10-40 ms round trips to the
+transaction coordinator overlap the engine instead of stalling it. The next transaction cannot
+begin before that commit is settled (:meth:`Transactions.settle`): the next batch's records are
+produced only after it, so the order of transactions and their offsets is what it was.
+
 An error that requires abort aborts (the caller rewinds); a fatal one (fenced by a newer
 instance with our ``transactional.id``) is raised: the worker stops.
 """
@@ -8,12 +14,14 @@ instance with our ``transactional.id``) is raised: the worker stops.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from gpu_workers.worker.items import Txn
-from gpu_workers.worker.metrics import TRANSACTIONS
+from gpu_workers.worker.metrics import STAGE_SECONDS, TRANSACTIONS
+from vigil import faults
 
 
 def must_raise(exc: BaseException) -> bool:
@@ -33,9 +41,23 @@ class Transactions:
         self.producer = producer
         self.interval_s = interval_s  # a transaction spans batches up to this age while busy
         self.open: Txn | None = None
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="commit")
+        self._committing: tuple[Txn, Future[None]] | None = None
+
+    @property
+    def committing(self) -> bool:
+        """Whether a background commit is in flight (not yet settled)."""
+        return self._committing is not None
+
+    @property
+    def finished(self) -> bool:
+        """Whether a background commit is in flight and has finished (settling won't wait)."""
+        return self._committing is not None and self._committing[1].done()
 
     def begin(self) -> Txn:
-        """The open transaction, begun if none is."""
+        """The open transaction, begun if none is (settle a background commit first)."""
+        if self._committing is not None:
+            raise RuntimeError("a transaction is committing: settle it before the next begins")
         if self.open is None:
             self.producer.begin_transaction()
             self.open = Txn(time.monotonic())
@@ -62,8 +84,44 @@ class Transactions:
         txn = self.open
         if txn is None:
             return None
+        self._finish(txn, group_metadata)
+        self.open = None
+        TRANSACTIONS.labels("committed").inc()
+        return txn
+
+    def commit_async(self, group_metadata: Any) -> None:
+        """Start committing the open transaction in the background; :meth:`settle` says how
+        it went. Nothing is open meanwhile, and nothing can begin."""
+        txn = self.open
+        if txn is None or self._committing is not None:
+            return
+        self.open = None
+        self._committing = (txn, self._committer.submit(self._finish, txn, group_metadata))
+
+    def settle(self) -> Txn | None:
+        """Wait for the background commit: the committed transaction (None when none was in
+        flight). When it failed, the transaction is open again and its error is raised, as
+        :meth:`commit` raises it (abort it)."""
+        if self._committing is None:
+            return None
+        txn, future = self._committing
+        self._committing = None
+        try:
+            future.result()
+        except BaseException:
+            self.open = txn
+            raise
+        TRANSACTIONS.labels("committed").inc()
+        return txn
+
+    def close(self) -> None:
+        self._committer.shutdown(wait=True)
+
+    def _finish(self, txn: Txn, group_metadata: Any) -> None:
+        t0 = time.perf_counter()
         positions = [TopicPartition(t, p, o) for (t, p), o in txn.offsets.items()]
         self.producer.send_offsets_to_transaction(positions, group_metadata, 30)
+        faults.hit("worker_commit")
         while True:
             try:
                 self.producer.commit_transaction(30)
@@ -72,9 +130,7 @@ class Transactions:
                 if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].retriable():
                     continue
                 raise
-        self.open = None
-        TRANSACTIONS.labels("committed").inc()
-        return txn
+        STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t0)
 
     def abort(self) -> None:
         """Abort the open transaction (its records are never seen by read_committed readers)."""

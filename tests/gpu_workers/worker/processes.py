@@ -31,12 +31,15 @@ def worker_env(settings: VigilSettings) -> dict[str, str]:
     }
 
 
-def start_worker(settings: VigilSettings, instance: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: VigilSettings, instance: str, log: Path, **env: str
+) -> subprocess.Popen[bytes]:
+    """``vigil worker`` on ``settings``; ``env``: more variables (``VIGIL_FAULTS=...``)."""
     vigil = Path(sys.executable).parent / "vigil"
     with log.open("ab") as out:
         return subprocess.Popen(
             [str(vigil), "worker", "--instance", instance],
-            env=worker_env(settings),
+            env={**worker_env(settings), **env},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
