@@ -38,14 +38,10 @@ pytest: install system-deps models
 
 test: lint typecheck pytest
 
+# every bench in one run: one JSON document (bench/results.json), and the README's table from it
 bench: install system-deps models
-	$(BIN)/python -m bench.serde
-	$(BIN)/python -m bench.models
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.sink
-	$(BIN)/python -m bench.drift
-	$(BIN)/python -m bench.worker
-	$(BIN)/python -m bench.alerts
+	$(BIN)/python -m bench --out bench/results.json
+	$(BIN)/python -m bench.table bench/results.json --readme README.md
 
 # the compose file needs its secrets: .env (see .env.example), or throwaway ones for the check
 compose-check:

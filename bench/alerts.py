@@ -303,7 +303,7 @@ def _lat(values: list[float]) -> dict[str, Any]:
     return {"p50": _pct(values, 50), "p99": _pct(values, 99), "n": len(values)}
 
 
-def main() -> None:
+def run() -> dict[str, Any]:
     rng = np.random.default_rng(0)
     rules = parse_rules(rules_yaml())
     watch = Watchlist()
@@ -340,7 +340,11 @@ def main() -> None:
             app["detections_per_s"] / FAUST_ON_MAIN["detections_per_s"], 3
         ),
     }
-    print(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":

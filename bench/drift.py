@@ -128,7 +128,7 @@ def app_rate(settings: VigilSettings, evs: list[dict[str, Any]], log: Path) -> d
     }
 
 
-def main() -> None:
+def run() -> dict[str, Any]:
     cache = VigilSettings().cache_dir
     pool = load_default_pool(cache, bikes_mp4())
     cfg = DriftSettings(window_s=len(pool) * FRAME_MS / 1000, allowed_lateness_s=1.0)
@@ -156,7 +156,11 @@ def main() -> None:
             result["drift_app"] = app_rate(settings, evs, home / "drift.log")
     app, eng = result["drift_app"], result["engine_in_process"]
     result["app_vs_engine_ratio"] = round(app["events_per_s"] / eng["events_per_s"], 4)
-    print(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":

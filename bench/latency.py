@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import platform
 import tempfile
 import time
 from multiprocessing.queues import Queue
@@ -27,6 +26,7 @@ from confluent_kafka import TopicPartition
 
 from bench.goals import goal
 from bench.histograms import Histogram, Labels, added, scrape
+from bench.machine import machine
 from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.settings import CoreSettings, KafkaSettings, TopicSettings
@@ -219,15 +219,6 @@ def _alive_metrics(url: str, worker: VigilProcess) -> bool:
     except Exception:  # not listening yet
         return False
     return True
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gpu_workers.models.base import Adapter, Image
+from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
 from gpu_workers.models.loader import load_model
@@ -42,8 +43,6 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 def _images_for(model: Adapter[Any]) -> list[Image]:
     if isinstance(model, EmbedderAdapter):
-        from gpu_workers.models.cascade import FaceCascade
-
         detector = load_model("centerface", VigilSettings().cache_dir, threads=THREADS)
         if not isinstance(detector, CenterFaceAdapter):
             raise TypeError("centerface is not a CenterFace model")
@@ -82,25 +81,24 @@ def bench_model(name: str, cache: Path, repeats: int) -> dict[str, Any]:
     return out
 
 
-def main(repeats: int = 10) -> None:
+def run(repeats: int = 10) -> dict[str, Any]:
     cache = VigilSettings().cache_dir
     prepare(cache)
     results = [
         bench_model(n, cache, repeats) for n in ("ssd_mobilenet_v2_coco", "centerface", "faceres")
     ]
-    print(
-        json.dumps(
-            {
-                "bench": "models",
-                "engine": "onnxruntime-cpu",
-                "threads": THREADS,
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "results": results,
-            },
-            indent=2,
-        )
-    )
+    return {
+        "bench": "models",
+        "engine": "onnxruntime-cpu",
+        "threads": THREADS,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "results": results,
+    }
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.goals import goal
 from bench.worker import limit, settings_for, vigil_worker
 from evaluation.report import EvalRequest, build_report, write_report
 from gpu_workers.replay.run import ReplayRequest, run_replay
@@ -112,7 +113,7 @@ def eval_speed(base: VigilSettings, out: Path) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def run() -> dict[str, Any]:
     cache = VigilSettings().cache_dir
     prepare(cache)
     jpegs = bikes_jpegs(FRAMES, SIZE, step=1)
@@ -144,13 +145,16 @@ def main() -> None:
         "limit_frames_per_s": round(best["limit"], 1),
         "live_worker_frames_per_s": round(best["live"], 1),
         "replay_frames_per_s": round(best["replay"], 1),
-        "replay_over_limit": round(best["replay"] / best["limit"], 3),
+        "replay_over_limit": goal(round(best["replay"] / best["limit"], 3), ">=", 0.9),
         "replay_over_live_worker": round(best["replay"] / best["live"], 3),
-        "goal_replay_over_limit": 0.9,
         "eval": evaluation,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    print(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas import contracts as c
@@ -59,9 +60,7 @@ def _bench(name: str, record: dict[str, Any], serdes: dict[str, AvroSerde]) -> d
     return out
 
 
-def main() -> None:
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-
+def run() -> dict[str, Any]:
     store = SchemaStore.default()
     registry = SchemaRegistryClient.new_client({"url": "mock://bench"})  # type: ignore[attr-defined]
     results = []
@@ -71,11 +70,11 @@ def main() -> None:
             "confluent": ConfluentSerde(store, name, registry),
         }
         results.append(_bench(name, record, serdes))
-    print(
-        json.dumps(
-            {"bench": "serde", "python": platform.python_version(), "results": results}, indent=2
-        )
-    )
+    return {"bench": "serde", "python": platform.python_version(), "results": results}
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":

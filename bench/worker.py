@@ -5,9 +5,9 @@
   (goal >= 0.9 of the limit);
 - naive: a per-message consumer (batch 1, produce + synchronous commit per message)
   (goal: vigil >= 1.5x naive);
-- end-to-end latency capture -> detection committed at 50% of vigil's throughput (p50/p99,
-  interpolated in the worker's ``vigil_worker_end_to_end_seconds`` buckets);
 - peak resident memory of this process.
+
+Live latency is ``bench.latency``'s (producer, worker and reader in processes of their own).
 
 Needs the prepared default detector (``vigil models prepare``). Run: ``python -m bench.worker``.
 """
@@ -15,9 +15,7 @@ Needs the prepared default detector (``vigil models prepare``). Run: ``python -m
 from __future__ import annotations
 
 import json
-import math
 import os
-import platform
 import resource
 import tempfile
 import threading
@@ -28,6 +26,8 @@ from typing import Any, cast
 
 from prometheus_client import REGISTRY
 
+from bench.goals import goal
+from bench.machine import machine
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, check, decode, reduction_for
 from gpu_workers.worker.loop import Worker
@@ -36,7 +36,7 @@ from schemas.contracts import serde_for
 from schemas.types import FrameEvent
 from vigil import kafka
 from vigil.imagestats import image_stats
-from vigil.testing import Collector, bikes_jpegs, frame_event, kafka_broker, produce_frames
+from vigil.testing import bikes_jpegs, frame_event, kafka_broker, produce_frames
 from vigil.topics import Topic, ensure_topics, topic_specs
 from vigil_app.settings import (
     KafkaSettings,
@@ -61,33 +61,6 @@ def sample(name: str, **labels: str) -> float:
 def committed() -> float:
     """Frames the workers of this process committed, detected or dead-lettered."""
     return sum(sample("vigil_worker_frames_total", outcome=o) for o in ("detected", "dlq"))
-
-
-def end_to_end_buckets() -> list[tuple[float, float]]:
-    """(upper bound in s, cumulative count) of the worker's capture -> committed histogram."""
-    buckets = [
-        (float(s.labels["le"]), s.value)
-        for family in REGISTRY.collect()
-        if family.name == "vigil_worker_end_to_end_seconds"
-        for s in family.samples
-        if s.name.endswith("_bucket")
-    ]
-    return sorted(buckets)
-
-
-def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
-    """``histogram_quantile`` as Prometheus computes it: linear within the bucket."""
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    low, below = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= rank:
-            if math.isinf(bound):
-                return low
-            return low + (bound - low) * (rank - below) / max(count - below, 1e-12)
-        low, below = bound, count
-    return low
 
 
 def settings_for(base: VigilSettings, batch: int, tag: str) -> VigilSettings:
@@ -166,48 +139,7 @@ def naive(settings: VigilSettings, jpegs: list[bytes]) -> float:
     return len(jpegs) / elapsed
 
 
-def latency(settings: VigilSettings, jpegs: list[bytes], batch: int, rate: float) -> dict[str, Any]:
-    """Frames produced at ``rate``/s with capture time = now; capture -> detection read."""
-    s = settings_for(settings, batch, "lat")
-    ensure_topics(kafka.admin(s), topic_specs(s.topics))
-    before = dict(end_to_end_buckets())
-    worker = Worker(s, instance="lat")
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    collector = Collector(s)
-    time.sleep(3)  # joined the group
-    topic = Topic.FRAMES.name_in(s.topics)
-    serde = serde_for(s, Topic.FRAMES)
-    prod = kafka.producer(s, **{"linger.ms": 0})
-    start = time.perf_counter()
-    for i, jpeg in enumerate(jpegs):
-        due = start + i / rate
-        while time.perf_counter() < due:
-            time.sleep(0.001)
-        ev = frame_event(f"cam{i % 4}", i // 4, jpeg)
-        kafka.produce(prod, topic, serde.serialize(ev, topic=topic), key=ev["camera_id"])
-        prod.poll(0)
-    prod.flush(30)
-    collector.wait_for(len(jpegs), 120)
-    worker.stop()
-    thread.join(60)
-    collector.stop(settle_s=0.5)
-    # capture -> transaction committed: this run's part of the worker's histogram
-    lat = [(bound, n - before.get(bound, 0.0)) for bound, n in end_to_end_buckets()]
-
-    def pick(q: float) -> float | None:
-        seconds = quantile(q, lat)
-        return None if seconds is None else round(1000 * seconds, 1)
-
-    return {
-        "rate_frames_per_s": round(rate, 1),
-        "frames": int(lat[-1][1]) if lat else 0,
-        "p50_ms": pick(0.5),
-        "p99_ms": pick(0.99),
-    }
-
-
-def main() -> None:
+def run() -> dict[str, Any]:
     cache = VigilSettings().cache_dir
     prepare(cache)
     jpegs = bikes_jpegs(FRAMES, SIZE, step=1)
@@ -228,15 +160,9 @@ def main() -> None:
                 slow = max(slow, naive(base, jpegs))
             best = max(limits, key=lambda b: limits[b])
             ours = vigils[best]
-            lat_batch = max(vigils, key=lambda b: vigils[b])
-            lat = latency(base, jpegs, lat_batch, vigils[lat_batch] / 2)
-    result = {
+    return {
         "bench": "worker",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "frames": FRAMES,
         "frame_size": list(SIZE),
         "jpeg_bytes_mean": round(sum(map(len, jpegs)) / len(jpegs)),
@@ -247,15 +173,15 @@ def main() -> None:
         "best_batch": best,
         "limit_frames_per_s": round(limits[best], 1),
         "vigil_worker_frames_per_s": round(ours, 1),
-        "vigil_over_limit": round(ours / limits[best], 3),
-        "goal_vigil_over_limit": 0.9,
+        "vigil_over_limit": goal(round(ours / limits[best], 3), ">=", 0.9),
         "naive_per_message_frames_per_s": round(slow, 1),
-        "vigil_over_naive": round(ours / slow, 3),
-        "goal_vigil_over_naive": 1.5,
-        "end_to_end_at_half_throughput": {"batch": lat_batch, **lat},
+        "vigil_over_naive": goal(round(ours / slow, 3), ">=", 1.5),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    print(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
 
 
 if __name__ == "__main__":
