@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import subprocess
 import tempfile
 import time
 from multiprocessing.queues import Queue
@@ -183,10 +184,13 @@ def run() -> dict[str, Any]:
                     rate = load * throughput
                     count = max(40, int(rate * PHASE_S))
                     before = {n: scrape(url, n) for n in STAGES}
+                    spy = _profile(worker, f"l{int(100 * load)}")
                     got = _phase(
                         ctx, broker.bootstrap, prefix, f"l{int(100 * load)}", jpegs, rate, count
                     )
                     after = {n: scrape(url, n) for n in STAGES}
+                    if spy is not None:
+                        spy.wait(60)
                     lat = [float(r - c) for r, c in got]
                     loads[f"{int(100 * load)}%"] = {
                         "rate_frames_per_s": round(rate, 1),
@@ -209,6 +213,19 @@ def run() -> dict[str, Any]:
         "by_load": loads,
         "goal_p99_at_half_load": goal(half["p99_ms"], "<", 100, unit="ms"),
     }
+
+
+def _profile(worker: VigilProcess, tag: str) -> subprocess.Popen[bytes] | None:
+    """With ``VIGIL_BENCH_PROFILE=DIR``: py-spy samples the worker through the phase (all
+    threads but idle ones, collapsed stacks to DIR/worker-<tag>.txt), for reading where the
+    time goes; the figures of such a run are the profiled worker's, slower."""
+    out = os.environ.get("VIGIL_BENCH_PROFILE")
+    if not out:
+        return None
+    path = Path(out) / f"worker-{tag}.txt"
+    args = ["--pid", str(worker.proc.pid), "--duration", str(int(PHASE_S)), "--format", "raw"]
+    cmd = ["py-spy", "record", *args, "-o", str(path), "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
 
 
 def _alive_metrics(url: str, worker: VigilProcess) -> bool:

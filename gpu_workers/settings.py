@@ -79,10 +79,10 @@ class WorkerSettings(Section):
     max_poll_interval_ms: int = Field(120_000, ge=1000)
     transaction_timeout_ms: int = Field(30_000, ge=1000)
     commit_interval_ms: float = Field(
-        0.0,
+        100.0,
         ge=0,
-        description="A transaction spans batches up to this age while busy (0: a commit per "
-        "batch, overlapped with the next batch's inference).",
+        description="Through a backlog (a full batch queued), a transaction spans batches up "
+        "to this age; otherwise every batch commits, overlapped with the next one's inference.",
     )
 
 

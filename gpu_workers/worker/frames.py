@@ -4,9 +4,9 @@ consumed offsets into a transaction.
 
 A batch closes when it is full, when no further frame is waiting (``worker.adaptive_batching``:
 the engine never idles while a frame waits) or after ``worker.max_wait_ms``. A transaction
-commits as soon as nothing else is queued (low latency when idle) or when it is
-``worker.commit_interval_ms`` old (0: after every batch); the commit runs in the background
-while the next batch is inferred, and is settled before that batch's records are produced.
+commits after every batch unless a full batch is queued behind it (through a backlog: when it
+is ``worker.commit_interval_ms`` old); the commit runs in the background while the next batch
+is inferred, and is settled before that batch's records are produced.
 When partitions are revoked the open transaction is committed first (the partitions are still
 ours inside the hook), then the revoked partitions' queued frames are dropped: their offsets
 stay uncommitted and the new owner processes them. When partitions are lost the open
@@ -148,7 +148,7 @@ class FrameProcessor(Processor):
             self._process(self._take(now))
         elif self.txns.finished:
             self._settle()
-        elif self.txns.due(len(self.batcher)):
+        elif self.txns.due(len(self.batcher), self.batcher.max_batch):
             self.commit_open(background=True)
         self.rates.report(self.committed_frames)
         limit = self.settings.worker.max_pending_frames
@@ -287,7 +287,7 @@ class FrameProcessor(Processor):
         txn.frames += len(items)
         txn.captures.extend(int(ev["capture_ts_ms"]) for ev in events)
         txn.reasons.extend(err.reason for _, err in dead)
-        if self.txns.due(len(self.batcher)):
+        if self.txns.due(len(self.batcher), self.batcher.max_batch):
             self.commit_open(background=True)
 
     def _infer(self, batch: Sequence[Item]) -> list[tuple[DetectionEvent, bytes]]:

@@ -69,13 +69,14 @@ class Transactions:
             return wait
         return min(wait, max(0.0, self.open.started + self.interval_s - now))
 
-    def due(self, queued: int) -> bool:
-        """Commit when nothing else is queued (low latency when idle) or when the transaction
-        is ``interval_s`` old (amortised under load, as Kafka Streams does)."""
+    def due(self, queued: int, full: int) -> bool:
+        """Commit unless a full batch is queued behind this one (live traffic: every batch
+        commits, in the background); through a backlog, when the transaction is
+        ``interval_s`` old (amortised, as Kafka Streams does)."""
         txn = self.open
         if txn is None:
             return False
-        return not queued or time.monotonic() - txn.started >= self.interval_s
+        return queued < full or time.monotonic() - txn.started >= self.interval_s
 
     def commit(self, group_metadata: Any) -> Txn | None:
         """The open transaction's offsets into it, then commit (retriable errors retried);
