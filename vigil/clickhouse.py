@@ -150,7 +150,10 @@ class EmbeddedClickHouse:
             return
         types = self._column_types(table, columns)
         batch = pa.RecordBatch.from_arrays(
-            [arrow_column(values, types.get(name)) for name, values in zip(columns, data)],
+            [
+                arrow_column(values, types.get(name))
+                for name, values in zip(columns, data, strict=True)
+            ],
             names=list(columns),
         )
         sink = pa.BufferOutputStream()
@@ -194,6 +197,11 @@ class ServerClickHouse:
             settings={"use_numpy": False},
             **url_options(parsed.query),
         )
+
+    @property
+    def driver(self) -> Client:
+        """The clickhouse-driver client underneath (benches compare its insert methods)."""
+        return self._client
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._client.execute(sql)]
