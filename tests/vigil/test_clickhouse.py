@@ -45,6 +45,37 @@ def test_create_insert_query(clickhouse: ClickHouseClient) -> None:
     clickhouse.query(f"DROP TABLE {table}")
 
 
+def test_columnar_insert_types_nulls_and_errors(clickhouse: ClickHouseClient) -> None:
+    """Columns reach their ClickHouse types (bools into UInt8, None into Nullable, unicode);
+    a value a column cannot hold, or a column the table lacks, is an error, never a wrap."""
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    clickhouse.query(
+        f"CREATE TABLE {table} (k UInt32, flag UInt8, track Nullable(Int64), "
+        "score Float32, who Nullable(String)) ENGINE = MergeTree ORDER BY k"
+    )
+    names = ["k", "flag", "track", "score", "who"]
+    clickhouse.insert_columns(
+        table,
+        names,
+        [[1, 2, 3], [True, False, True], [None, 7, None], [0.5, 0.25, 2.0], ["Zürich", None, ""]],
+    )
+    assert clickhouse.query(f"SELECT * FROM {table} ORDER BY k") == [
+        (1, 1, None, 0.5, "Zürich"),
+        (2, 0, 7, 0.25, None),
+        (3, 1, None, 2.0, ""),
+    ]
+    clickhouse.insert_columns(table, names, [[], [], [], [], []])  # nothing: no INSERT
+    with pytest.raises(ValueError, match="5 columns named, 2 given"):
+        clickhouse.insert_columns(table, names, [[4], [1]])
+    # each backend raises its own error class: pyarrow's / clickhouse-driver's, chDB's
+    with pytest.raises(Exception, match=r"not in range|requires 0 <= number <= 255"):
+        clickhouse.insert_columns(table, ["k", "flag"], [[5], [300]])
+    with pytest.raises(Exception, match="No such column nope"):
+        clickhouse.insert_columns(table, ["k", "nope"], [[6], [1]])
+    assert clickhouse.query(f"SELECT count() FROM {table}") == [(3,)]
+    clickhouse.query(f"DROP TABLE {table}")
+
+
 def test_embedded_data_survives_reopening(tmp_path: Path) -> None:
     settings = VigilSettings(data_dir=tmp_path)
     first = connect(settings)

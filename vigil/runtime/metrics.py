@@ -47,8 +47,8 @@ class ConsumerMetrics:
         """These metrics with the leading labels set to ``values`` (one loop's series)."""
         return dataclasses.replace(self, fixed=values)
 
-    def consumed(self, topic: str) -> None:
-        self.messages.labels(*self.fixed, topic).inc()
+    def consumed(self, topic: str, count: int = 1) -> None:
+        self.messages.labels(*self.fixed, topic).inc(count)
 
     def set_paused(self, partitions: int) -> None:
         (self.paused.labels(*self.fixed) if self.fixed else self.paused).set(partitions)

@@ -201,8 +201,7 @@ class ClickHouseSink(Processor):
             DEAD_LETTERS.labels(topic).inc()
             self._dlq += 1
             mapped = empty(src)
-        self.writer.add(mapped, mapped.row_count)
-        BUFFERED.set(self.writer.rows)
+        self.writer.add(mapped, mapped.row_count)  # the gauge is set once per poll, in step()
 
     def _dlq_delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
@@ -250,6 +249,7 @@ class ClickHouseSink(Processor):
     def step(self) -> None:
         """Flush when due, or retry the failed write (the loop calls this once the backoff
         has passed); a failure raises :class:`Backpressure` with the next backoff."""
+        BUFFERED.set(self.writer.rows)
         if not (self._retrying or self.writer.due()):
             return
         try:
