@@ -25,7 +25,9 @@ class Scene:
 def _person() -> Image:
     crop = still("astronaut")
     width = round(crop.shape[1] * PERSON_HEIGHT / crop.shape[0])
-    return np.asarray(cv2.resize(crop, (width, PERSON_HEIGHT), cv2.INTER_AREA), np.uint8)
+    return np.asarray(
+        cv2.resize(crop, (width, PERSON_HEIGHT), interpolation=cv2.INTER_AREA), np.uint8
+    )
 
 
 def static_scene(count: int = 250, passing: float = 0.1, noise: float = 1.5) -> Scene:
