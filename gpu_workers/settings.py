@@ -103,9 +103,7 @@ class MotionSettings(Section):
     @classmethod
     def _never_replays(cls, kinds: tuple[SourceKind, ...]) -> tuple[SourceKind, ...]:
         if "REPLAY" in kinds:
-            raise ValueError(
-                "REPLAY frames are never gated: a replay runs its model on every frame"
-            )
+            raise ValueError("REPLAY is never gated: a replay runs its model on every frame")
         return kinds
 
 

@@ -13,7 +13,8 @@ A frame is detected (run through the models) when any of these holds, else it is
   frame's sequence is not past the last one seen (a re-run or a restarted source);
 - ``max_skip_s`` or more of capture time since the last detected frame, or capture time went
   backwards;
-- motion: the moved fraction of the grey copy against the background is >= ``min_area``.
+- motion: the moved fraction of the grey copy against the background, or against the grey copy
+  of the last detected frame (what left since then), is >= ``min_area``.
 
 Per-camera state (background, last detected event) is keyed by camera id: a camera's frames
 come in order from one partition, which one worker owns. It changes only once a batch's call
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from gpu_workers.settings import MotionSettings
 from gpu_workers.worker.inference import Item, now_ms, wants_faces
 from gpu_workers.worker.metrics import MOTION_FRAMES, STAGE_SECONDS
-from gpu_workers.worker.motion import Background, MotionModel, grey_copy
+from gpu_workers.worker.motion import Background, Grey, MotionModel, grey_copy
 from schemas.types import DetectionEvent
 
 Infer = Callable[[Sequence[Item]], list[DetectionEvent]]
@@ -41,6 +42,7 @@ Infer = Callable[[Sequence[Item]], list[DetectionEvent]]
 class CameraState:
     background: Background
     last: DetectionEvent | None  # the last detected (not carried) event
+    reference: Grey  # the grey copy of that frame
     sequence: int  # of the last frame seen
 
 
@@ -120,7 +122,9 @@ class MotionGate:
                 self.carried += carried
                 self.inferred += not carried
         for cam, state in staged.items():
-            self.cameras[cam] = CameraState(state.background, last.get(cam), state.sequence)
+            self.cameras[cam] = CameraState(
+                state.background, last.get(cam), state.reference, state.sequence
+            )
         return out
 
     def _decide(self, item: Item, staged: dict[str, _Staged]) -> bool:
@@ -137,21 +141,25 @@ class MotionGate:
         measure, background = policy.model.measure(
             None if state is None else state.background, grey
         )
-        ref_ms = None if state is None else state.ref_capture_ms
         carried = (
-            ref_ms is not None
-            and 0 <= ev["capture_ts_ms"] - ref_ms < policy.max_skip_ms
+            state is not None
+            and 0 <= ev["capture_ts_ms"] - state.ref_capture_ms < policy.max_skip_ms
             and not measure.moved
+            and not policy.model.against(state.reference, grey).moved
         )
-        ref = ref_ms if carried else ev["capture_ts_ms"]
-        staged[cam] = _Staged(background, ref, ev["sequence"])
+        if carried and state is not None:
+            staged[cam] = _Staged(background, state.ref_capture_ms, state.reference, ev["sequence"])
+        else:
+            staged[cam] = _Staged(background, ev["capture_ts_ms"], grey, ev["sequence"])
         return carried
 
     def _staged(self, camera: str) -> _Staged | None:
         state = self.cameras.get(camera)
         if state is None or state.last is None:
             return None
-        return _Staged(state.background, state.last["capture_ts_ms"], state.sequence)
+        return _Staged(
+            state.background, state.last["capture_ts_ms"], state.reference, state.sequence
+        )
 
 
 _OUTCOMES = {True: "carried", False: "inferred"}
@@ -163,7 +171,8 @@ class _Staged:
     last detected frame, which may be in this batch (its event exists only after ``infer``)."""
 
     background: Background
-    ref_capture_ms: int | None
+    ref_capture_ms: int
+    reference: Grey
     sequence: int
 
 

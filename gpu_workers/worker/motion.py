@@ -1,6 +1,9 @@
 """A cheap motion measure for one camera: a running-average background of a small, blurred grey
 copy of each frame, the pixels that differ from it by more than a threshold (small specks
 removed by a morphological opening), as a fraction of the pixels outside the camera's masks.
+The same difference against the grey copy of another frame (:meth:`MotionModel.against`)
+tells the gate what changed since its last detection: what left the scene, which a slowly
+learning background barely saw arrive.
 
 Pure numpy / OpenCV, no state of its own: :meth:`MotionModel.measure` takes a background and
 returns the next one, so the caller decides when a frame's update is kept (only once its
@@ -73,7 +76,16 @@ class MotionModel:
         camera's resolution changed): motion, and the frame starts the background."""
         if background is None or background.shape != grey.shape:
             return Measure(1.0, True), grey.astype(np.float32)
-        diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
+        measure = self.against(np.asarray(cv2.convertScaleAbs(background), np.uint8), grey)
+        updated = background.copy()
+        cv2.accumulateWeighted(grey, updated, self.learning_rate)
+        return measure, updated
+
+    def against(self, reference: Grey, grey: Grey) -> Measure:
+        """The motion of ``grey`` against another grey copy (of another size: motion)."""
+        if reference.shape != grey.shape:
+            return Measure(1.0, True)
+        diff = cv2.absdiff(grey, reference)
         over = np.asarray(diff > self.threshold, np.uint8)
         moved = np.asarray(cv2.morphologyEx(over, cv2.MORPH_OPEN, _OPEN), np.uint8)
         mask = mask_of((grey.shape[0], grey.shape[1]), self.masks)
@@ -82,6 +94,4 @@ class MotionModel:
             fraction = float(moved[mask].sum()) / counted if counted else 0.0
         else:
             fraction = float(cv2.countNonZero(moved)) / moved.size
-        updated = background.copy()
-        cv2.accumulateWeighted(grey, updated, self.learning_rate)
-        return Measure(fraction, fraction >= self.min_area and fraction > 0), updated
+        return Measure(fraction, fraction >= self.min_area and fraction > 0)
