@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from schemas.types import SourceKind
 from vigil.sections import Section
 from vigil.settings import CoreSettings
 
@@ -44,6 +45,66 @@ class TensorRtEngineSettings(Section):
     opt_batch: int | None = Field(None, ge=1, description="None: half the max batch.")
     workspace_mib: int = Field(1024, ge=64)
     engine_dir: Path | None = Field(None, description="None: <cache_dir>/trt.")
+
+
+Point = tuple[float, float]  # normalized (x, y): 0..1 of the frame's width and height
+# Live sources: frames of a fixed camera, where a still scene repeats. Uploads are single
+# images, replays run a model on every frame, synthetic and unknown frames are not gated.
+LIVE_KINDS: tuple[SourceKind, ...] = ("CAMERA", "FILE", "RTSP", "HTTP_STREAM")
+
+
+def _check_masks(masks: tuple[tuple[Point, ...], ...]) -> tuple[tuple[Point, ...], ...]:
+    for polygon in masks:
+        if len(polygon) < 3:
+            raise ValueError(f"a mask polygon needs at least 3 points, got {len(polygon)}")
+        for x, y in polygon:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"mask point ({x}, {y}) is outside the frame (0..1 normalized)")
+    return masks
+
+
+class MotionCameraSettings(Section):
+    """One camera's motion gate; a field left unset takes the section's value."""
+
+    enabled: bool | None = Field(None, description="False: this camera is never gated.")
+    threshold: int | None = Field(None, ge=1, le=255)
+    min_area: float | None = Field(None, ge=0, le=1)
+    max_skip_s: float | None = Field(None, ge=0)
+    masks: tuple[tuple[Point, ...], ...] = Field(
+        (), description="Polygons (normalized x, y) whose pixels never count as motion."
+    )
+
+    _masks = field_validator("masks")(_check_masks)
+
+
+class MotionSettings(Section):
+    """Motion-gated detection: a frame of a live camera without motion since the background
+    is not run through the detector; its event carries the camera's last detections
+    (``carried_from``). A full detection runs on any motion and every ``max_skip_s``."""
+
+    enabled: bool = Field(True, description="False: no camera is gated (overrides cameras).")
+    source_kinds: tuple[SourceKind, ...] = Field(
+        LIVE_KINDS, description="FrameEvent source kinds that are gated (never UPLOAD, REPLAY)."
+    )
+    threshold: int = Field(25, ge=1, le=255, description="Grey-level change of a moved pixel.")
+    min_area: float = Field(
+        0.002, ge=0, le=1, description="Fraction of (unmasked) pixels that must move."
+    )
+    max_skip_s: float = Field(2.0, ge=0, description="Forced detection after this capture time.")
+    width: int = Field(160, ge=16, le=1920, description="Width of the grey copy compared.")
+    learning_rate: float = Field(
+        0.05, gt=0, le=1, description="Running-average background: weight of each new frame."
+    )
+    cameras: dict[str, MotionCameraSettings] = Field(
+        default_factory=dict, description="Per camera id: overrides and mask polygons."
+    )
+
+    @field_validator("source_kinds")
+    @classmethod
+    def _never_replays(cls, kinds: tuple[SourceKind, ...]) -> tuple[SourceKind, ...]:
+        if "REPLAY" in kinds:
+            raise ValueError("REPLAY is never gated: a replay runs its model on every frame")
+        return kinds
 
 
 class WorkerSettings(Section):
@@ -84,6 +145,7 @@ class WorkerSettings(Section):
         description="Through a backlog (a full batch queued), a transaction spans batches up "
         "to this age; otherwise every batch commits, overlapped with the next one's inference.",
     )
+    motion: MotionSettings = Field(default_factory=MotionSettings)
 
 
 class ReplaySettings(Section):

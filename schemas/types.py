@@ -84,6 +84,12 @@ class DetectionEvent(TypedDict):
     # Events written before this field read as false: a dashboard viewer then sees the frame blurred
     # whole (fail closed).
     faces_searched: bool
+    # Null when the detector ran on this frame. Otherwise the frame id of this camera's last
+    # detected frame whose detections (boxes as they were) this event carries forward: the motion
+    # gate found no motion since (the worker's motion settings). Dwell and zone rules treat carried
+    # detections as seen; analysts filter carried_from IS NULL for model statistics. Events written
+    # before this field read as null (detected).
+    carried_from: str | None
 
 
 class DlqEnvelope(TypedDict):

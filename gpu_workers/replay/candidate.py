@@ -32,7 +32,8 @@ def candidates_topics(settings: GpuWorkersSettings) -> TopicSettings:
 def candidate_settings(
     settings: GpuWorkersSettings, model: str, engine: EngineKind | None = None
 ) -> GpuWorkersSettings:
-    """``settings`` with ``model`` as the detector (zoo name or spec YAML) and ``engine``."""
+    """``settings`` with ``model`` as the detector (zoo name or spec YAML) and ``engine``, and
+    no motion gate: a candidate (replayed or in shadow) runs on every frame it is compared on."""
     models = settings.models.model_copy(update={"detector": model})
     worker = settings.worker
     if engine is not None and engine != worker.engine.kind:
@@ -40,6 +41,8 @@ def candidate_settings(
             OnnxRuntimeEngineSettings() if engine == "onnxruntime" else TensorRtEngineSettings()
         )
         worker = worker.model_copy(update={"engine": chosen})
+    motion = worker.motion.model_copy(update={"enabled": False})
+    worker = worker.model_copy(update={"motion": motion})
     return settings.model_copy(update={"models": models, "worker": worker})
 
 

@@ -31,6 +31,7 @@ from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker import intake
 from gpu_workers.worker.batcher import Batcher
+from gpu_workers.worker.gate import MotionGate
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, Rejected
 from gpu_workers.worker.isolate import describe
@@ -97,6 +98,7 @@ class FrameProcessor(Processor):
         cfg = settings.worker
         self.settings = settings
         self.inference = inference
+        self.gate = MotionGate(cfg.motion, cfg.face_cameras)
         self.loop = loop
         self.outputs = outputs
         self.admit = admit
@@ -179,12 +181,14 @@ class FrameProcessor(Processor):
         queued frames; their offsets stay uncommitted for the new owner."""
         self.revoked += len(partitions)
         self.commit_open()
+        self.gate.reset()
         gone = {(p.topic, p.partition) for p in partitions}
         dropped = self._drop(lambda item: item.key in gone)
         log.info("revoked %s (%d queued frames left)", sorted(p for _, p in gone), dropped)
 
     def on_lost(self, partitions: list[TopicPartition]) -> None:
         self.revoked += len(partitions)
+        self.gate.reset()
         try:
             self._settle_or_raise()
         except KafkaException as exc:  # reopened: aborted below
@@ -293,7 +297,8 @@ class FrameProcessor(Processor):
     def _infer(self, batch: Sequence[Item]) -> list[tuple[DetectionEvent, bytes]]:
         """Detections of ``batch``, serialized: whatever raises here is isolated to its frame."""
         topic = self.outputs.detections
-        return [(ev, self.det_serde.serialize(ev, topic=topic)) for ev in self.inference.run(batch)]
+        events = self.gate.run(batch, self.inference.run)  # frames without motion are carried
+        return [(ev, self.det_serde.serialize(ev, topic=topic)) for ev in events]
 
     def commit_open(self, *, background: bool = False) -> bool:
         """Commit the open transaction (after settling one in flight); ``background``: only
@@ -350,7 +355,9 @@ class FrameProcessor(Processor):
         self._rewind()
 
     def _rewind(self) -> None:
-        """After an abort: forget every queued frame and re-read from the committed offsets."""
+        """After an abort: forget every queued frame and re-read from the committed offsets;
+        the motion gate forgets what the rolled-back frames showed."""
+        self.gate.reset()
         self._drop(lambda _item: True)
         self.loop.rewind()
 

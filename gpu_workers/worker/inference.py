@@ -134,6 +134,7 @@ class Inference:
                     "image_stats": item.stats,
                     # the dashboard shows a viewer this frame only if its faces were looked for
                     "faces_searched": searched,
+                    "carried_from": None,  # detected (the motion gate may carry it instead)
                 }
             )
         return out

@@ -19,7 +19,7 @@ BATCH_SIZE = Histogram(
 )
 STAGE_SECONDS = Histogram(
     "vigil_worker_stage_seconds", "Time per batch in each stage", ["stage"], buckets=_LATENCY
-)  # decode (wait for the pool) | infer | postprocess | commit
+)  # decode (wait for the pool) | motion (the gate's measure) | infer | postprocess | commit
 FRAME_WAIT = Histogram(
     "vigil_worker_frame_wait_seconds",
     "Time per frame before the models",
@@ -32,6 +32,14 @@ END_TO_END = Histogram(
     buckets=(*_LATENCY, 30.0, 60.0),
 )
 DLQ = Counter("vigil_worker_dlq_total", "Frames sent to the DLQ", ["reason"])
+# frames of gated source kinds only (live cameras: ids bounded by the sources' config; uploads,
+# whose camera ids may be many, are never gated and never counted here); counted when decided,
+# so an aborted transaction's frames count again when they are re-read
+MOTION_FRAMES = Counter(
+    "vigil_worker_motion_frames_total",
+    "Frames of gated cameras run through the models or carried by the motion gate",
+    ["camera", "outcome"],
+)  # inferred | carried
 TRANSACTIONS = Counter("vigil_worker_transactions_total", "Transactions", ["outcome"])
 # vigil_worker_messages_total, _consumer_lag, _paused_partitions, _rebalances_total
 CONSUMER = ConsumerMetrics.named("vigil_worker")

@@ -187,7 +187,9 @@ def test_v1_detection_events_still_resolve_and_optional_fields_may_be_omitted() 
 
     v1 = SchemaStore()
     v1.add(json.loads((AVRO_DIR / "history" / "detection_event.v1.avsc").read_text()))
-    old = {k: v for k, v in detection_event().items() if k != "faces_searched"}
+    old = {
+        k: v for k, v in detection_event().items() if k not in ("faces_searched", "carried_from")
+    }
     old["image_stats"] = {k: v for k, v in old["image_stats"].items() if k != "dhash"}
     data = SingleObjectSerde(v1, c.DETECTION_EVENT).serialize(old, topic="t")
     decoded = SingleObjectSerde(STORE, c.DETECTION_EVENT).deserialize(data, topic="t")
@@ -208,7 +210,8 @@ def test_detection_events_written_before_faces_searched_read_as_not_searched(
     old.add(json.loads((AVRO_DIR / "history" / f"detection_event.{version}.avsc").read_text()))
     fields = {f["name"] for f in old.current(c.DETECTION_EVENT).source["fields"]}
     assert "faces_searched" not in fields
-    record = {k: v for k, v in detection_event().items() if k != "faces_searched"}
+    dropped = ("faces_searched", "carried_from")
+    record = {k: v for k, v in detection_event().items() if k not in dropped}
     if version == "v1":
         record["image_stats"] = {k: v for k, v in record["image_stats"].items() if k != "dhash"}
     data = SingleObjectSerde(old, c.DETECTION_EVENT).serialize(record, topic="t")
@@ -219,3 +222,38 @@ def test_detection_events_written_before_faces_searched_read_as_not_searched(
     current = SingleObjectSerde(STORE, c.DETECTION_EVENT)
     searched = {**detection_event(), "faces_searched": True}
     assert current.deserialize(current.serialize(searched, topic="t"), topic="t") == searched
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_detection_events_written_before_carried_from_read_as_detected(version: str) -> None:
+    """A record from before the motion gate was detected on its own frame: ``carried_from``
+    reads as null, so alert rules and analysts count it as inferred."""
+    old = SchemaStore()
+    old.add(json.loads((AVRO_DIR / "history" / f"detection_event.{version}.avsc").read_text()))
+    fields = {f["name"] for f in old.current(c.DETECTION_EVENT).source["fields"]}
+    assert "carried_from" not in fields
+    record = {k: v for k, v in detection_event().items() if k != "carried_from"}
+    if version == "v1":
+        record["image_stats"] = {k: v for k, v in record["image_stats"].items() if k != "dhash"}
+    if version in ("v1", "v2"):
+        del record["faces_searched"]
+    data = SingleObjectSerde(old, c.DETECTION_EVENT).serialize(record, topic="t")
+    decoded = SingleObjectSerde(STORE, c.DETECTION_EVENT).deserialize(data, topic="t")
+    assert decoded["carried_from"] is None
+    assert decoded["detections"] == record["detections"]
+
+
+def test_a_carried_event_keeps_its_source_frame_and_old_readers_ignore_it() -> None:
+    carried = {**detection_event(), "frame_id": "cam-1-8", "carried_from": "cam-1-7"}
+    current = SingleObjectSerde(STORE, c.DETECTION_EVENT)
+    data = current.serialize(carried, topic="t")
+    assert current.deserialize(data, topic="t") == carried
+    # a reader still on v3 (before the field) resolves the new writer and drops the field
+    v3 = json.loads((AVRO_DIR / "history" / "detection_event.v3.avsc").read_text())
+    old_reader = SchemaStore()
+    old_reader.add(v3)
+    old_reader.add(STORE.current(c.DETECTION_EVENT).source, current=False)
+    decoded = SingleObjectSerde(old_reader, c.DETECTION_EVENT).deserialize(data, topic="t")
+    assert "carried_from" not in decoded
+    assert decoded["frame_id"] == "cam-1-8"
+    assert decoded["detections"] == carried["detections"]

@@ -61,6 +61,7 @@ def detection_event() -> dict[str, Any]:
             "dhash": -(2**62) - 12345,
         },
         "faces_searched": False,
+        "carried_from": None,
     }
 
 
