@@ -9,23 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import IN_CI
 from tests.connectors.helpers import IngestProcess, make_topics, read_frames
 from tests.connectors.helpers import write_cameras as write
-from vigil.testing import bikes_mp4, free_port
-from vigil.testing.rtsp import RtspServer, gst_rtsp_available
+from vigil.testing.rtsp import RtspServer
 from vigil_app.settings import VigilSettings
-
-
-@pytest.fixture
-def rtsp_server() -> RtspServer:
-    if not gst_rtsp_available():
-        if IN_CI:
-            pytest.fail("CI must run the RTSP test: bash scripts/system-deps.sh")
-        pytest.skip("needs gir1.2-gst-rtsp-server-1.0 and python3-gi (scripts/system-deps.sh)")
-    return RtspServer(free_port(), bikes_mp4())
 
 
 def test_rtsp_server_killed_and_restarted_ingest_recovers(
