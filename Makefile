@@ -42,6 +42,7 @@ bench: install system-deps models
 	$(BIN)/python -m bench.serde
 	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.cameras
 	$(BIN)/python -m bench.sink
 	$(BIN)/python -m bench.drift
 	$(BIN)/python -m bench.worker

@@ -83,7 +83,13 @@ def open_capture(cfg: CameraConfig) -> cv2.VideoCapture:
             cap = cv2.VideoCapture(location, cv2.CAP_FFMPEG, params)
     if not cap.isOpened():
         cap.release()
-        raise SourceError(f"cannot open {cfg.source_kind.value} source of camera {cfg.id}")
+        why = f"cannot open {cfg.source_kind.value} source of camera {cfg.id}"
+        if cfg.decode.hw_acceleration not in ("none", "any"):
+            why += (
+                f" (decode.hw_acceleration {cfg.decode.hw_acceleration}: this OpenCV may be "
+                "built without it; 'any' falls back to software decoding)"
+            )
+        raise SourceError(why)
     return cap
 
 

@@ -6,6 +6,7 @@ capture times 200 ms apart)."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 
 from connectors.sources.camera import CameraState
 from connectors.sources.config import CameraConfig
-from connectors.sources.reader import capture_options, capture_params, open_capture
+from connectors.sources.reader import SourceError, capture_options, capture_params, open_capture
 from connectors.sources.supervisor import Supervisor
 from tests.connectors.helpers import make_topics, read_frames
 from vigil.testing import bikes_mp4, poll_until
@@ -172,3 +173,11 @@ def test_live_rtsp_sampled_at_5_fps_with_skipping_on(
         e["source_kind"] == "RTSP" and (e["width"], e["height"]) == (640, 360) for e in events
     )
     _assert_5fps(events, captured)
+
+
+def test_a_hardware_decoder_that_cannot_open_says_so() -> None:
+    cfg = CameraConfig(id="clip", path=bikes_mp4(), decode={"hw_acceleration": "vaapi"})
+    if re.search(r"\bVA:\s+YES", cv2.getBuildInformation()):
+        pytest.skip("this OpenCV has VA-API")
+    with pytest.raises(SourceError, match="hw_acceleration vaapi"):
+        open_capture(cfg)
