@@ -353,6 +353,7 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
     best = max(clean, key=lambda r: r["cameras"]) if clean else None
     value = best["cameras_per_core"] if best else None
     first_drop = doc["steps_720p"]["first_n_with_drops"]
+    dropped = next((r for r in doc["steps_720p"]["results"] if drops(r)), None)
     why = (
         "ingest CPU per camera is decode-bound (see frame_costs_720p): H.264 decode of the "
         "reference frames dominates; hardware decode (decode.hw_acceleration) or keyframe-only "
@@ -374,9 +375,21 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
             ),
             "rest_is": "RTSP demux, the reader/sender threads, Avro + Kafka produce, status file",
             "first_n_with_drops": first_drop,
+            "at_first_drop": {
+                k: dropped[k]
+                for k in (
+                    "ingest_cpu_cores",
+                    "rtsp_server_cpu_cores",
+                    "capture_ratio_min",
+                    "load_average",
+                )
+            }
+            if dropped
+            else None,
             "drop_point_note": (
-                "the drop point is this machine's: the RTSP server (one pipeline per client) "
-                "and the broker share its cores with the ingest"
+                "the drop point is this machine's, not the ingest's: the RTSP server (one "
+                "pipeline per client), the broker and whatever else runs (see the load "
+                "average) share its cores with the ingest"
             ),
         },
         "goal_720p_cameras_per_core": goal(value, ">=", 8, unit="cameras/core", why=why),
