@@ -104,10 +104,14 @@ def _run(settings: VigilSettings, tmp_path: Path, camera: dict[str, Any]) -> Sup
     return Supervisor(settings, cameras, interval_s=0.2)
 
 
-def _assert_5fps(events: list[dict[str, Any]], count: int) -> None:
+def _assert_5fps(events: list[dict[str, Any]], count: int, *, live: bool = False) -> None:
+    """Contiguous sequence numbers, capture times 200 ms apart on average. From a file (stream
+    time) each gap is that of the nearest kept frame at or after its due time; live (arrival
+    time) a frame that arrived late is followed by one on time, so a gap may be short."""
     assert [e["sequence"] for e in events] == list(range(count))
     gaps = [b["capture_ts_ms"] - a["capture_ts_ms"] for a, b in itertools.pairwise(events)]
-    assert all(120 <= g <= 300 for g in gaps), gaps  # the nearest kept frame at or after due
+    low, high = (0, 500) if live else (120, 300)
+    assert all(low <= g <= high for g in gaps), gaps
     mean = sum(gaps) / len(gaps)
     assert 190 <= mean <= 210, mean
 
@@ -172,7 +176,7 @@ def test_live_rtsp_sampled_at_5_fps_with_skipping_on(
     assert all(
         e["source_kind"] == "RTSP" and (e["width"], e["height"]) == (640, 360) for e in events
     )
-    _assert_5fps(events, captured)
+    _assert_5fps(events, captured, live=True)
 
 
 def test_a_hardware_decoder_that_cannot_open_says_so() -> None:
