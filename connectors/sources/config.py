@@ -57,8 +57,15 @@ class Backoff(_Strict):
 
 SkipFrames = Literal["none", "nonref", "bidir", "nonintra", "nonkey"]
 HwAcceleration = Literal["none", "any", "vaapi", "d3d11", "mfx"]
-# keys Vigil sets itself from other settings; an option may not carry our separators
-_RESERVED_OPTIONS = {"avdiscard": "decode.skip_frames", "rtsp_transport": "rtsp_transport"}
+# keys Vigil sets from other settings, or decoder options that would reach only the demuxer
+# (OpenCV opens the decoder without the options) and so do nothing; an option may not carry
+# the separators of OpenCV's option string either
+_RESERVED_OPTIONS = {
+    "avdiscard": "decode.skip_frames",
+    "skip_frame": "decode.skip_frames",
+    "threads": "decode.threads",
+    "rtsp_transport": "rtsp_transport",
+}
 
 
 class Decode(_Strict):

@@ -62,6 +62,8 @@ def test_threads_and_hardware_decoding_are_open_parameters() -> None:
     ("decode", "message"),
     [
         ({"ffmpeg_options": {"avdiscard": "all"}}, "decode.skip_frames"),
+        ({"ffmpeg_options": {"skip_frame": "nonref"}}, "decode.skip_frames"),
+        ({"ffmpeg_options": {"threads": "1"}}, "decode.threads"),
         ({"ffmpeg_options": {"rtsp_transport": "udp"}}, "set rtsp_transport"),
         ({"ffmpeg_options": {"fflags": "nobuffer|x"}}, "not allowed"),
         ({"hw_device": 0}, "hw_device needs"),
