@@ -79,9 +79,9 @@ class Decode(_Strict):
       picture of a frame kept; ``nonkey`` keeps keyframes only (a keyframe every 2 s gives
       0.5 fps: only for rates at or below the keyframe rate). Default: ``nonref`` for live
       sources, ``none`` for files (a file is read at full fidelity, e.g. for evaluation).
-    - ``threads``: decoder threads per camera; 1 is cheapest per camera when many cameras
-      share the cores (frame threading costs CPU and adds latency); 0: OpenCV's default, one per
-      core up to 16 (for one camera at high resolution).
+    - ``threads``: decoder threads per camera; 1 when many cameras share the cores (no
+      frame-threading latency or extra buffers; measured no dearer in CPU than one per core);
+      0: OpenCV's default, one per core up to 16 (for one camera at high resolution).
     - ``hw_acceleration`` / ``hw_device``: decode on the GPU/media engine (VAAPI on Intel/AMD,
       D3D11 or MFX on Windows, ``any``: the first that works) when OpenCV's FFmpeg was built
       with it; frames are copied back to memory for encoding.
