@@ -2,7 +2,7 @@
 # System packages the project needs beyond Python: a JDK and Maven (the Kafka broker's jars
 # come from Maven Central), the ClickHouse server (tests run the sink against it besides
 # embedded chDB), docker-compose (validates docker-compose.yml without a Docker engine), npm
-# (fetches a model package) and GStreamer's RTSP server (the RTSP reconnect test).
+# (fetches a model package), GStreamer's RTSP server (the RTSP tests) and x264enc (camera clips).
 # Installs what is missing when run as root with apt-get; otherwise says what is missing.
 set -euo pipefail
 
@@ -21,6 +21,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 /usr/bin/python3 -c "import gi, sys; gi.require_version('Gst', '1.0'); from gi.repository import Gst
 Gst.init(None); sys.exit(not all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay')))" \
   >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+# The cameras bench and the live decode test encode camera-like H.264 clips with x264enc.
+/usr/bin/python3 -c "import gi, sys; gi.require_version('Gst', '1.0'); from gi.repository import Gst
+Gst.init(None); sys.exit(Gst.ElementFactory.find('x264enc') is None)" \
+  >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-ugly)
 # promtool (in Debian's prometheus package) checks dashboards/prometheus; the dashboard's browser
 # tests drive Debian's chromium through Playwright (never `playwright install`).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)

@@ -25,28 +25,71 @@ class SourceError(VigilError, RuntimeError):
     """The source could not be opened or stopped delivering frames."""
 
 
-def open_capture(cfg: CameraConfig) -> cv2.VideoCapture:
-    """Open ``cfg``'s source; a stream silent for ``stall_timeout_s`` surfaces as a failed
-    read instead of a thread blocked forever. OpenCV's FFmpeg backend lets the read timeout fire
-    three times before ``grab()`` gives up (measured: a 1 s timeout fails after ~3 s on a
-    SIGSTOPped RTSP server), hence a third of the stall timeout per read."""
+_HW = {
+    "none": cv2.VIDEO_ACCELERATION_NONE,
+    "any": cv2.VIDEO_ACCELERATION_ANY,
+    "vaapi": cv2.VIDEO_ACCELERATION_VAAPI,
+    "d3d11": cv2.VIDEO_ACCELERATION_D3D11,
+    "mfx": cv2.VIDEO_ACCELERATION_MFX,
+}
+
+
+def capture_options(cfg: CameraConfig) -> str:
+    """``OPENCV_FFMPEG_CAPTURE_OPTIONS`` for ``cfg``: ``key;value`` pairs joined by ``|``.
+    OpenCV hands them to the demuxer, except its own ``avdiscard`` key, which it sets as the
+    decoder's ``skip_frame`` (FFmpeg's own ``skip_frame`` / ``skip_loop_filter`` names never
+    reach the decoder through OpenCV: the decoder is opened without the options)."""
+    opts = {"rtsp_transport": cfg.rtsp_transport, **cfg.decode.ffmpeg_options}
+    if cfg.skip_frames != "none":
+        opts["avdiscard"] = cfg.skip_frames
+    return "|".join(f"{k};{v}" for k, v in opts.items())
+
+
+def capture_params(cfg: CameraConfig) -> list[int]:
+    """The open parameters: timeouts, decoder threads and hardware decoding."""
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(cfg.open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC,
         max(100, int(cfg.stall_timeout_s * 1000 / 3)),
     ]
+    if isinstance(cfg.location, int):
+        return params
+    params += [cv2.CAP_PROP_N_THREADS, cfg.decode.threads]
+    if cfg.decode.hw_acceleration != "none":
+        params += [cv2.CAP_PROP_HW_ACCELERATION, _HW[cfg.decode.hw_acceleration]]
+    if cfg.decode.hw_device is not None:
+        params += [cv2.CAP_PROP_HW_DEVICE, cfg.decode.hw_device]
+    return params
+
+
+def open_capture(cfg: CameraConfig) -> cv2.VideoCapture:
+    """Open ``cfg``'s source; a stream silent for ``stall_timeout_s`` surfaces as a failed
+    read instead of a thread blocked forever. OpenCV's FFmpeg backend lets the read timeout fire
+    three times before ``grab()`` gives up (measured: a 1 s timeout fails after ~3 s on a
+    SIGSTOPped RTSP server), hence a third of the stall timeout per read.
+
+    FFmpeg options reach OpenCV only through a process-wide environment variable read while
+    the capture opens: it is set and the capture opened under one lock, so cameras opening in
+    their threads at the same time each get their own options (OpenCV serializes FFmpeg opens
+    anyway). Reading is not serialized."""
+    params = capture_params(cfg)
     location = cfg.location
     if isinstance(location, int):
         cap = cv2.VideoCapture(location, cv2.CAP_ANY, params)
     else:
-        # FFmpeg options come from the environment at open time; set them per camera.
         with _ENV_LOCK:
-            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{cfg.rtsp_transport}"
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = capture_options(cfg)
             cap = cv2.VideoCapture(location, cv2.CAP_FFMPEG, params)
     if not cap.isOpened():
         cap.release()
-        raise SourceError(f"cannot open {cfg.source_kind.value} source of camera {cfg.id}")
+        why = f"cannot open {cfg.source_kind.value} source of camera {cfg.id}"
+        if cfg.decode.hw_acceleration not in ("none", "any"):
+            why += (
+                f" (decode.hw_acceleration {cfg.decode.hw_acceleration}: this OpenCV may be "
+                "built without it; 'any' falls back to software decoding)"
+            )
+        raise SourceError(why)
     return cap
 
 

@@ -15,7 +15,9 @@ benches never import ``tests.*``. Nothing here needs pytest; the fixtures in
   ``VIGIL_*`` variables, as production runs them;
 - :mod:`~vigil.testing.events`: FrameEvents of real JPEGs, producers, a detections collector;
 - :mod:`~vigil.testing.samples`: one awkward valid record of every schema;
-- :mod:`~vigil.testing.media`: real stills and video frames shipped in packages.
+- :mod:`~vigil.testing.media`: real stills and video frames shipped in packages;
+- :mod:`~vigil.testing.rtsp`: live RTSP cameras on loopback (GStreamer's RTSP server, run by
+  the system Python from ``gst/``) and camera-like H.264 clips made from a real video.
 """
 
 from __future__ import annotations

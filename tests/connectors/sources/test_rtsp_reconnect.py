@@ -5,78 +5,14 @@ shows backing_off meanwhile and resumes by itself each time."""
 from __future__ import annotations
 
 import itertools
-import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import IN_CI
 from tests.connectors.helpers import IngestProcess, make_topics, read_frames
 from tests.connectors.helpers import write_cameras as write
-from vigil.testing import bikes_mp4, free_port, poll_until
+from vigil.testing.rtsp import RtspServer
 from vigil_app.settings import VigilSettings
-
-SERVER = Path(__file__).resolve().parents[1] / "rtsp_server.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def gst_rtsp_available() -> bool:
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0')"
-    try:
-        done = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, check=False)
-    except FileNotFoundError:
-        return False
-    return done.returncode == 0
-
-
-class RtspServer:
-    def __init__(self, port: int, video: Path) -> None:
-        self.port, self.video = port, video
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), str(self.port), str(self.video)],
-            stdout=subprocess.DEVNULL,
-        )
-
-        def listening() -> bool:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-            except OSError:
-                return False
-            return True
-
-        if not poll_until(listening, 30, 0.1):
-            raise AssertionError("RTSP server did not start")
-
-    def pause(self) -> None:
-        """SIGSTOP: sockets stay open, nothing is sent: a stalled stream."""
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        self.resume()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def rtsp_server() -> RtspServer:
-    if not gst_rtsp_available():
-        if IN_CI:
-            pytest.fail("CI must run the RTSP test: bash scripts/system-deps.sh")
-        pytest.skip("needs gir1.2-gst-rtsp-server-1.0 and python3-gi (scripts/system-deps.sh)")
-    return RtspServer(free_port(), bikes_mp4())
 
 
 def test_rtsp_server_killed_and_restarted_ingest_recovers(
