@@ -28,6 +28,7 @@ from prometheus_client import REGISTRY
 
 from bench.goals import goal
 from bench.machine import machine
+from gpu_workers.settings import MotionSettings
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, check, decode, reduction_for
 from gpu_workers.worker.loop import Worker
@@ -68,7 +69,11 @@ def settings_for(base: VigilSettings, batch: int, tag: str) -> VigilSettings:
         update={
             "topics": TopicSettings(prefix=f"b{tag}{uuid.uuid4().hex[:6]}", frames_partitions=2),
             "models": ModelSettings(max_batch=batch),
-            "worker": WorkerSettings(group_id=f"bench-{tag}-{uuid.uuid4().hex[:6]}"),
+            # every frame through the detector, as in the limit (gating is bench.motion's)
+            "worker": WorkerSettings(
+                group_id=f"bench-{tag}-{uuid.uuid4().hex[:6]}",
+                motion=MotionSettings(enabled=False),
+            ),
         }
     )
 
