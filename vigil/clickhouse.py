@@ -178,6 +178,13 @@ class EmbeddedClickHouse(_RowsAsColumns):
             inserter.append(sink.getvalue().to_pybytes())
             inserter.finish()
 
+    def insert_formatted(self, sql: str, fmt: str, data: bytes) -> None:
+        """``sql`` (an INSERT without FORMAT) fed ``data`` in ClickHouse input format ``fmt``
+        (e.g. an Avro container decoded by ClickHouse itself)."""
+        with self._session.send_insert(sql, fmt) as inserter:
+            inserter.append(data)
+            inserter.finish()
+
     def _column_types(self, table: str, columns: Sequence[str]) -> dict[str, pa.DataType | None]:
         """Arrow types of ``columns``, from the table's description (read again when a column
         is new to it, e.g. after a migration)."""
