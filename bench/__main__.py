@@ -33,6 +33,7 @@ BENCHES = (
     "latency",
     "motion",
     "sink",
+    "sink_decode",
     "drift",
     "alerts",
 )

@@ -52,6 +52,30 @@ class ClickHouseClient(Protocol):
     def close(self) -> None: ...
 
 
+class _RowsAsColumns:
+    """``insert`` by rows on top of the client's own ``insert_columns`` (both backends take
+    columns: Arrow for chDB, columnar blocks for the server)."""
+
+    def insert_columns(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
+        if rows:
+            self.insert_columns(table, columns, list(zip(*rows, strict=True)), settings)
+
+
 def _literal(value: str | int) -> str:
     if isinstance(value, int):
         return str(value)
@@ -100,7 +124,7 @@ def arrow_column(values: Sequence[Any], kind: pa.DataType | None) -> pa.Array:
         return pa.array(values).cast(kind)
 
 
-class EmbeddedClickHouse:
+class EmbeddedClickHouse(_RowsAsColumns):
     """chDB: ClickHouse in-process, stored under ``path``."""
 
     backend = "chdb"
@@ -126,16 +150,6 @@ class EmbeddedClickHouse:
             return [], []
         doc = json.loads(text)
         return [m["name"] for m in doc["meta"]], [tuple(row) for row in doc["data"]]
-
-    def insert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        settings: Mapping[str, str | int] | None = None,
-    ) -> None:
-        if rows:
-            self.insert_columns(table, columns, list(zip(*rows, strict=True)), settings)
 
     def insert_columns(
         self,
@@ -164,6 +178,13 @@ class EmbeddedClickHouse:
             inserter.append(sink.getvalue().to_pybytes())
             inserter.finish()
 
+    def insert_formatted(self, sql: str, fmt: str, data: bytes) -> None:
+        """``sql`` (an INSERT without FORMAT) fed ``data`` in ClickHouse input format ``fmt``
+        (e.g. an Avro container decoded by ClickHouse itself)."""
+        with self._session.send_insert(sql, fmt) as inserter:
+            inserter.append(data)
+            inserter.finish()
+
     def _column_types(self, table: str, columns: Sequence[str]) -> dict[str, pa.DataType | None]:
         """Arrow types of ``columns``, from the table's description (read again when a column
         is new to it, e.g. after a migration)."""
@@ -177,7 +198,7 @@ class EmbeddedClickHouse:
         self._session.close()
 
 
-class ServerClickHouse:
+class ServerClickHouse(_RowsAsColumns):
     """A ClickHouse server over the native protocol (clickhouse-driver)."""
 
     backend = "server"
@@ -209,16 +230,6 @@ class ServerClickHouse:
     def query_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         rows, types = self._client.execute(sql, with_column_types=True)
         return [name for name, _ in types], [tuple(row) for row in rows]
-
-    def insert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        settings: Mapping[str, str | int] | None = None,
-    ) -> None:
-        if rows:
-            self.insert_columns(table, columns, list(zip(*rows, strict=True)), settings)
 
     def insert_columns(
         self,

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from streams.drift import stats
 from streams.drift.settings import DriftSettings
-from streams.drift.window import NUMERIC, Summary, median
+from streams.drift.window import NUMERIC, Summary, inferred_frames, median
 
 
 class Kind(StrEnum):
@@ -121,13 +121,14 @@ def quality(window: Summary, reference: Summary, cfg: DriftSettings) -> list[Sta
         out.append(
             Stat("frozen_feed", "RATE", frozen, limit, frozen >= limit, window["hash_pairs"], q)
         )
-    if frames and reference["frames"]:
-        ref_busy = 1 - reference["empty_frames"] / reference["frames"]
-        cur_busy = 1 - window["empty_frames"] / frames
+    inferred, ref_inferred = inferred_frames(window), inferred_frames(reference)
+    if inferred and ref_inferred:
+        ref_busy = 1 - reference["empty_frames"] / ref_inferred
+        cur_busy = 1 - window["empty_frames"] / inferred
         if ref_busy >= cfg.busy_camera:
             ratio = cur_busy / ref_busy
             limit = cfg.detection_loss_ratio
-            out.append(Stat("detection_loss", "RATE", ratio, limit, ratio < limit, frames, q))
+            out.append(Stat("detection_loss", "RATE", ratio, limit, ratio < limit, inferred, q))
     return out
 
 
@@ -138,7 +139,7 @@ def info(window: Summary) -> list[Stat]:
         return []
     k = Kind.INFO
     rates = {
-        "empty_frames": window["empty_frames"] / frames,
+        "empty_frames": window["empty_frames"] / max(inferred_frames(window), 1),
         "missing_image_stats": window["missing_stats"] / frames,
         "invalid_detections": window["invalid_detections"] / max(window["detections"], 1),
     }

@@ -52,6 +52,7 @@ def empty() -> Summary:
     return {
         "frames": 0,
         "empty_frames": 0,
+        "carried_frames": 0,
         "detections": 0,
         "labels": {},
         "per_frame": [0] * (MAX_PER_FRAME + 1),
@@ -75,6 +76,11 @@ def _finite(*values: Any) -> bool:
     return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
 
 
+def inferred_frames(summary: Summary) -> int:
+    """Frames the model ran on (carried ones excluded): the base of detection rates."""
+    return int(summary["frames"]) - int(summary.get("carried_frames", 0))
+
+
 def usable_image_stats(stats: Mapping[str, Any] | None) -> bool:
     """False when the writer did not compute them: absent, non-finite, out of range, or all
     zero with no dhash (a real black frame has a dhash, 0, and usually sensor noise)."""
@@ -90,16 +96,21 @@ def usable_image_stats(stats: Mapping[str, Any] | None) -> bool:
 
 
 def add_event(summary: Summary, event: Mapping[str, Any], *, dark_brightness: float = 0.05) -> None:
-    """Fold one DetectionEvent into ``summary`` (in place)."""
+    """Fold one DetectionEvent into ``summary`` (in place). A motion-gated event that carries
+    an earlier frame's detections (``carried_from``) adds its image statistics only: the model
+    did not run on it, and counting its copies would weight still scenes."""
     summary["frames"] += 1
-    dets = event.get("detections") or []
-    summary["detections"] += len(dets)
-    if not dets:
-        summary["empty_frames"] += 1
-    summary["per_frame"][min(len(dets), MAX_PER_FRAME)] += 1
     hist = summary["hist"]
-    for det in dets:
-        _add_detection(summary, hist, det)
+    if event.get("carried_from") is None:
+        dets = event.get("detections") or []
+        summary["detections"] += len(dets)
+        if not dets:
+            summary["empty_frames"] += 1
+        summary["per_frame"][min(len(dets), MAX_PER_FRAME)] += 1
+        for det in dets:
+            _add_detection(summary, hist, det)
+    else:
+        summary["carried_frames"] = summary.get("carried_frames", 0) + 1
     stats = event.get("image_stats")
     if usable_image_stats(stats):
         summary["stats_frames"] += 1
@@ -162,6 +173,8 @@ def merge(into: Summary, other: Summary) -> Summary:
         "frozen_pairs",
     ):
         into[key] += other[key]
+    # summaries kept before motion gating have no carried count
+    into["carried_frames"] = into.get("carried_frames", 0) + other.get("carried_frames", 0)
     for label, n in other["labels"].items():
         into["labels"][label] = into["labels"].get(label, 0) + n
     into["per_frame"] = [a + b for a, b in zip(into["per_frame"], other["per_frame"], strict=True)]

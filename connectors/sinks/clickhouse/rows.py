@@ -38,6 +38,7 @@ FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
     ("model_version", "String"),
     ("frame_width", "UInt32"),
     ("frame_height", "UInt32"),
+    ("carried_from", "Nullable(String)"),  # migration 4 adds it to tables made before it
 )
 
 # (name, ClickHouse type) in insert order; types chosen to exist on ClickHouse 18.16 and 26.x.
@@ -153,6 +154,11 @@ _BOX_NAMES = ("score", "box.x_min", "box.y_min", "box.x_max", "box.y_max")
 _STATS_FIELDS = itemgetter("brightness", "contrast", "sharpness")
 _STATS_NAMES = ("brightness", "contrast", "sharpness")
 _WIDTH = next(i for i, (name, _) in enumerate(FRAME_COLUMNS) if name == "frame_width")
+# columns migrations added to tables made before them: (table, column, the column it follows)
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("frames", "carried_from", "frame_height"),
+    ("detections", "carried_from", "frame_height"),
+)
 
 
 def _all_finite(values: Sequence[float], names: Sequence[str]) -> None:

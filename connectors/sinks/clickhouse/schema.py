@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from prometheus_client import Gauge
 
 from connectors.sinks.clickhouse.queries import view_statements
-from connectors.sinks.clickhouse.rows import COLUMNS
+from connectors.sinks.clickhouse.rows import ADDED_COLUMNS, COLUMNS
 from vigil.clickhouse import ClickHouseClient
 
 # Identifiers put into SQL here are the database name (settings pattern
@@ -78,6 +78,7 @@ class Context:
     db: str
     caps: Capabilities
     retention: Retention
+    present: frozenset[tuple[str, str]] = frozenset()  # (table, column) pairs db holds now
 
     def dedup(self) -> str:
         """Plain MergeTree deduplicates retried INSERTs only with a window (22.2+ tokens)."""
@@ -212,6 +213,17 @@ def _v3_views(ctx: Context) -> list[str]:
     return view_statements(ctx.db)
 
 
+def _v4_carried_from(ctx: Context) -> list[str]:
+    """New DetectionEvent fields on tables made before them. 18.16 knows no ``ADD COLUMN IF
+    NOT EXISTS``, so what a table already has comes from ``system.columns`` (``present``)."""
+    kinds = {(t, name): kind for t, cols in COLUMNS.items() for name, kind in cols}
+    return [
+        f"ALTER TABLE {ctx.db}.{table} ADD COLUMN {column} {kinds[(table, column)]} AFTER {after}"
+        for table, column, after in ADDED_COLUMNS
+        if (table, column) not in ctx.present
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -223,6 +235,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "event tables: frames, detections, alerts, drift", _v1_tables),
     Migration(2, "rollup: detections per camera x label x minute", _v2_rollups),
     Migration(3, "views for the named queries (dashboards/clickhouse)", _v3_views),
+    Migration(4, "carried_from (motion-gated events) on frames and detections", _v4_carried_from),
 )
 
 
@@ -247,7 +260,11 @@ def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabili
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
-        for statement in migration.statements(ctx):
+        columns = client.query(
+            f"SELECT table, name FROM system.columns WHERE database = '{db}'"  # noqa: S608
+        )
+        now = Context(db, caps, retention, frozenset((str(t), str(c)) for t, c in columns))
+        for statement in migration.statements(now):
             client.query(statement)
         client.insert(
             f"{db}.schema_migrations",

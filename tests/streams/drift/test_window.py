@@ -6,7 +6,14 @@ import copy
 import math
 from typing import Any
 
-from streams.drift.window import NUMERIC, add_event, empty, merge, usable_image_stats
+from streams.drift.window import (
+    NUMERIC,
+    add_event,
+    empty,
+    inferred_frames,
+    merge,
+    usable_image_stats,
+)
 from vigil.testing.samples import detection_event
 
 
@@ -76,3 +83,30 @@ def test_merge_equals_adding_every_event_to_one_summary() -> None:
     merged = merge(copy.deepcopy(a), b)
     for key in ("frames", "detections", "empty_frames", "labels", "per_frame", "hist", "emb_n"):
         assert merged[key] == whole[key], key
+
+
+def test_a_carried_event_adds_its_image_statistics_but_no_detections() -> None:
+    s = empty()
+    add_event(s, detection_event())
+    carried = _event(brightness=0.9, dhash=99)
+    carried["carried_from"] = "cam-1-7"
+    add_event(s, carried)
+    add_event(s, carried)
+    assert (s["frames"], s["carried_frames"], inferred_frames(s)) == (3, 2, 1)
+    assert (s["detections"], s["empty_frames"], s["per_frame"][2]) == (2, 0, 1)
+    assert s["labels"] == {"person": 1, "car": 1}
+    assert sum(s["hist"]["confidence"]) == 2  # the model's own two, not their copies
+    assert (s["stats_frames"], sum(s["hist"]["brightness"])) == (3, 3)
+    assert s["hash_pairs"] == 2
+
+
+def test_summaries_kept_before_motion_gating_merge_with_new_ones() -> None:
+    old = empty()
+    add_event(old, detection_event())
+    del old["carried_frames"]  # as a changelog written before the field existed holds it
+    new = empty()
+    carried = detection_event()
+    carried["carried_from"] = "x"
+    add_event(new, carried)
+    merged = merge(old, new)
+    assert (merged["frames"], merged["carried_frames"], inferred_frames(merged)) == (2, 1, 1)

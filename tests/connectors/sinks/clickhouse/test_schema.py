@@ -153,3 +153,61 @@ def test_a_repeated_insert_of_the_same_messages_is_dropped_where_supported(
     assert int(stored) == (50 if caps.dedup_token else 100)
     assert caps.dedup_token == (client.backend == "chdb")
     client.close()
+
+
+def test_carried_from_added_to_tables_made_before_it(sink_settings: VigilSettings) -> None:
+    """Migration 4 adds ``carried_from`` where it is missing (18.16 has no ADD COLUMN IF NOT
+    EXISTS), and rows of carried events keep the frame id they carry."""
+    db = sink_settings.clickhouse.database
+    client = open_client(sink_settings)
+    migrate(client, db, Retention())
+    for table in ("frames", "detections"):  # the tables as migrations 1-3 made them
+        client.query(f"ALTER TABLE {db}.{table} DROP COLUMN carried_from")
+    client.query(f"DROP TABLE {db}.schema_migrations")
+    client.query(
+        f"CREATE TABLE {db}.schema_migrations "
+        "(version UInt32, name String, applied_ms Int64) ENGINE = MergeTree ORDER BY version"
+    )
+    client.insert(
+        f"{db}.schema_migrations", ["version", "name", "applied_ms"], [(1, "", 0), (2, "", 0)]
+    )
+    client.insert(f"{db}.schema_migrations", ["version", "name", "applied_ms"], [(3, "", 0)])
+    migrate(client, db, Retention())
+    migrate(client, db, Retention())  # idempotent
+    assert applied_versions(client, db) == {m.version for m in MIGRATIONS}
+    writer = ClickHouseWriter(client, db, BatchPolicy(100_000, 60))
+    for i, item in enumerate(_batch("t.detections", 0, 4)):
+        if i % 2:  # a carried event: rows say which frame's detections it repeats
+            event = cast(
+                DetectionEvent,
+                {**detection_event(i, "cam-1", 2, now_ms()), "carried_from": "cam-1-0"},
+            )
+            item = detection_rows(event, ("t.detections", 0, i))
+        writer.add(item, item.row_count)
+    writer.flush()
+    frames = client.query(
+        f"SELECT kafka_offset, carried_from FROM {db}.frames ORDER BY kafka_offset"
+    )
+    assert [(int(o), c) for o, c in frames] == [
+        (0, None),
+        (1, "cam-1-0"),
+        (2, None),
+        (3, "cam-1-0"),
+    ]
+    carried = client.query(f"SELECT count() FROM {db}.detections WHERE carried_from = 'cam-1-0'")
+    assert int(carried[0][0]) == 4
+    client.close()
+
+
+def test_carried_from_migration_only_adds_what_is_missing() -> None:
+    caps = Capabilities("18.16.1", 18, 16)
+    none = Context("db", caps, Retention())
+    assert [s.split(" ADD ")[0] for s in MIGRATIONS[3].statements(none)] == [
+        "ALTER TABLE db.frames",
+        "ALTER TABLE db.detections",
+    ]
+    have = Context("db", caps, Retention(), frozenset(COLUMNS_PRESENT))
+    assert MIGRATIONS[3].statements(have) == []
+
+
+COLUMNS_PRESENT = {("frames", "carried_from"), ("detections", "carried_from")}
