@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import psutil
 import yaml
 
 from bench.goals import goal
+from bench.machine import machine
 from vigil import kafka
 from vigil.cameras import read_status
 from vigil.testing import VigilProcess, free_port, kafka_broker, provision, settings_for
@@ -44,16 +44,6 @@ LEVERS: dict[str, dict[str, Any]] = {
     "threads_1 + skip nonref (the live default)": {"threads": 1, "skip_frames": "nonref"},
 }
 CLIP_S = 60  # each RTSP client plays the clip from its start; a step ends well before
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "opencv": cv2.__version__,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def _cameras(urls: list[str], decode: dict[str, Any]) -> list[dict[str, Any]]:
@@ -234,7 +224,7 @@ def run(
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "bench": "cameras",
-        "machine": machine(),
+        "machine": {**machine(), "opencv": cv2.__version__},
         "setup": (
             "N live RTSP cameras (one GStreamer RTSP server process on loopback, each client its "
             "own stream of the clip from its start) -> the real `vigil ingest` process at 5 fps "
@@ -275,7 +265,7 @@ def run(
                     )
         finally:
             server.kill()
-    doc["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    doc["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     doc.update(summary(doc))
     return doc
 
