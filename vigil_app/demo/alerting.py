@@ -41,6 +41,9 @@ poi:
   threshold: 0.6
   confirm_k: 3
   confirm_n: 5
+  # as for the zone: a second demo run may show the same face ~30 s later, which the default
+  # quiet_s (30) took for the same incident (no POI alert: seen once, when a run was quick)
+  quiet_s: 5
 destinations:
   log: true
 """
