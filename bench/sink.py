@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any, cast
 from confluent_kafka import KafkaError, Message
 
 from bench.goals import goal
+from bench.machine import machine
 from connectors.sinks.base import BatchPolicy
 from connectors.sinks.clickhouse.rows import COLUMNS, Mapped, detection_rows
 from connectors.sinks.clickhouse.schema import Retention, migrate
@@ -62,25 +62,6 @@ WHY = (
     "per event the sink decodes Avro with fastavro and maps it in Python; that work alone "
     "costs more per row than the whole bare INSERT (see profile in bench/README.md)"
 )
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "processor": _processor(),
-        "python": platform.python_version(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def record(i: int, base_ms: int) -> dict[str, Any]:
@@ -415,7 +396,7 @@ def run(
                     part["writer_vs_bare"] = writer_bench(client, rows, rounds)
                 out["results"][backend] = part
                 client.close()
-    out["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
