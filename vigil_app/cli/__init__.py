@@ -15,6 +15,7 @@ from vigil_app.cli import analytics as analytics_cmd
 from vigil_app.cli import blobs as blobs_cmd
 from vigil_app.cli import config as config_cmd
 from vigil_app.cli import dashboard as dashboard_cmd
+from vigil_app.cli import dataset as dataset_cmd
 from vigil_app.cli import drift as drift_cmd
 from vigil_app.cli import ingest as ingest_cmd
 from vigil_app.cli import keys as keys_cmd
@@ -49,6 +50,7 @@ alerts_cmd.register(app)
 app.add_typer(dashboard_cmd.app, name="dashboard")
 app.add_typer(keys_cmd.app, name="keys")
 replay_cmd.register(app)  # vigil replay, vigil eval
+app.add_typer(dataset_cmd.app, name="dataset")
 
 __all__ = ["app", "console", "main", "settings_of"]
 

@@ -1,0 +1,8 @@
+"""``vigil dataset``: the frames chosen for labelling (``vigil sample``), exported for CVAT and
+Label Studio, and their labels brought back."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Datasets for labelling: export samples, import labels.")
