@@ -170,6 +170,56 @@ class FrameEvent(TypedDict):
     tags: dict[str, str]
 
 
+ModelAction = Literal["UNKNOWN", "REGISTER", "PROMOTE", "ROLLBACK"]
+
+
+class EvalSummary(TypedDict):
+    """The evaluation a promotion was decided on (vigil eval's report.json)."""
+
+    # Path or URI of report.json.
+    report: str
+    baseline: str
+    candidate: str
+    frames_compared: int
+    agreement: float | None
+    map50: float | None
+    passed: bool
+    failures: list[str]
+
+
+class ModelRecord(TypedDict):
+    """The model registry on the compacted vigil.models topic. Key 'role:<role>' holds the
+    production model of that role (what workers follow and hot-swap to); key
+    'history:<role>:<ts>' every promotion and rollback ever made (never overwritten, so
+    compaction keeps them); key 'model:<name>@<version>' a registered model.
+    """
+
+    action: ModelAction
+    # detector, face_detector or embedder; empty on a REGISTER record.
+    role: str
+    name: str
+    # The spec's version.
+    version: str
+    # As DetectionEvents record it: version + the weights' sha256 prefix.
+    model_version: str
+    family: str
+    # Of the ONNX file; a worker refuses a file that does not match.
+    sha256: str
+    size_bytes: int
+    # URI of the spec YAML in the model store (the ONNX beside it).
+    location: str
+    # Who registered, promoted or rolled back (user@host, or the retraining loop).
+    actor: str
+    reason: str
+    ts_ms: int
+    # Promoted with --force past a failed or missing gate.
+    forced: bool
+    # NAME@VERSION of the production model it replaced.
+    replaces: str | None
+    eval: EvalSummary | None
+    details: dict[str, str]
+
+
 class PoiEnrollment(TypedDict):
     """A person of interest on the compacted vigil.poi topic, keyed by person id; the topic is the
     watch-list's changelog and a tombstone (null value) removes the person.

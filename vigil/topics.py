@@ -32,6 +32,7 @@ class Topic(enum.StrEnum):
     DRIFT = "drift"
     POI = "poi"
     DLQ = "dlq"
+    MODELS = "models"
 
     def name_in(self, topics: TopicSettings) -> str:
         return f"{topics.prefix}.{self.value}"
@@ -101,6 +102,8 @@ def topic_specs(topics: TopicSettings) -> list[TopicSpec]:
         Topic.DRIFT: (topics.drift_partitions, {}),
         Topic.POI: (topics.poi_partitions, compaction_config(topics)),
         Topic.DLQ: (topics.dlq_partitions, personal[Topic.DLQ]),
+        # the model registry: one partition (one total order of promotions), compacted
+        Topic.MODELS: (1, {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}),
     }
     return [
         TopicSpec(role.name_in(topics), parts, rf, {"max.message.bytes": max_bytes, **config})

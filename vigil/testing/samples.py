@@ -126,6 +126,36 @@ def dlq_envelope() -> dict[str, Any]:
     }
 
 
+def model_record() -> dict[str, Any]:
+    return {
+        "action": "PROMOTE",
+        "role": "detector",
+        "name": "ssd_mobilenet_v2_coco",
+        "version": "2",
+        "model_version": "2+0123456789ab",
+        "family": "ssd",
+        "sha256": "0123456789ab" + "0" * 52,
+        "size_bytes": 67_000_000,
+        "location": "file:///var/cache/vigil/models/registry/ssd_mobilenet_v2_coco/2/spec.yaml",
+        "actor": "ml@host",
+        "reason": "better recall on night frames",
+        "ts_ms": 1_700_000_000_000,
+        "forced": False,
+        "replaces": "ssd_mobilenet_v2_coco@1",
+        "eval": {
+            "report": "/data/eval/x/report.json",
+            "baseline": "ssd_mobilenet_v2_coco@1+aaaaaaaaaaaa",
+            "candidate": "ssd_mobilenet_v2_coco@2+0123456789ab",
+            "frames_compared": 500,
+            "agreement": 0.97,
+            "map50": None,
+            "passed": True,
+            "failures": [],
+        },
+        "details": {},
+    }
+
+
 SAMPLES = {
     c.FRAME_EVENT: frame_event,
     c.DETECTION_EVENT: detection_event,
@@ -133,6 +163,7 @@ SAMPLES = {
     c.DRIFT_STAT: drift_stat,
     c.POI_ENROLLMENT: poi_enrollment,
     c.DLQ_ENVELOPE: dlq_envelope,
+    c.MODEL_RECORD: model_record,
 }
 
 
