@@ -170,7 +170,7 @@ class FrameEvent(TypedDict):
     tags: dict[str, str]
 
 
-ModelAction = Literal["UNKNOWN", "REGISTER", "PROMOTE", "ROLLBACK"]
+ModelAction = Literal["UNKNOWN", "REGISTER", "PROMOTE", "ROLLBACK", "SWITCH", "REFUSE"]
 
 
 class EvalSummary(TypedDict):
@@ -191,7 +191,10 @@ class ModelRecord(TypedDict):
     """The model registry on the compacted vigil.models topic. Key 'role:<role>' holds the
     production model of that role (what workers follow and hot-swap to); key
     'history:<role>:<ts>' every promotion and rollback ever made (never overwritten, so
-    compaction keeps them); key 'model:<name>@<version>' a registered model.
+    compaction keeps them); key 'model:<name>@<version>' a registered model; key
+    'event:<role>:<instance>:<ts>' what a worker did with a production change (SWITCH: the first
+    offset per frames partition it processed with the new model, in details; REFUSE: it could not
+    load or warm the model, the reason).
     """
 
     action: ModelAction

@@ -6,7 +6,9 @@ Three kinds of key share the topic, each value a ``vigil.ModelRecord``:
   a tombstone means "the model the settings name" (``models.detector`` and so on);
 - ``history:<role>:<ts>``: every promotion and rollback ever made, one key each, never
   overwritten, so compaction keeps them all;
-- ``model:<name>@<version>``: a registered model (``vigil models register``).
+- ``model:<name>@<version>``: a registered model (``vigil models register``);
+- ``event:<role>:<instance>:<ts>``: a worker's SWITCH to a new production model (the first
+  offset per frames partition it processed with it) or its REFUSE of one that failed to load.
 
 A promotion or rollback writes its ``role:`` and ``history:`` records in one transaction, so a
 reader sees both or neither. The topic has one partition: one order of promotions, and a
@@ -59,6 +61,10 @@ def model_key(name: str, version: str) -> str:
     return f"model:{name}@{version}"
 
 
+def event_key(role: str, instance: str, ts_ms: int) -> str:
+    return f"event:{role}:{instance}:{ts_ms:015d}"
+
+
 def check_role(role: str) -> Role:
     for known in ROLES:
         if role == known:
@@ -89,6 +95,7 @@ class Registry:
     production: dict[str, ModelRecord] = field(default_factory=dict)
     history: dict[str, list[ModelRecord]] = field(default_factory=dict)
     models: dict[str, ModelRecord] = field(default_factory=dict)
+    events: list[ModelRecord] = field(default_factory=list)  # workers' SWITCH and REFUSE
 
     def apply(self, key: str, record: ModelRecord | None) -> str | None:
         """Apply one record; the role whose production changed, if any."""
@@ -105,6 +112,8 @@ class Registry:
             if not any(e["ts_ms"] == record["ts_ms"] for e in entries):  # a re-read
                 entries.append(record)
                 entries.sort(key=lambda e: e["ts_ms"])
+        elif kind == "event" and record is not None:
+            self.events.append(record)
         elif kind == "model":
             if record is None:
                 self.models.pop(rest, None)
