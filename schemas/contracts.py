@@ -17,6 +17,7 @@ ALERT = "vigil.Alert"
 DRIFT_STAT = "vigil.DriftStat"
 POI_ENROLLMENT = "vigil.PoiEnrollment"
 DLQ_ENVELOPE = "vigil.DlqEnvelope"
+SAMPLE = "vigil.Sample"
 
 # vigil.dlq carries the original bytes untouched; DlqEnvelope is how tools read it back.
 TOPIC_SCHEMAS: dict[Topic, str] = {
@@ -25,6 +26,7 @@ TOPIC_SCHEMAS: dict[Topic, str] = {
     Topic.ALERTS: ALERT,
     Topic.DRIFT: DRIFT_STAT,
     Topic.POI: POI_ENROLLMENT,
+    Topic.SAMPLES: SAMPLE,
 }
 
 

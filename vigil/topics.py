@@ -32,6 +32,7 @@ class Topic(enum.StrEnum):
     DRIFT = "drift"
     POI = "poi"
     DLQ = "dlq"
+    SAMPLES = "samples"
 
     def name_in(self, topics: TopicSettings) -> str:
         return f"{topics.prefix}.{self.value}"
@@ -47,7 +48,7 @@ class TopicSpec:
 
 # Topics that carry personal data (images, embeddings, person ids): each has a retention.ms
 # that components check at start, and a segment.ms no larger, so that deletion happens.
-PERSONAL = (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS, Topic.DLQ)
+PERSONAL = (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS, Topic.DLQ, Topic.SAMPLES)
 # The compaction settings of vigil.poi (and of the stream apps' changelogs, which may hold person
 # ids) as fractions of the erasure bound: a tombstone's segment rolls within a quarter (the next
 # append after segment.ms; ``vigil.poi`` gets a roll marker every eighth, see
@@ -64,6 +65,7 @@ def retention_ms(topics: TopicSettings) -> dict[Topic, int]:
         Topic.DETECTIONS: topics.detections_retention_hours,
         Topic.ALERTS: topics.alerts_retention_hours,
         Topic.DLQ: topics.dlq_retention_hours,
+        Topic.SAMPLES: topics.samples_retention_hours,
     }
     return {role: int(h * HOUR_MS) for role, h in hours.items()}
 
@@ -101,6 +103,7 @@ def topic_specs(topics: TopicSettings) -> list[TopicSpec]:
         Topic.DRIFT: (topics.drift_partitions, {}),
         Topic.POI: (topics.poi_partitions, compaction_config(topics)),
         Topic.DLQ: (topics.dlq_partitions, personal[Topic.DLQ]),
+        Topic.SAMPLES: (topics.samples_partitions, personal[Topic.SAMPLES]),
     }
     return [
         TopicSpec(role.name_in(topics), parts, rf, {"max.message.bytes": max_bytes, **config})
@@ -263,6 +266,7 @@ def retention_problems(
         Topic.DETECTIONS: "detections_retention_hours",
         Topic.ALERTS: "alerts_retention_hours",
         Topic.DLQ: "dlq_retention_hours",
+        Topic.SAMPLES: "samples_retention_hours",
     }
     poi = Topic.POI.name_in(topics)
     names = [*limits, poi]
