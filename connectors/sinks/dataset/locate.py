@@ -31,6 +31,7 @@ from vigil.topics import Topic
 EXPIRED = "expired"
 NOT_FOUND = "not_found"
 BATCH = 500
+PASSED = object()  # a later frame of the camera was found where the frame would be
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,14 @@ class FrameLocator:
             got = self._scan(p, frame_id, camera, capture_ts_ms)
             if isinstance(got, Found):
                 return got
+            if got is PASSED:  # the camera's frames are here, in order: it never was
+                return NotFound(
+                    NOT_FOUND,
+                    f"{frame_id} is not among camera {camera}'s frames on {self.topic}/{p} "
+                    f"(a later frame of the camera follows its capture time)",
+                )
             if got:
-                expired.append(got)
+                expired.append(str(got))
         if expired:
             return NotFound(EXPIRED, f"{frame_id} is gone from {self.topic}: {'; '.join(expired)}")
         return NotFound(
@@ -91,8 +98,8 @@ class FrameLocator:
             f"{frame_id} (camera {camera}, captured at {capture_ts_ms} ms) is not on {self.topic}",
         )
 
-    def _scan(self, p: int, frame_id: str, camera: str, capture_ts_ms: int) -> Found | str:
-        """The frame, or why not in partition ``p``: a retention note ("" when none)."""
+    def _scan(self, p: int, frame_id: str, camera: str, capture_ts_ms: int) -> Found | object:
+        """The frame; :data:`PASSED`; or, inconclusive, a retention note ("" when none)."""
         tp = TopicPartition(self.topic, p)
         low, high = self.consumer.get_watermark_offsets(tp, timeout=self.timeout_s)
         query = TopicPartition(self.topic, p, max(0, capture_ts_ms - self.skew_ms))
@@ -118,7 +125,7 @@ class FrameLocator:
                         self.where[camera] = p
                         hit = self._check(msg, frame_id, capture_ts_ms)
                         if hit is not None:
-                            return hit if isinstance(hit, Found) else (note if deleted else "")
+                            return hit if isinstance(hit, Found) else PASSED
                     if int(msg.timestamp()[1]) > last_ts:
                         return note if deleted else ""
                 position = self.consumer.position([TopicPartition(self.topic, p)])[0].offset
