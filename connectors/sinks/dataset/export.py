@@ -47,6 +47,7 @@ TASKS_FILE = "tasks.json"
 CONFIG_FILE = "label_config.xml"
 LOCAL_FILES = "/data/local-files/?d="
 SCHEMA_PATH = Path(__file__).with_name("labelstudio_tasks.schema.json")
+_QUOTE = {'"': "&quot;"}  # attribute values always in double quotes
 
 
 class ExportError(VigilError, ValueError):
@@ -150,7 +151,7 @@ def coco(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def label_config(labels: Iterable[str]) -> str:
     """The labelling interface: one image, a rectangle per labelled object."""
-    tags = "\n".join(f"    <Label value={quoteattr(label)}/>" for label in labels)
+    tags = "\n".join(f"    <Label value={quoteattr(label, _QUOTE)}/>" for label in labels)
     return (
         "<View>\n"
         '  <Image name="image" value="$image"/>\n'
