@@ -18,6 +18,7 @@ DRIFT_STAT = "vigil.DriftStat"
 POI_ENROLLMENT = "vigil.PoiEnrollment"
 DLQ_ENVELOPE = "vigil.DlqEnvelope"
 MODEL_RECORD = "vigil.ModelRecord"
+SAMPLE = "vigil.Sample"
 
 # vigil.dlq carries the original bytes untouched; DlqEnvelope is how tools read it back.
 TOPIC_SCHEMAS: dict[Topic, str] = {
@@ -27,6 +28,7 @@ TOPIC_SCHEMAS: dict[Topic, str] = {
     Topic.DRIFT: DRIFT_STAT,
     Topic.POI: POI_ENROLLMENT,
     Topic.MODELS: MODEL_RECORD,
+    Topic.SAMPLES: SAMPLE,
 }
 
 

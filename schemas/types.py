@@ -238,3 +238,64 @@ class PoiEnrollment(TypedDict):
     match_threshold: float | None
     enrolled_ts_ms: int
     tags: dict[str, str]
+
+
+SampleReasonKind = Literal[
+    "OTHER",
+    "UNCERTAIN",
+    "DRIFT_WINDOW",
+    "SHADOW_DISAGREEMENT",
+    "RARE_CLASS",
+]
+
+
+class SampleReason(TypedDict):
+    """Why the frame was chosen."""
+
+    kind: SampleReasonKind
+    detail: str
+
+
+class SampleBox(TypedDict):
+    """Normalised to [0, 1] by frame width and height."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+
+class SampleDetection(TypedDict):
+    """A production detection of the frame, for pre-annotation."""
+
+    label: str
+    class_id: int
+    score: float
+    box: SampleBox
+
+
+class Sample(TypedDict):
+    """A frame chosen for labelling by the sampling app (vigil sample) on vigil.samples, keyed by
+    camera id. Identified by sample_id (frame id and the production model version): the dataset
+    store writes each sample once, however often it is delivered.
+    """
+
+    # <frame_id>@<model_version>: deterministic, so a restart or a replay names the same sample.
+    sample_id: str
+    frame_id: str
+    camera_id: str
+    sequence: int
+    # Capture time of the frame, milliseconds since the Unix epoch, UTC: the dataset store finds the
+    # frame on vigil.frames by it.
+    capture_ts_ms: int
+    model_name: str
+    model_version: str
+    frame_width: int
+    frame_height: int
+    reasons: list[SampleReason]
+    detections: list[SampleDetection]
+    # The face cascade ran over the frame, so every face is among the detections (label face): the
+    # dataset store blurs those boxes; otherwise it looks for faces itself or blurs the frame whole.
+    faces_searched: bool
+    # When the sampling app chose the frame (wall clock).
+    chosen_ts_ms: int

@@ -201,10 +201,19 @@ def application(
 
 
 def wire(
-    app: Application, settings: CoreSettings, source: Topic, step: Step, outputs: Sequence[Topic]
+    app: Application,
+    settings: CoreSettings,
+    source: Topic,
+    step: Step,
+    outputs: Sequence[Topic],
+    *,
+    also: Sequence[str] = (),
 ) -> None:
     """Connect ``step`` from the ``source`` topic to the ``outputs`` (full names via settings).
-    The key of every output is the key of the record it came from."""
+    The key of every output is the key of the record it came from. ``also`` names more input
+    topics (full names), concatenated before the step: they must be co-partitioned with
+    ``source`` (same partition count and partitioner), so one key's records of every input
+    meet in one state store (``step`` tells them apart by ``Source.topic``)."""
     names = settings.topics
     src = app.topic(source.name_in(names), key_deserializer="bytes", value_deserializer="bytes")
     serializer = _OutputSerializer()
@@ -223,6 +232,9 @@ def wire(
         return step(record, state)
 
     sdf = app.dataframe(src)
+    for name in also:
+        other = app.topic(name, key_deserializer="bytes", value_deserializer="bytes")
+        sdf = sdf.concat(app.dataframe(other))
     sdf = sdf.apply(apply, stateful=True, expand=True, metadata=True)
     sdf = sdf.set_headers(lambda value, key, ts, headers: list(value.headers))
     sdf.to_topic(lambda value, key, ts, headers: sinks[value.topic])

@@ -109,6 +109,7 @@ class TopicSettings(Section):
     drift_partitions: int = Field(1, ge=1)
     poi_partitions: int = Field(1, ge=1)
     dlq_partitions: int = Field(1, ge=1)
+    samples_partitions: int = Field(1, ge=1)
     frames_retention_hours: float = Field(
         72.0, gt=0, description="retention.ms of vigil.frames: images are personal data."
     )
@@ -123,6 +124,9 @@ class TopicSettings(Section):
         gt=0,
         description="retention.ms of vigil.dlq: it keeps original records, image bytes included "
         "(Kafka has no per-record retention, so the whole topic's).",
+    )
+    samples_retention_hours: float = Field(
+        72.0, gt=0, description="retention.ms of vigil.samples: they name frames and carry boxes."
     )
     personal_segment_hours: float = Field(
         6.0,

@@ -33,6 +33,7 @@ class Topic(enum.StrEnum):
     POI = "poi"
     DLQ = "dlq"
     MODELS = "models"
+    SAMPLES = "samples"
 
     def name_in(self, topics: TopicSettings) -> str:
         return f"{topics.prefix}.{self.value}"
@@ -48,7 +49,7 @@ class TopicSpec:
 
 # Topics that carry personal data (images, embeddings, person ids): each has a retention.ms
 # that components check at start, and a segment.ms no larger, so that deletion happens.
-PERSONAL = (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS, Topic.DLQ)
+PERSONAL = (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS, Topic.DLQ, Topic.SAMPLES)
 # The compaction settings of vigil.poi (and of the stream apps' changelogs, which may hold person
 # ids) as fractions of the erasure bound: a tombstone's segment rolls within a quarter (the next
 # append after segment.ms; ``vigil.poi`` gets a roll marker every eighth, see
@@ -65,6 +66,7 @@ def retention_ms(topics: TopicSettings) -> dict[Topic, int]:
         Topic.DETECTIONS: topics.detections_retention_hours,
         Topic.ALERTS: topics.alerts_retention_hours,
         Topic.DLQ: topics.dlq_retention_hours,
+        Topic.SAMPLES: topics.samples_retention_hours,
     }
     return {role: int(h * HOUR_MS) for role, h in hours.items()}
 
@@ -104,6 +106,7 @@ def topic_specs(topics: TopicSettings) -> list[TopicSpec]:
         Topic.DLQ: (topics.dlq_partitions, personal[Topic.DLQ]),
         # the model registry: one partition (one total order of promotions), compacted
         Topic.MODELS: (1, {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}),
+        Topic.SAMPLES: (topics.samples_partitions, personal[Topic.SAMPLES]),
     }
     return [
         TopicSpec(role.name_in(topics), parts, rf, {"max.message.bytes": max_bytes, **config})
@@ -266,6 +269,7 @@ def retention_problems(
         Topic.DETECTIONS: "detections_retention_hours",
         Topic.ALERTS: "alerts_retention_hours",
         Topic.DLQ: "dlq_retention_hours",
+        Topic.SAMPLES: "samples_retention_hours",
     }
     poi = Topic.POI.name_in(topics)
     names = [*limits, poi]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkProcessSettings
+from connectors.sinks.dataset.settings import DatasetProcessSettings, DatasetSettings
 from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.settings import (
@@ -20,6 +21,7 @@ from gpu_workers.settings import (
 )
 from streams.alerting.settings import AlertingProcessSettings, AlertingSettings
 from streams.drift.settings import DriftProcessSettings, DriftSettings
+from streams.sampling.settings import SamplingProcessSettings, SamplingSettings
 from vigil.settings import (
     AccessSettings,
     ClickHouseSettings,
@@ -40,12 +42,14 @@ __all__ = [
     "ConfigError",
     "CoreSettings",
     "DashboardSettings",
+    "DatasetSettings",
     "DriftSettings",
     "IngestSettings",
     "KafkaSettings",
     "ModelSettings",
     "OnnxRuntimeEngineSettings",
     "ReplaySettings",
+    "SamplingSettings",
     "StackSettings",
     "TensorRtEngineSettings",
     "TopicSettings",
@@ -62,6 +66,8 @@ class VigilSettings(
     DriftProcessSettings,
     AlertingProcessSettings,
     DashboardProcessSettings,
+    SamplingProcessSettings,
+    DatasetProcessSettings,
 ):
     """Everything a Vigil process is configured with: every component's settings at once."""
 

@@ -156,6 +156,34 @@ def model_record() -> dict[str, Any]:
     }
 
 
+def sample() -> dict[str, Any]:
+    return {
+        "sample_id": "cam-1-7@2026.11-1",
+        "frame_id": "cam-1-7",
+        "camera_id": "cam-1",
+        "sequence": 7,
+        "capture_ts_ms": 1_795_300_000_007,
+        "model_name": "ssd-mobilenet-v2-coco",
+        "model_version": "2026.11-1",
+        "frame_width": 1920,
+        "frame_height": 1080,
+        "reasons": [
+            {"kind": "UNCERTAIN", "detail": "person 0.4375 in [0.3, 0.6)"},
+            {"kind": "RARE_CLASS", "detail": "bicycle: 0.5% of this camera's detections"},
+        ],
+        "detections": [
+            {
+                "label": "person",
+                "class_id": 1,
+                "score": 0.4375,
+                "box": {"x_min": 0.125, "y_min": 0.25, "x_max": 0.5, "y_max": 0.75},
+            }
+        ],
+        "faces_searched": True,
+        "chosen_ts_ms": 1_795_300_000_300,
+    }
+
+
 SAMPLES = {
     c.FRAME_EVENT: frame_event,
     c.DETECTION_EVENT: detection_event,
@@ -164,6 +192,7 @@ SAMPLES = {
     c.POI_ENROLLMENT: poi_enrollment,
     c.DLQ_ENVELOPE: dlq_envelope,
     c.MODEL_RECORD: model_record,
+    c.SAMPLE: sample,
 }
 
 

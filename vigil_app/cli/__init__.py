@@ -21,6 +21,7 @@ from vigil_app.cli import ingest as ingest_cmd
 from vigil_app.cli import keys as keys_cmd
 from vigil_app.cli import models as models_cmd
 from vigil_app.cli import replay as replay_cmd
+from vigil_app.cli import sample as sample_cmd
 from vigil_app.cli import schemas as schemas_cmd
 from vigil_app.cli import stack as stack_cmd
 from vigil_app.cli import topics as topics_cmd
@@ -51,6 +52,7 @@ app.add_typer(dashboard_cmd.app, name="dashboard")
 app.add_typer(keys_cmd.app, name="keys")
 replay_cmd.register(app)  # vigil replay, vigil eval
 app.add_typer(dataset_cmd.app, name="dataset")
+app.add_typer(sample_cmd.app, name="sample")
 
 __all__ = ["app", "console", "main", "settings_of"]
 
