@@ -9,6 +9,7 @@ from typing import Any
 
 from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkProcessSettings
 from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
+from evaluation.settings import AccuracyProcessSettings, AccuracySettings
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.settings import (
     GpuWorkersSettings,
@@ -34,6 +35,7 @@ from vigil.settings import (
 
 __all__ = [
     "AccessSettings",
+    "AccuracySettings",
     "AlertingSettings",
     "ClickHouseSettings",
     "ClickHouseSinkSettings",
@@ -62,6 +64,7 @@ class VigilSettings(
     DriftProcessSettings,
     AlertingProcessSettings,
     DashboardProcessSettings,
+    AccuracyProcessSettings,
 ):
     """Everything a Vigil process is configured with: every component's settings at once."""
 

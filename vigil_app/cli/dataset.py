@@ -5,4 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from vigil_app.cli import labels
+
 app = typer.Typer(help="Datasets for labelling: export samples, import labels.")
+labels.register(app)  # vigil dataset import
