@@ -43,7 +43,7 @@ def load_labels(path: Path) -> GroundTruth:
             x, y, bw, bh = (float(v) for v in ann["bbox"])
             box = (x / w, y / h, (x + bw) / w, (y + bh) / h)
             frames[fid].append(Det(cats[int(ann["category_id"])], 1.0, box))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise LabelsError(f"{path}: not a usable COCO labels file ({exc!r})") from None
     return GroundTruth(frames, tuple(sorted(set(cats.values()))))
 
@@ -77,6 +77,9 @@ class LabelScore:
     recall: float
     objects: int
     detections: int
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
 
 
 def evaluate(
@@ -106,6 +109,9 @@ def evaluate(
             tallies[c].recall,
             positives[c],
             len(hits[c]),
+            tallies[c].tp,
+            tallies[c].fp,
+            tallies[c].fn,
         )
         for c in truth.categories
     }

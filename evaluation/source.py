@@ -104,13 +104,23 @@ def resolve(client: ClickHouseClient, db: str, spec: str, topics: Sequence[str])
 
 
 def load_frames(
-    client: ClickHouseClient, db: str, model: ModelRef, window: Window
+    client: ClickHouseClient,
+    db: str,
+    model: ModelRef,
+    window: Window,
+    labelled_in: str | None = None,
 ) -> dict[str, Frame]:
-    """Frame id -> the model's latest record of that frame, with its detections."""
+    """Frame id -> the model's latest record of that frame, with its detections; with
+    ``labelled_in``, only the frames that dataset of ``<db>.labels`` holds."""
     cond = (
         f"model_name = {_q(model.name)} AND model_version = {_q(model.version)} "
         f"AND kafka_topic = {_q(model.topic)}{window.where()}"
     )
+    if labelled_in is not None:
+        cond += (
+            f" AND frame_id IN (SELECT frame_id FROM {db}.labels "  # noqa: S608
+            f"WHERE dataset = {_q(labelled_in)})"
+        )
     frames: dict[str, Frame] = {}
     for fid, cam, cap, inf, w, h, topic, part, off in client.query(
         "SELECT frame_id, camera_id, capture_ts_ms, inference_ts_ms, frame_width, "  # noqa: S608

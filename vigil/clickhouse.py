@@ -110,6 +110,11 @@ def arrow_type(clickhouse_type: str) -> pa.DataType | None:
     inner = clickhouse_type
     if inner.startswith("Nullable(") and inner.endswith(")"):
         inner = inner[len("Nullable(") : -1]
+    if inner.startswith("Array(") and inner.endswith(")"):  # typed, so [] is not list<null>
+        item = arrow_type(inner[len("Array(") : -1])
+        return None if item is None else pa.list_(item)
+    if inner == "Date":
+        return pa.date32()
     return _ARROW_TYPES.get(inner)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkProcessSettings
 from connectors.sinks.dataset.settings import DatasetProcessSettings, DatasetSettings
 from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
+from evaluation.settings import AccuracyProcessSettings, AccuracySettings
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.settings import (
     GpuWorkersSettings,
@@ -36,6 +37,7 @@ from vigil.settings import (
 
 __all__ = [
     "AccessSettings",
+    "AccuracySettings",
     "AlertingSettings",
     "ClickHouseSettings",
     "ClickHouseSinkSettings",
@@ -68,6 +70,7 @@ class VigilSettings(
     DashboardProcessSettings,
     SamplingProcessSettings,
     DatasetProcessSettings,
+    AccuracyProcessSettings,
 ):
     """Everything a Vigil process is configured with: every component's settings at once."""
 

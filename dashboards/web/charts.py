@@ -1,6 +1,6 @@
-"""Chart series from ClickHouse: detections per label (the per-minute rollup), alerts per rule
-and drift statistics with their alarms. The SQL runs unchanged on chDB 26.x and ClickHouse
-server 18.16.
+"""Chart series from ClickHouse: detections per label (the per-minute rollup), alerts per rule,
+drift statistics with their alarms, and accuracy against labels per model version and day.
+The SQL runs unchanged on chDB 26.x and ClickHouse server 18.16.
 
 chDB is one process per database directory: while ``vigil sink clickhouse`` (or any other
 process) holds ``<data_dir>/chdb``, the dashboard cannot read it and says so (503). The
@@ -17,10 +17,13 @@ from typing import Any
 from dashboards.web.settings import DashboardProcessSettings
 from vigil.clickhouse import ClickHouseClient, EmbeddedClickHouse, ServerClickHouse
 from vigil.errors import VigilError
+from vigil.topics import Topic
 
 CAMERA = re.compile(r"^[A-Za-z0-9._:-]{0,128}$")
-CHARTS = ("detections", "alerts", "drift")
+CHARTS = ("detections", "alerts", "drift", "accuracy")
 MAX_SERIES = 8
+ACCURACY_DAYS = 90  # the accuracy chart is daily: it shows at least this many days
+ACCURACY_METRICS = (("map50", "mAP@0.5"), ("recall", "recall"))
 
 
 class ChartsUnavailable(VigilError, RuntimeError):
@@ -33,13 +36,19 @@ def _bucket_s(minutes: int) -> int:
 
 # Identifiers and values put into SQL here are the database name (settings pattern), a camera id
 # checked against CAMERA and integers, hence the S608 exemptions.
-def chart_sql(name: str, db: str, camera: str, minutes: int, now_s: int) -> str:
+def chart_sql(
+    name: str, db: str, camera: str, minutes: int, now_s: int, production_topic: str = ""
+) -> str:
     """The query of a chart: rows of (series, unix seconds, value, alarm, threshold)."""
     if name not in CHARTS:
         raise ValueError(f"unknown chart {name!r}; known: {', '.join(CHARTS)}")
     if not CAMERA.match(camera):
         raise ValueError("camera id: 1-128 of A-Z a-z 0-9 . _ : -")
+    if not CAMERA.match(production_topic):
+        raise ValueError("production topic: 1-128 of A-Z a-z 0-9 . _ : -")
     since_s = now_s - minutes * 60
+    if name == "accuracy":
+        return _accuracy_sql(db, camera, max(since_s, 0), now_s, production_topic)
     b = _bucket_s(minutes)
     if name == "detections":
         where = f" AND camera_id = '{camera}'" if camera else ""
@@ -69,6 +78,27 @@ def chart_sql(name: str, db: str, camera: str, minutes: int, now_s: int) -> str:
         f"FROM {db}.drift WHERE window_start_ms >= {since_s * 1000}{where} "
         "GROUP BY s, t ORDER BY t, s"
     )
+
+
+def _accuracy_sql(db: str, camera: str, since_s: int, now_s: int, production_topic: str) -> str:
+    """One series per model version and metric: the camera's days, or all cameras pooled
+    (camera ``*``, evaluation/accuracy.py); replays (other topics) and other datasets are
+    named so."""
+    first_day = min(since_s, now_s - ACCURACY_DAYS * 86_400) // 86_400
+    day_s = "(toRelativeDayNum(day) - toRelativeDayNum(toDate('1970-01-01'))) * 86400"
+    name = (
+        "concat(model_name, '@', model_version, "
+        "if(dataset = 'default', '', concat(' ', dataset)), "
+        f"if(kafka_topic = '{production_topic}', '', ' (replay)'), ' ', "
+    )
+    parts = [
+        f"SELECT {name}'{title}') AS s, toUInt32({day_s}) AS t, "  # noqa: S608
+        f"toFloat64(assumeNotNull({metric})) AS v, toUInt8(0), toFloat64(0) "
+        f"FROM {db}.accuracy FINAL WHERE camera_id = '{camera or '*'}' "
+        f"AND isNotNull({metric}) AND {day_s} >= {first_day * 86_400}"
+        for metric, title in ACCURACY_METRICS
+    ]
+    return "SELECT * FROM (" + " UNION ALL ".join(parts) + ") ORDER BY t, s"  # noqa: S608
 
 
 def to_series(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -129,7 +159,19 @@ class ChartReader:
             client.close()
 
     def chart(self, name: str, camera: str = "", minutes: int = 60) -> dict[str, Any]:
-        sql = chart_sql(name, self.db, camera, minutes, int(time.time()))
+        production = Topic.DETECTIONS.name_in(self.settings.topics)
+        sql = chart_sql(name, self.db, camera, minutes, int(time.time()), production)
+        return {
+            "chart": name,
+            "camera": camera,
+            "minutes": minutes,
+            "backend": self.backend,
+            **to_series(self.rows(sql)),
+        }
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """``sql``'s rows; ``ChartsUnavailable`` saying what to do when ClickHouse cannot
+        answer (tables not made yet, chDB held by another process, server down)."""
         with self._lock:
             try:
                 rows = self._query(sql)
@@ -152,10 +194,4 @@ class ChartReader:
                         f"no {self.db} tables yet: run `vigil sink clickhouse` once"
                     ) from None
                 raise ChartsUnavailable(f"ClickHouse query failed: {text[:300]}") from None
-        return {
-            "chart": name,
-            "camera": camera,
-            "minutes": minutes,
-            "backend": self.backend,
-            **to_series(rows),
-        }
+        return rows

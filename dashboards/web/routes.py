@@ -31,6 +31,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
+from dashboards.web.accuracy import MODEL_ACCURACY
 from dashboards.web.auth import COOKIE, Auth, Forbidden, NotAuthenticated, Viewer
 from dashboards.web.charts import CAMERA, CHARTS, ChartReader, ChartsUnavailable
 from dashboards.web.frames import FrameViews
@@ -82,6 +83,7 @@ class Dashboard:
         self.login_rate = login_limiter(settings.dashboard)
         self.live = LiveState(settings)
         self.charts = ChartReader(settings)
+        MODEL_ACCURACY.attach(self.charts, settings.dashboard.accuracy_refresh_s)
         self.frames = FrameViews(settings, self.live, faces)
         self._poi: PoiFeed | None = None
 
@@ -91,6 +93,7 @@ class Dashboard:
         return self._poi
 
     def close(self) -> None:
+        MODEL_ACCURACY.attach(None)
         self.live.stop()
         if self._poi is not None:
             self._poi.stop()

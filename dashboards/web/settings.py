@@ -52,6 +52,9 @@ class DashboardSettings(Section):
         10.0, gt=0, description="Login attempts per client address and minute (sustained)."
     )
     login_burst: int = Field(10, ge=1, description="Login attempts per client address at once.")
+    accuracy_refresh_s: float = Field(
+        60.0, gt=0, description="vigil_model_accuracy is read from ClickHouse at most this often."
+    )
     login_max_bytes: int = Field(
         4096, ge=256, description="A login body over this is refused (413) before parsing."
     )

@@ -19,6 +19,7 @@ from vigil_app.cli import dataset as dataset_cmd
 from vigil_app.cli import drift as drift_cmd
 from vigil_app.cli import ingest as ingest_cmd
 from vigil_app.cli import keys as keys_cmd
+from vigil_app.cli import labels as labels_cmd
 from vigil_app.cli import models as models_cmd
 from vigil_app.cli import replay as replay_cmd
 from vigil_app.cli import sample as sample_cmd
@@ -53,6 +54,7 @@ app.add_typer(keys_cmd.app, name="keys")
 replay_cmd.register(app)  # vigil replay, vigil eval
 app.add_typer(dataset_cmd.app, name="dataset")
 app.add_typer(sample_cmd.app, name="sample")
+app.command("accuracy")(labels_cmd.accuracy)
 
 __all__ = ["app", "console", "main", "settings_of"]
 

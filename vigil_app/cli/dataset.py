@@ -17,9 +17,11 @@ from connectors.sinks.dataset.export import (
     Format,
     export,
 )
+from vigil_app.cli import labels
 from vigil_app.cli.common import console, fail, settings_of
 
 app = typer.Typer(help="Datasets for labelling: export samples, import labels.")
+labels.register(app)  # vigil dataset import
 
 
 @app.command("export")

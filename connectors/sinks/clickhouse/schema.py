@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Gauge
 
+from connectors.sinks.clickhouse.accuracy_tables import accuracy_tables
 from connectors.sinks.clickhouse.queries import view_statements
 from connectors.sinks.clickhouse.rows import ADDED_COLUMNS, COLUMNS
 from vigil.clickhouse import ClickHouseClient
@@ -209,8 +210,18 @@ def repair_rollups(client: ClickHouseClient, db: str) -> int:
     return repaired
 
 
-def _v3_views(ctx: Context) -> list[str]:
-    return view_statements(ctx.db)
+def _v3_views(_ctx: Context) -> list[str]:
+    """Nothing now: a named query may read a table a later migration makes, so the views are
+    made after every migrate (``ensure_views``), which also gives databases migrated before a
+    query file was added its view."""
+    return []
+
+
+def ensure_views(client: ClickHouseClient, db: str) -> None:
+    """A view ``q_<name>`` for every named query that has none yet (idempotent). A query
+    whose SQL changed keeps its old view until the view is dropped."""
+    for statement in view_statements(db):
+        client.query(statement)
 
 
 def _v4_carried_from(ctx: Context) -> list[str]:
@@ -222,6 +233,10 @@ def _v4_carried_from(ctx: Context) -> list[str]:
         for table, column, after in ADDED_COLUMNS
         if (table, column) not in ctx.present
     ]
+
+
+def _v5_accuracy(ctx: Context) -> list[str]:
+    return accuracy_tables(ctx.db)
 
 
 @dataclass(frozen=True)
@@ -236,6 +251,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "rollup: detections per camera x label x minute", _v2_rollups),
     Migration(3, "views for the named queries (dashboards/clickhouse)", _v3_views),
     Migration(4, "carried_from (motion-gated events) on frames and detections", _v4_carried_from),
+    Migration(5, "ground truth and accuracy: labels, accuracy, accuracy_alerts", _v5_accuracy),
 )
 
 
@@ -272,6 +288,7 @@ def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabili
             [(migration.version, migration.name, int(time.time() * 1000))],
         )
         log.info("applied ClickHouse migration %d: %s", migration.version, migration.name)
+    ensure_views(client, db)
     ensure_ttl(client, ctx)
     repair_rollups(client, db)
     return caps

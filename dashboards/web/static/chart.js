@@ -32,7 +32,8 @@ function drawChart(container, data) {
     svg.appendChild(el("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end" }, v >= 10 ? v.toFixed(0) : v.toFixed(2)));
   }
   for (const t of [t0, (t0 + t1) / 2, t1]) {
-    const label = new Date(t * 1000).toISOString().slice(11, 16);
+    const iso = new Date(t * 1000).toISOString();
+    const label = t1 - t0 > 2 * 86400 ? iso.slice(5, 10) : iso.slice(11, 16);  // days: MM-DD
     svg.appendChild(el("text", { x: x(t), y: H - 8, "text-anchor": "middle" }, label));
   }
   const legend = document.createElement("div");

@@ -1,0 +1,43 @@
+"""The ``accuracy`` section: which labels dataset ``vigil accuracy`` scores and when an accuracy
+drop raises an alert on vigil.alerts (evaluation/accuracy_alerts.py)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vigil.sections import Section
+from vigil.settings import CoreSettings
+
+
+class AccuracySettings(Section):
+    """Accuracy over time against imported labels (``vigil dataset import``, ``vigil accuracy``).
+
+    A model version's latest day on a camera alerts when a metric is below its minimum; days
+    with fewer than ``min_frames`` labelled frames are too noisy to count. ``None`` turns a
+    metric's check off."""
+
+    dataset: str = Field("default", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    iou: float = Field(0.5, gt=0, le=1, description="IoU for a detection to match a label.")
+    min_frames: int = Field(20, ge=1, description="Labelled frames a day needs to be checked.")
+    min_map50: float | None = Field(0.3, ge=0, le=1)
+    min_precision: float | None = Field(None, ge=0, le=1)
+    min_recall: float | None = Field(0.3, ge=0, le=1)
+    alert_candidates: bool = Field(
+        False,
+        description="Also alert on candidates' topics (replays, shadows); production only else.",
+    )
+
+    def minimums(self) -> dict[str, float]:
+        """Metric -> minimum, for the metrics checked."""
+        found = {
+            "map50": self.min_map50,
+            "precision": self.min_precision,
+            "recall": self.min_recall,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+
+class AccuracyProcessSettings(CoreSettings):
+    """The settings ``vigil accuracy`` and ``vigil dataset import`` are built with."""
+
+    accuracy: AccuracySettings = AccuracySettings()
