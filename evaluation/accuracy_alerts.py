@@ -20,18 +20,11 @@ from typing import Any
 from connectors.sinks.clickhouse.accuracy_tables import ACCURACY_ALERT_COLUMNS
 from evaluation.accuracy import ALL_CAMERAS, Accuracy, latest_days
 from evaluation.settings import AccuracySettings
-from schemas.contracts import serde_for
-from vigil import kafka
 from vigil.clickhouse import ClickHouseClient
-from vigil.errors import VigilError
+from vigil.notices import publish_alerts, system_alert
 from vigil.settings import CoreSettings
-from vigil.topics import Topic
 
 DAY_MS = 86_400_000
-
-
-class AlertNotDelivered(VigilError, RuntimeError):
-    """Kafka did not acknowledge an accuracy alert; nothing was recorded, a re-run retries."""
 
 
 @dataclass(frozen=True)
@@ -72,21 +65,15 @@ def alert_of(b: Breach, now_ms: int) -> dict[str, Any]:
     """The Alert record (schemas/avro/alert.avsc) of a breach."""
     r = b.row
     day_start = int(datetime.combine(r.day, dtime(0), tzinfo=UTC).timestamp() * 1000)
-    return {
-        "alert_id": b.alert_id,
-        "rule_id": b.rule_id,
-        "incident_id": b.alert_id,
-        "camera_id": r.camera_id,
-        "frame_id": "",
-        "label": b.metric,
-        "score": float(b.value),
-        "poi_id": None,
-        "poi_similarity": None,
-        "severity": "MEDIUM",
-        "capture_ts_ms": min(day_start + DAY_MS - 1, now_ms),
-        "alert_ts_ms": now_ms,
-        "track_id": None,
-        "details": {
+    return system_alert(
+        b.rule_id,
+        b.alert_id,
+        b.metric,
+        score=b.value,
+        camera_id=r.camera_id,
+        capture_ts_ms=min(day_start + DAY_MS - 1, now_ms),
+        now_ms=now_ms,
+        details={
             "metric": b.metric,
             "value": f"{b.value:.4f}",
             "threshold": f"{b.threshold:.4f}",
@@ -98,7 +85,7 @@ def alert_of(b: Breach, now_ms: int) -> dict[str, Any]:
             "frames": str(r.frames),
             "objects": str(r.objects),
         },
-    }
+    )
 
 
 def raised_ids(client: ClickHouseClient, db: str) -> set[str]:
@@ -119,31 +106,8 @@ def raise_alerts(
     new = [b for b in found if b.alert_id not in done]
     if not new:
         return []
-    topic = Topic.ALERTS.name_in(settings.topics)
-    serde = serde_for(settings, Topic.ALERTS)
-    producer = kafka.producer(settings)
-    errors: list[str] = []
-
-    def delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-
     alerts = [alert_of(b, at) for b in new]
-    for alert in alerts:
-        kafka.produce(
-            producer,
-            topic,
-            serde.serialize(alert, topic=topic),
-            key=alert["camera_id"],
-            on_delivery=delivered,
-            timeout_s=timeout_s,
-        )
-    left = producer.flush(timeout_s)
-    if left or errors:
-        raise AlertNotDelivered(
-            f"{topic}: {left} accuracy alerts unacknowledged after {timeout_s:.0f}s, "
-            f"errors: {errors or 'none'}"
-        )
+    publish_alerts(settings, alerts, timeout_s)  # raises AlertNotDelivered: nothing recorded
     client.insert(
         f"{db}.accuracy_alerts",
         [n for n, _ in ACCURACY_ALERT_COLUMNS],

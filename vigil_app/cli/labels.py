@@ -14,12 +14,12 @@ from rich.table import Table
 
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from evaluation.accuracy import latest_days
-from evaluation.accuracy_alerts import AlertNotDelivered
 from evaluation.accuracy_check import AccuracyCheck, check_accuracy
 from evaluation.coco import LabelsError
 from evaluation.label_store import DatasetError, dataset_name, store_labels
 from evaluation.labels import LabelFormat, read_labels
 from vigil.clickhouse import ClickHouseClient, connect
+from vigil.notices import AlertNotDelivered
 from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import VigilSettings
 
