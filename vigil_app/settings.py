@@ -10,7 +10,12 @@ from typing import Any
 from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkProcessSettings
 from connectors.sinks.dataset.settings import DatasetProcessSettings, DatasetSettings
 from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
-from evaluation.settings import AccuracyProcessSettings, AccuracySettings
+from evaluation.settings import (
+    AccuracyProcessSettings,
+    AccuracySettings,
+    PromotionProcessSettings,
+    PromotionSettings,
+)
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.settings import (
     GpuWorkersSettings,
@@ -50,6 +55,7 @@ __all__ = [
     "KafkaSettings",
     "ModelSettings",
     "OnnxRuntimeEngineSettings",
+    "PromotionSettings",
     "ReplaySettings",
     "SamplingSettings",
     "StackSettings",
@@ -63,6 +69,7 @@ __all__ = [
 
 
 class VigilSettings(
+    PromotionProcessSettings,  # a GpuWorkersSettings (promotion needs the models section)
     GpuWorkersSettings,
     SinkProcessSettings,
     DriftProcessSettings,

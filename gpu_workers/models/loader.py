@@ -12,7 +12,7 @@ from gpu_workers.engines import Engine, OnnxRuntimeEngine
 from gpu_workers.models.base import Adapter
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from gpu_workers.models.spec import ModelSpec, load_spec
+from gpu_workers.models.spec import ModelSpec, SpecError, load_spec
 from gpu_workers.models.ssd import SsdAdapter
 from gpu_workers.models.types import ModelIdentity
 from gpu_workers.models.yolo import YoloAdapter
@@ -34,7 +34,7 @@ class ModelNotPrepared(VigilError, LookupError):
     """A zoo model was asked for before ``vigil models prepare`` made it."""
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -58,30 +58,18 @@ def build_adapter(
             onnx_path, threads=threads, max_batch=max_batch, output_names=spec.outputs or None
         )
     )
-    identity = ModelIdentity(spec.name, spec.version, sha256 or _sha256(onnx_path))
+    identity = ModelIdentity(spec.name, spec.version, sha256 or sha256_of(onnx_path))
     return ADAPTERS[spec.family](spec, engine, identity)
 
 
-def load_model(
-    ref: str | Path,
-    cache_dir: Path,
-    *,
-    threads: int = 2,
-    max_batch: int = 8,
-    make_engine: EngineFactory | None = None,
-) -> Adapter[Any]:
-    """``ref`` is a zoo name (``ssd_mobilenet_v2_coco``) or a path to a spec YAML whose
-    ``file`` is the ONNX beside it."""
+def locate(ref: str | Path, cache_dir: Path) -> tuple[ModelSpec, Path, str]:
+    """The spec, the ONNX file and its sha256 ("" when no record of it was kept: hash the file)
+    of ``ref``: a zoo name (``ssd_mobilenet_v2_coco``) or a path to a spec YAML whose ``file``
+    is the ONNX beside it."""
     path = Path(ref)
     if path.suffix in (".yaml", ".yml"):
         spec = load_spec(path)
-        return build_adapter(
-            spec,
-            path.parent / spec.file,
-            threads=threads,
-            max_batch=max_batch,
-            make_engine=make_engine,
-        )
+        return spec, path.parent / spec.file, ""
     folder = cache_dir / "models" / str(ref)
     spec_file = folder / "spec.yaml"
     if not spec_file.is_file():
@@ -94,9 +82,33 @@ def load_model(
     entry_file = folder / "model.json"
     if entry_file.is_file():
         sha = str(json.loads(entry_file.read_text(encoding="utf-8")).get("sha256", ""))
+    return spec, folder / spec.file, sha
+
+
+def identify(ref: str | Path, cache_dir: Path) -> tuple[ModelSpec, Path, ModelIdentity]:
+    """What a model is, without loading it: spec, ONNX path and identity (as events record it)."""
+    spec, onnx_path, sha = locate(ref, cache_dir)
+    if not sha:
+        try:
+            sha = sha256_of(onnx_path)
+        except OSError as exc:
+            raise SpecError(f"{spec.name}: file: cannot read {onnx_path}: {exc}") from exc
+    return spec, onnx_path, ModelIdentity(spec.name, spec.version, sha)
+
+
+def load_model(
+    ref: str | Path,
+    cache_dir: Path,
+    *,
+    threads: int = 2,
+    max_batch: int = 8,
+    make_engine: EngineFactory | None = None,
+) -> Adapter[Any]:
+    """``ref`` is a zoo name or a spec YAML (:func:`locate`)."""
+    spec, onnx_path, sha = locate(ref, cache_dir)
     return build_adapter(
         spec,
-        folder / spec.file,
+        onnx_path,
         threads=threads,
         max_batch=max_batch,
         sha256=sha,

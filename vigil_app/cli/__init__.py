@@ -21,6 +21,7 @@ from vigil_app.cli import ingest as ingest_cmd
 from vigil_app.cli import keys as keys_cmd
 from vigil_app.cli import labels as labels_cmd
 from vigil_app.cli import models as models_cmd
+from vigil_app.cli import registry as registry_cmd
 from vigil_app.cli import replay as replay_cmd
 from vigil_app.cli import sample as sample_cmd
 from vigil_app.cli import schemas as schemas_cmd
@@ -43,6 +44,7 @@ app.add_typer(blobs_cmd.app, name="blobs")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+registry_cmd.register(models_cmd.app)  # vigil models register|promote|rollback|history|show
 app.command("detect")(models_cmd.detect)
 ingest_cmd.register(app)
 analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql

@@ -15,7 +15,10 @@ from gpu_workers.zoo import ZooError, is_prepared, prepare
 from gpu_workers.zoo.catalog import catalog
 from vigil_app.cli.common import console, fail, settings_of
 
-app = typer.Typer(help="The model zoo: prepare default models offline, list them.")
+app = typer.Typer(
+    help="Models: the zoo (prepare, list) and the registry (register, promote, rollback, "
+    "history, show)."
+)
 
 
 @app.command("prepare")
