@@ -25,6 +25,9 @@ from vigil import registry
 from vigil.errors import VigilError
 from vigil.registry import Registry, RegistryError, check_role
 
+# what a role's record copies of the model it names
+MODEL_FIELDS = ("name", "version", "model_version", "family", "sha256", "size_bytes", "location")
+
 
 class PromotionRefused(VigilError, RuntimeError):
     """The gate said no (or there is no report to decide on); the message has every reason."""
@@ -205,7 +208,7 @@ def promote(
         )
     check_family(role, candidate)
     current = production_of(settings, reg, role)
-    if current["sha256"] == candidate["sha256"] and current["name"] == name:
+    if recorded(current) == recorded(candidate):
         raise RegistryError(f"{name}@{version} is already production of {role}")
     gate = gate_for(settings, current, candidate, report)
     if not gate.passed and not force:
@@ -213,7 +216,7 @@ def promote(
             f"promotion of {name}@{version} to {role} refused: " + "; ".join(gate.failures)
         )
     record = registry.new_record(
-        **{k: v for k, v in candidate.items() if k not in ("action", "actor", "ts_ms")},
+        **{k: v for k, v in candidate.items() if k in MODEL_FIELDS},
         action="PROMOTE",
         role=role,
         actor=who or registry.actor(),
@@ -238,9 +241,8 @@ def rollback(
         raise RegistryError(f"nothing to roll back: {role} runs the model the settings name")
     undone = chain[-1]
     back = chain[-2] if len(chain) > 1 else None
-    kept = {"name", "version", "model_version", "family", "sha256", "size_bytes", "location"}
     record = registry.new_record(
-        **({k: v for k, v in back.items() if k in kept} if back else {}),
+        **({k: v for k, v in back.items() if k in MODEL_FIELDS} if back else {}),
         action="ROLLBACK",
         role=role,
         actor=who or registry.actor(),

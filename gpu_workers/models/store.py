@@ -1,5 +1,6 @@
-"""The model store: registered models, copied and checksummed into the cache, one immutable
-folder per version, ``<cache_dir>/models/registry/<name>/<version>/`` (``spec.yaml`` and
+"""The model store: registered models, copied and checksummed into the data directory (they
+are the user's, not a cache that can be rebuilt), one immutable folder per version,
+``<data_dir>/models/<name>/<version>/`` (``spec.yaml`` and
 ``model.onnx``), each announced on ``vigil.models`` (key ``model:<name>@<version>``, action
 REGISTER). A worker loads a production model from the ``location`` its record names and
 refuses a file whose sha256 differs from the record's.
@@ -27,7 +28,6 @@ from vigil import registry
 from vigil.errors import VigilError
 from vigil.settings import CoreSettings
 
-STORE = Path("models") / "registry"
 FAMILIES: dict[str, tuple[str, ...]] = {  # the model families each role can run
     "detector": ("ssd", "yolo"),
     "face_detector": ("centerface",),
@@ -40,7 +40,7 @@ class RegistrationError(VigilError, ValueError):
 
 
 def store_dir(settings: CoreSettings, name: str, version: str) -> Path:
-    return settings.cache_dir / STORE / name / version
+    return settings.data_dir / "models" / name / version
 
 
 def spec_path_of(record: ModelRecord) -> Path:
