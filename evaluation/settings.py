@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.sinks.clickhouse.settings import SinkProcessSettings
 from gpu_workers.settings import GpuWorkersSettings
 from vigil.sections import Section
 from vigil.settings import CoreSettings
@@ -84,3 +85,8 @@ class PromotionProcessSettings(GpuWorkersSettings):
     """The settings ``vigil models promote`` and the retraining loop are built with."""
 
     promotion: PromotionSettings = PromotionSettings()
+
+
+class CandidateProcessSettings(PromotionProcessSettings, SinkProcessSettings):
+    """A candidate's whole check (evaluation/candidate_run.py): replay through it, sink its
+    detections, evaluate it against production, gate its promotion."""

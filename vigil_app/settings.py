@@ -10,13 +10,13 @@ from typing import Any
 from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkProcessSettings
 from connectors.sinks.dataset.settings import DatasetProcessSettings, DatasetSettings
 from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
+from evaluation.candidate_run import candidates_settings
 from evaluation.settings import (
     AccuracyProcessSettings,
     AccuracySettings,
-    PromotionProcessSettings,
+    CandidateProcessSettings,
     PromotionSettings,
 )
-from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.settings import (
     GpuWorkersSettings,
     ModelSettings,
@@ -69,7 +69,7 @@ __all__ = [
 
 
 class VigilSettings(
-    PromotionProcessSettings,  # a GpuWorkersSettings (promotion needs the models section)
+    CandidateProcessSettings,  # a GpuWorkersSettings and a SinkProcessSettings
     GpuWorkersSettings,
     SinkProcessSettings,
     DriftProcessSettings,
@@ -85,14 +85,3 @@ class VigilSettings(
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> VigilSettings:
     """Build the process's settings; errors name the offending key and file."""
     return build_settings(VigilSettings, config_file, **overrides)
-
-
-def candidates_settings(settings: VigilSettings) -> VigilSettings:
-    """Settings as the ClickHouse sink of the candidates' topics needs them (``vigil replay``
-    sinks a candidate's detections beside production's)."""
-    sink = settings.clickhouse_sink.model_copy(
-        update={"group_id": f"{settings.clickhouse_sink.group_id}-candidates"}
-    )
-    return settings.model_copy(
-        update={"topics": candidates_topics(settings), "clickhouse_sink": sink}
-    )

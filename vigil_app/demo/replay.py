@@ -11,18 +11,12 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from connectors.sinks.clickhouse.catchup import sink_until_caught_up
-from evaluation.report import EvalRequest, build_report, write_report
-from evaluation.source import Window
+from evaluation.candidate_run import evaluate_candidate
 from evaluation.terminal import print_report
-from gpu_workers.replay.candidate import candidates_topics
-from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
-from vigil.clickhouse import connect
 from vigil.timeparse import now_ms
-from vigil.topics import Topic
 from vigil_app.demo.alerting import rules_file
 from vigil_app.demo.sources import SAMPLE_CAMERA
-from vigil_app.settings import VigilSettings, candidates_settings
+from vigil_app.settings import VigilSettings
 
 THRESHOLD = 0.6
 WINDOW_MS = 30 * 60_000
@@ -47,41 +41,28 @@ def run_replay_demo(settings: VigilSettings, console: Console) -> Path:
     """Replay, sink, evaluate; the HTML report's path."""
     spec = stricter_spec(settings)
     to_ms = now_ms()
-    req = ReplayRequest(to_ms - WINDOW_MS, to_ms, str(spec), cameras=(SAMPLE_CAMERA,))
     with console.status(f"Replaying the last 30 min of {SAMPLE_CAMERA} through {spec}..."):
-        result = run_replay(settings, req)
+        run = evaluate_candidate(
+            settings,
+            spec,
+            settings.models.detector,
+            to_ms - WINDOW_MS,
+            to_ms,
+            cameras=(SAMPLE_CAMERA,),
+            rules=rules_file(settings),
+            folder="demo",
+        )
+    result = run.replay
     console.print(
         f"Replay: {result.replayed} frames through {result.model} at "
         f"{result.frames_per_s:.1f} frames/s -> {result.output_topic}"
     )
-    client = connect(settings)
-    try:
-        with console.status("Sinking the candidate's detections into ClickHouse..."):
-            sink_until_caught_up(candidates_settings(settings), client)
-        prod = Topic.DETECTIONS.name_in(settings.topics)
-        cands = Topic.DETECTIONS.name_in(candidates_topics(settings))
-        report = build_report(
-            client,
-            settings.clickhouse.database,
-            EvalRequest(
-                settings.models.detector,
-                result.model,
-                (prod, cands),
-                (cands, prod),
-                Window(req.from_ms, req.to_ms, req.cameras),
-                rules=rules_file(settings),
-                runs_dir=runs_dir(settings),
-            ),
-        )
-    finally:
-        client.close()
-    _json_path, html_path = write_report(report, settings.data_dir / "eval" / "demo")
-    print_report(console, report)
-    console.print(f"HTML report: {html_path}", soft_wrap=True)
+    print_report(console, run.report)
+    console.print(f"HTML report: {run.html_path}", soft_wrap=True)
     console.print(
         f"Again by hand: [bold]vigil replay --from -30m --to now --cameras {SAMPLE_CAMERA} "
         f"--model {spec}[/] then [bold]vigil eval --baseline {settings.models.detector} "
         f"--candidate {result.model}[/]",
         soft_wrap=True,
     )
-    return html_path
+    return run.html_path
