@@ -11,12 +11,7 @@ from connectors.sinks.clickhouse.settings import ClickHouseSinkSettings, SinkPro
 from connectors.sinks.dataset.settings import DatasetProcessSettings, DatasetSettings
 from dashboards.web.settings import DashboardProcessSettings, DashboardSettings
 from evaluation.candidate_run import candidates_settings
-from evaluation.settings import (
-    AccuracyProcessSettings,
-    AccuracySettings,
-    CandidateProcessSettings,
-    PromotionSettings,
-)
+from evaluation.settings import AccuracyProcessSettings, AccuracySettings, PromotionSettings
 from gpu_workers.settings import (
     GpuWorkersSettings,
     ModelSettings,
@@ -25,6 +20,7 @@ from gpu_workers.settings import (
     TensorRtEngineSettings,
     WorkerSettings,
 )
+from lifecycle.settings import RetrainProcessSettings, RetrainSettings
 from streams.alerting.settings import AlertingProcessSettings, AlertingSettings
 from streams.drift.settings import DriftProcessSettings, DriftSettings
 from streams.sampling.settings import SamplingProcessSettings, SamplingSettings
@@ -57,6 +53,7 @@ __all__ = [
     "OnnxRuntimeEngineSettings",
     "PromotionSettings",
     "ReplaySettings",
+    "RetrainSettings",
     "SamplingSettings",
     "StackSettings",
     "TensorRtEngineSettings",
@@ -69,7 +66,7 @@ __all__ = [
 
 
 class VigilSettings(
-    CandidateProcessSettings,  # a GpuWorkersSettings and a SinkProcessSettings
+    RetrainProcessSettings,  # a GpuWorkers, Sink, Dataset and Accuracy ProcessSettings
     GpuWorkersSettings,
     SinkProcessSettings,
     DriftProcessSettings,

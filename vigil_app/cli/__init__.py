@@ -23,6 +23,7 @@ from vigil_app.cli import labels as labels_cmd
 from vigil_app.cli import models as models_cmd
 from vigil_app.cli import registry as registry_cmd
 from vigil_app.cli import replay as replay_cmd
+from vigil_app.cli import retrain as retrain_cmd
 from vigil_app.cli import sample as sample_cmd
 from vigil_app.cli import schemas as schemas_cmd
 from vigil_app.cli import stack as stack_cmd
@@ -56,6 +57,7 @@ app.add_typer(keys_cmd.app, name="keys")
 replay_cmd.register(app)  # vigil replay, vigil eval
 app.add_typer(dataset_cmd.app, name="dataset")
 app.add_typer(sample_cmd.app, name="sample")
+app.add_typer(retrain_cmd.app, name="retrain")
 app.command("accuracy")(labels_cmd.accuracy)
 
 __all__ = ["app", "console", "main", "settings_of"]
