@@ -29,11 +29,13 @@ class RetrainTriggers(Section):
 class RetrainSettings(Section):
     """The retraining loop (``vigil retrain run|watch``).
 
-    ``command`` is run by the shell with the exported dataset and an output folder, given as
-    ``{dataset}`` (the COCO export's folder: ``annotations.json`` and ``images/``), ``{output}``
-    (where it writes ``model.onnx``, optionally a ``spec.yaml``), ``{production_spec}`` (the
-    production model's spec) and ``{run}`` (the run's id), each shell-quoted, and as the
-    variables ``VIGIL_DATASET``, ``VIGIL_OUTPUT``, ``VIGIL_PRODUCTION_SPEC``, ``VIGIL_RUN``.
+    ``command`` is run by the shell with these placeholders (each shell-quoted), also given as
+    the variables ``VIGIL_DATASET``, ``VIGIL_OUTPUT``, ``VIGIL_PRODUCTION_SPEC``, ``VIGIL_RUN``:
+
+    - ``{dataset}``: the COCO export (``annotations/instances_default.json``, ``images/``);
+    - ``{output}``: where it writes ``model.onnx`` (and, if it likes, a ``spec.yaml``);
+    - ``{production_spec}``: the production model's spec; ``{run}``: the run's id.
+
     Example: ``yolo train data={dataset}/data.yaml model=yolo11n.pt && yolo export
     format=onnx && cp runs/detect/train/weights/best.onnx {output}/model.onnx``. Without a
     ``spec.yaml`` the new model gets production's spec under a version of its own."""
