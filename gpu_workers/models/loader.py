@@ -34,7 +34,8 @@ class ModelNotPrepared(VigilError, LookupError):
     """A zoo model was asked for before ``vigil models prepare`` made it."""
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file (an ONNX), read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -58,7 +59,7 @@ def build_adapter(
             onnx_path, threads=threads, max_batch=max_batch, output_names=spec.outputs or None
         )
     )
-    identity = ModelIdentity(spec.name, spec.version, sha256 or _sha256(onnx_path))
+    identity = ModelIdentity(spec.name, spec.version, sha256 or file_sha256(onnx_path))
     return ADAPTERS[spec.family](spec, engine, identity)
 
 
