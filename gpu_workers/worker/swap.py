@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from gpu_workers.models.base import Adapter
 from gpu_workers.models.loader import file_sha256
@@ -38,7 +38,7 @@ from gpu_workers.worker.items import Outgoing
 from gpu_workers.worker.metrics import SWAPS
 from schemas.contracts import serde_for
 from schemas.types import ModelRecord
-from vigil import faults
+from vigil import faults, kafka
 from vigil.errors import VigilError
 from vigil.notices import publish_alerts, system_alert
 from vigil.registry import (
@@ -215,8 +215,20 @@ class HotSwap:
         self._changed(ROLE, self.follower.current(ROLE))
 
     def close(self) -> None:
+        """Stop following; a SWITCH event no batch has carried yet is committed on its own."""
         self.follower.stop()
         self._loader.shutdown(wait=True, cancel_futures=True)
+        p = self.processor
+        if not p.outgoing or p.txns.open is not None or p.txns.committing:
+            return
+        try:
+            p.txns.producer.begin_transaction()
+            for out in p.outgoing:
+                kafka.produce(p.txns.producer, out.topic, out.value, key=out.key)
+            p.txns.producer.commit_transaction(30)
+            p.outgoing.clear()
+        except (KafkaException, BufferError) as exc:
+            log.warning("the SWITCH event was not committed on close: %s", exc)
 
     # -- the follower's thread, and the loader's ----------------------------------------------
 
@@ -238,15 +250,26 @@ class HotSwap:
         waiting = self.slot.peek()
         if (waiting is not None and same(waiting.record, record)) or self._was_refused(record):
             return
+        if not same(record, self._now_in_registry(record)):
+            return  # stale (a lagging follower): the current record is on its way, or running
         try:
             adapter = self.load(record)
         except Exception as exc:  # the old model keeps serving
             self._refuse(record, str(exc))
             return
         with self._lock:
-            if same(record, self._wanted):
+            if same(record, self._wanted) and not same(record, self.running):
                 self.slot.offer(Ready(adapter, record))
                 log.info("detector %s loaded and warmed up, switching", label(record))
+
+    def _now_in_registry(self, record: ModelRecord | None) -> ModelRecord | None:
+        """Production as the registry holds it now (read to its end): a follower still behind
+        an assignment's re-read must not switch a worker back to an older model."""
+        try:
+            return read_registry(self.settings, CATCH_UP_TIMEOUT_S).current(ROLE)
+        except Exception as exc:
+            log.warning("registry not re-read before loading %s: %s", label(record), exc)
+            return record
 
     def load(self, record: ModelRecord | None) -> Adapter[Any]:
         """The detector of ``record`` (None: the settings' model), checked and warmed up."""
@@ -275,7 +298,9 @@ class HotSwap:
     def switch_ready(self) -> None:
         """Before each step: switch in a ready detector (at a transaction boundary)."""
         ready = self.slot.take()
-        if ready is not None and not self.switch(ready):
+        if ready is None or same(ready.record, self.running):  # already switched on assignment
+            return
+        if not self.switch(ready):
             self.slot.put_back(ready)  # the commit failed (rewound): next step
 
     def switch(self, ready: Ready, assigned: list[TopicPartition] | None = None) -> bool:
