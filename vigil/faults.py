@@ -22,6 +22,7 @@ POINTS = {
     "between_tables": "ClickHouse sink: one table of a batch inserted, the next not yet",
     "after_insert": "ClickHouse sink: a batch fully inserted, its offsets not yet committed",
     "worker_commit": "worker: a transaction's offsets sent in the background commit, not committed",
+    "worker_swap": "worker: the old model's work committed, the new model not yet switched in",
 }
 
 

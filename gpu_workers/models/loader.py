@@ -35,6 +35,7 @@ class ModelNotPrepared(VigilError, LookupError):
 
 
 def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file (an ONNX), read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

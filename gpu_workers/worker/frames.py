@@ -35,7 +35,14 @@ from gpu_workers.worker.gate import MotionGate
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, Rejected
 from gpu_workers.worker.isolate import describe
-from gpu_workers.worker.items import Txn, WorkItem, decode_item, infer_isolated, wait_decodes
+from gpu_workers.worker.items import (
+    Outgoing,
+    Txn,
+    WorkItem,
+    decode_item,
+    infer_isolated,
+    wait_decodes,
+)
 from gpu_workers.worker.metrics import (
     BATCH_SIZE,
     DLQ,
@@ -119,6 +126,11 @@ class FrameProcessor(Processor):
         self._congested = False
         self._asked = 0  # records the last poll asked for, and how many came
         self._arrived = 0
+        # hooks of a hot swap (``swap``): before each step (switch at a transaction boundary),
+        # on each assignment (catch up with production first); records for the next transaction
+        self.before_step: Callable[[], None] | None = None
+        self.on_assigned: Callable[[list[TopicPartition]], None] | None = None
+        self.outgoing: list[Outgoing] = []
 
     # -- the runtime's hooks ------------------------------------------------------------------
 
@@ -143,6 +155,8 @@ class FrameProcessor(Processor):
     def step(self) -> None:
         """One batch per poll at most (the group sees us often), or a commit when due; then
         backpressure while ``max_pending_frames`` are held, until half of them are done."""
+        if self.before_step is not None:
+            self.before_step()
         now = time.monotonic()
         drained = self._arrived < self._asked  # the last poll found no more frames waiting
         self._arrived = 0
@@ -175,6 +189,11 @@ class FrameProcessor(Processor):
         for _item, waited in timed:
             FRAME_WAIT.labels("batch").observe(waited)
         return [item for item, _ in timed]
+
+    def on_assign(self, partitions: list[TopicPartition]) -> list[TopicPartition] | None:
+        if self.on_assigned is not None:
+            self.on_assigned(partitions)
+        return None
 
     def on_revoke(self, partitions: list[TopicPartition]) -> None:
         """Commit while the partitions are still ours, then drop the revoked partitions'
@@ -275,6 +294,10 @@ class FrameProcessor(Processor):
             return
         try:
             txn = self.txns.begin()
+            for out in self.outgoing:  # until a transaction carrying it commits
+                if out not in txn.carried:
+                    kafka.produce(self.txns.producer, out.topic, out.value, key=out.key)
+                    txn.carried.append(out)
             for ev, value in encoded:
                 kafka.produce(
                     self.txns.producer, self.outputs.detections, value, key=ev["camera_id"]
@@ -341,6 +364,8 @@ class FrameProcessor(Processor):
         for reason in txn.reasons:
             DLQ.labels(reason).inc()
         self.committed_frames += txn.frames
+        if txn.carried:
+            self.outgoing = [out for out in self.outgoing if out not in txn.carried]
         if self.on_commit is not None and txn.offsets:
             self.on_commit(dict(txn.offsets))
 

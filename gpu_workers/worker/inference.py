@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gpu_workers.engines.factory import make_engine
@@ -15,7 +16,8 @@ from gpu_workers.models.base import Adapter, Image
 from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from gpu_workers.models.loader import EngineFactory, load_model
+from gpu_workers.models.loader import EngineFactory, build_adapter, load_model
+from gpu_workers.models.spec import ModelSpec
 from gpu_workers.models.types import Detection, Detections
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.intake import Decoded
@@ -46,13 +48,31 @@ def wants_faces(event: FrameEvent, face_cameras: Sequence[str]) -> bool:
 
 
 class Inference:
-    def __init__(self, settings: GpuWorkersSettings) -> None:
+    """``detector``: a zoo name or spec YAML to run instead of ``models.detector`` (the
+    registry's production model); :attr:`detector` may be replaced between batches (a hot
+    swap, ``worker.swap``)."""
+
+    def __init__(self, settings: GpuWorkersSettings, *, detector: str | Path | None = None) -> None:
         self.settings = settings
         self.max_batch = settings.worker.max_batch or settings.models.max_batch
-        self.detector = self._load(settings.models.detector)
+        self.detector = self._load(detector or settings.models.detector)
         self._cascade: FaceCascade | None = None
         # a full batch once: allocation (ONNX Runtime's arena, TensorRT's buffers) happens now
         self.detector.engine.warm_up(self.max_batch)
+
+    def build(self, spec: ModelSpec, onnx_path: Path, sha256: str) -> Adapter[Any]:
+        """An adapter of ``spec`` on the worker's engine factory, warmed up with a full batch,
+        ready to replace :attr:`detector` (its ONNX already checked against ``sha256``)."""
+        adapter = build_adapter(
+            spec,
+            onnx_path,
+            threads=self.settings.models.threads,
+            max_batch=self.max_batch,
+            sha256=sha256,
+            make_engine=self._factory(),
+        )
+        adapter.engine.warm_up(self.max_batch)
+        return adapter
 
     def _factory(self) -> EngineFactory:
         s = self.settings
@@ -69,7 +89,7 @@ class Inference:
 
         return factory
 
-    def _load(self, ref: str) -> Adapter[Any]:
+    def _load(self, ref: str | Path) -> Adapter[Any]:
         return load_model(
             ref,
             self.settings.cache_dir,

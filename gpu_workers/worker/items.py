@@ -39,6 +39,16 @@ class WorkItem:
         return (str(self.message.topic()), int(self.message.partition() or 0))
 
 
+@dataclass(frozen=True, eq=False)
+class Outgoing:
+    """A record that must go out with the worker's next transaction (a SWITCH event on the
+    registry): produced into each transaction until one that carries it commits."""
+
+    topic: str
+    key: str
+    value: bytes
+
+
 @dataclass
 class Txn:
     """The open transaction: what it will commit."""
@@ -48,6 +58,7 @@ class Txn:
     frames: int = 0
     captures: list[int] = field(default_factory=list)  # capture_ts_ms of its detections
     reasons: list[DlqReason] = field(default_factory=list)
+    carried: list[Outgoing] = field(default_factory=list)  # outgoing records produced into it
 
 
 def decode_item(event: FrameEvent, data: bytes, header: ImageHeader, scale: int) -> Item:

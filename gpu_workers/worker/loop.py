@@ -18,6 +18,7 @@ from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.frames import Admit, FrameProcessor, Offsets, Outputs, admit_all
 from gpu_workers.worker.inference import Inference
 from gpu_workers.worker.metrics import CONSUMER
+from gpu_workers.worker.swap import HotSwap, production_inference
 from vigil import kafka
 from vigil.runtime import ConsumerLoop, Processor
 from vigil.topics import Topic
@@ -31,7 +32,9 @@ def instance_id(settings: GpuWorkersSettings) -> str:
 
 class Worker:
     """``outputs`` (default: production's topics), ``admit`` and ``on_commit`` are handed to
-    the :class:`FrameProcessor`."""
+    the :class:`FrameProcessor`. ``follow_registry`` (production's ``vigil worker`` only; a
+    replay or a shadow runs its explicit candidate): run the registry's production detector
+    and hot-swap to each new one (``swap``)."""
 
     def __init__(
         self,
@@ -44,11 +47,17 @@ class Worker:
         outputs: Outputs | None = None,
         admit: Admit = admit_all,
         on_commit: Callable[[Offsets], None] | None = None,
+        follow_registry: bool = False,
     ) -> None:
+        if follow_registry and inference is not None:
+            raise ValueError("a worker that follows the registry loads its own detector")
         self.settings = settings
         cfg = settings.worker
         self.instance = instance or instance_id(settings)
         self.group_id = group_id or cfg.group_id  # replay and shadow runs have their own
+        running = None
+        if follow_registry:  # the registry read to its end before consuming
+            inference, running = production_inference(settings, self.instance)
         self.inference = inference or Inference(settings)
         self.frames_topic = Topic.FRAMES.name_in(settings.topics)
         self.consumer = kafka.consumer(
@@ -77,6 +86,9 @@ class Worker:
             outputs or Outputs.of(settings.topics),
             admit=admit,
             on_commit=on_commit,
+        )
+        self.swap = (
+            HotSwap(settings, self.frames, self.instance, running) if follow_registry else None
         )
         self._closed = False
 
@@ -109,7 +121,12 @@ class Worker:
     def run(self) -> None:
         """Until :meth:`stop`: join the group and process frames. On stop the queued frames
         are finished and committed, then the group is left cleanly."""
-        self.serve(self.frames, lambda: self.loop.subscribe([self.frames_topic]))
+        self.serve(self.frames, self._join)
+
+    def _join(self) -> None:
+        if self.swap is not None:
+            self.swap.start()
+        self.loop.subscribe([self.frames_topic])
 
     def serve(self, processor: Processor, start: Callable[[], None]) -> None:
         """Run ``processor`` on this worker's loop after ``start`` (join the group, or assign
@@ -128,6 +145,8 @@ class Worker:
         if self._closed:
             return
         self._closed = True
+        if self.swap is not None:
+            self.swap.close()
         self.frames.close()
         self.loop.close()  # leaves the group: partitions move at once
         self.producer.flush(10)

@@ -40,6 +40,8 @@ MOTION_FRAMES = Counter(
     "Frames of gated cameras run through the models or carried by the motion gate",
     ["camera", "outcome"],
 )  # inferred | carried
+# hot swaps of the production detector (``swap``): switched in, or refused (the old one runs on)
+SWAPS = Counter("vigil_worker_model_swaps_total", "Production model changes", ["outcome"])
 TRANSACTIONS = Counter("vigil_worker_transactions_total", "Transactions", ["outcome"])
 # vigil_worker_messages_total, _consumer_lag, _paused_partitions, _rebalances_total
 CONSUMER = ConsumerMetrics.named("vigil_worker")

@@ -54,7 +54,7 @@ def worker(
             ensure_candidate_topics(settings)
             w = shadow_worker(settings, model, instance=instance)
         else:
-            w = Worker(settings, instance=instance)
+            w = Worker(settings, instance=instance, follow_registry=True)
     except (ModelNotPrepared, SpecError, EngineError) as exc:
         fail(escape(str(exc)))
 
