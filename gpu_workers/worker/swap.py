@@ -24,13 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from confluent_kafka import KafkaException, TopicPartition
 
 from gpu_workers.models.base import Adapter
 from gpu_workers.models.loader import sha256_of
 from gpu_workers.models.spec import load_spec
+from gpu_workers.models.store import FAMILIES, RegistrationError, spec_path_of
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.frames import FrameProcessor
 from gpu_workers.worker.inference import Inference
@@ -53,7 +53,7 @@ from vigil.topics import Topic
 
 log = logging.getLogger("vigil.worker")
 ROLE = "detector"
-DETECTOR_FAMILIES = ("ssd", "yolo")
+DETECTOR_FAMILIES = FAMILIES[ROLE]
 CATCH_UP_TIMEOUT_S = 10.0  # re-reading the registry when partitions are assigned
 
 
@@ -68,18 +68,13 @@ def same(a: ModelRecord | None, b: ModelRecord | None) -> bool:
     return (a["name"], a["version"], a["sha256"]) == (b["name"], b["version"], b["sha256"])
 
 
-def spec_path(location: str) -> Path:
-    """The spec YAML a record's ``file://`` location names."""
-    url = urlparse(location)
-    if url.scheme != "file":
-        raise SwapError(f"location {location!r} is not a file:// URI")
-    return Path(unquote(url.path))
-
-
 def verified_spec(record: ModelRecord) -> tuple[Path, Path, str]:
     """The spec YAML, its ONNX and the ONNX's sha256, checked against ``record``; raises
     :class:`SwapError` (file missing, hash mismatch, not a detector)."""
-    path = spec_path(record["location"])
+    try:
+        path = spec_path_of(record)
+    except RegistrationError as exc:
+        raise SwapError(str(exc)) from exc
     if not path.is_file():
         raise SwapError(f"spec {path} not found")
     spec = load_spec(path)
