@@ -8,7 +8,9 @@ pipeline order.
    one frame) and ``vigil drift`` (a brightness alarm);
 4. the ClickHouse sink and named queries over what the topics hold;
 5. the dashboard (``vigil api``) in the background, with a one-time login key;
-6. a replay of the sample video through a candidate model and its evaluation.
+6. a replay of the sample video through a candidate model and its evaluation;
+7. one turn of keeping the model good: a drift alarm, samples exported, labels imported,
+   accuracy charted, a retrained candidate promoted by the gate, and rolled back.
 
 Each stage is a module of this package; this one sets up the stack and topics once and runs
 them in turn.
@@ -30,7 +32,16 @@ from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
 from vigil.stack import Stack
 from vigil.topics import Topic, ensure_topics, topic_specs
-from vigil_app.demo import alerting, dashboard, drift, inference, replay, sink, sources
+from vigil_app.demo import (
+    alerting,
+    dashboard,
+    drift,
+    inference,
+    lifecycle,
+    replay,
+    sink,
+    sources,
+)
 from vigil_app.settings import VigilSettings
 
 
@@ -96,6 +107,8 @@ def run_demo(
     sink.sink_and_show(settings, console)
     dashboard.start_demo_dashboard(settings, console)
     replay.run_replay_demo(settings, console)
+    sample = next(v for v in videos if v.camera == sources.SAMPLE_CAMERA)
+    lifecycle.run_lifecycle_demo(settings, sample, console)
 
     lat = sorted(synthetic.latencies_ms) or [0.0]
     summary = DemoSummary(
