@@ -34,6 +34,9 @@ _HW = {
 }
 
 
+FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+
+
 def capture_options(cfg: CameraConfig) -> str:
     """``OPENCV_FFMPEG_CAPTURE_OPTIONS`` for ``cfg``: ``key;value`` pairs joined by ``|``.
     OpenCV hands them to the demuxer, except its own ``avdiscard`` key, which it sets as the
@@ -70,17 +73,26 @@ def open_capture(cfg: CameraConfig) -> cv2.VideoCapture:
     SIGSTOPped RTSP server), hence a third of the stall timeout per read.
 
     FFmpeg options reach OpenCV only through a process-wide environment variable read while
-    the capture opens: it is set and the capture opened under one lock, so cameras opening in
-    their threads at the same time each get their own options (OpenCV serializes FFmpeg opens
-    anyway). Reading is not serialized."""
+    the capture opens: it is set, the capture opened and the variable restored under one lock,
+    so cameras opening in their threads at the same time each get their own options (OpenCV
+    serializes FFmpeg opens anyway) and no other capture in the process inherits them (a
+    camera's ``skip_frames: nonref`` once made a later decode of a whole file drop frames).
+    Reading is not serialized."""
     params = capture_params(cfg)
     location = cfg.location
     if isinstance(location, int):
         cap = cv2.VideoCapture(location, cv2.CAP_ANY, params)
     else:
         with _ENV_LOCK:
-            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = capture_options(cfg)
-            cap = cv2.VideoCapture(location, cv2.CAP_FFMPEG, params)
+            before = os.environ.get(FFMPEG_OPTIONS)
+            os.environ[FFMPEG_OPTIONS] = capture_options(cfg)
+            try:
+                cap = cv2.VideoCapture(location, cv2.CAP_FFMPEG, params)
+            finally:  # no other capture of the process (a file decoded elsewhere) inherits them
+                if before is None:
+                    os.environ.pop(FFMPEG_OPTIONS, None)
+                else:
+                    os.environ[FFMPEG_OPTIONS] = before
     if not cap.isOpened():
         cap.release()
         why = f"cannot open {cfg.source_kind.value} source of camera {cfg.id}"
