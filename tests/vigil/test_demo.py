@@ -29,6 +29,9 @@ def test_demo_sends_every_event_once_in_order(kafka_broker: KafkaBroker, tmp_pat
     # a second run on the same topics reads only its own events
     second = run_demo(settings, events=40, cameras=2)
     assert (second.frames_produced, second.detections_committed) == (40, 40)
+    for run in (first, second):  # each run's own retrained candidate, promoted and rolled back
+        assert "promoted by the gate, rolled back to (configured model)" in run.lifecycle
+    assert first.lifecycle != second.lifecycle
 
 
 @pytest.mark.timeout(600)
@@ -44,3 +47,7 @@ def test_demo_cli_prints_its_summary(
     assert "per-camera order kept" in result.output
     assert "HTML report:" in result.output  # issue 9: the replay + eval walk-through
     assert (tmp_path / "eval" / "demo" / "report.html").is_file()
+    # issue 18: one turn of the loop, from the drift alarm to the rollback
+    assert "promoted by the gate, rolled back to (configured model)" in result.output
+    assert "Retraining: promoted:" in result.output
+    assert (tmp_path / "demo" / "dataset-coco" / "annotations" / "instances_default.json").is_file()

@@ -56,6 +56,7 @@ class DemoSummary:
     latency_p99_ms: float
     clickhouse_version: str
     elapsed_s: float
+    lifecycle: str = ""  # the model-lifecycle turn, in one line
 
     @property
     def ok(self) -> bool:
@@ -108,7 +109,7 @@ def run_demo(
     dashboard.start_demo_dashboard(settings, console)
     replay.run_replay_demo(settings, console)
     sample = next(v for v in videos if v.camera == sources.SAMPLE_CAMERA)
-    lifecycle.run_lifecycle_demo(settings, sample, console)
+    turn = lifecycle.run_lifecycle_demo(settings, sample, console)
 
     lat = sorted(synthetic.latencies_ms) or [0.0]
     summary = DemoSummary(
@@ -121,6 +122,7 @@ def run_demo(
         latency_p99_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         clickhouse_version=_clickhouse_version(settings),
         elapsed_s=time.monotonic() - t0,
+        lifecycle=turn.summary,
     )
     print_summary(console, settings, summary, cameras, port)
     if not summary.ok or summary.frames_produced != events:
@@ -189,6 +191,7 @@ def print_summary(
             "ClickHouse (embedded chDB)",
             f"{summary.clickhouse_version} at {settings.data_dir / 'chdb'}",
         ),
+        ("model lifecycle", summary.lifecycle),
         ("wall time", f"{summary.elapsed_s:.1f} s"),
     ]
     if metrics_port:

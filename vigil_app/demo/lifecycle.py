@@ -58,8 +58,12 @@ class LifecycleDemo:
     rolled_back_to: str
 
     @property
-    def ok(self) -> bool:
-        return self.samples >= MIN_SAMPLES and self.retrain.status == "promoted"
+    def summary(self) -> str:
+        model = label(self.retrain.candidate)
+        return (
+            f"{self.samples} samples, {self.labelled_frames} labelled frames; {model} promoted "
+            f"by the gate, rolled back to {self.rolled_back_to}"
+        )
 
 
 def demo_settings(settings: VigilSettings) -> VigilSettings:
