@@ -19,6 +19,7 @@ from rich.progress import (
 
 from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from evaluation.coco import LabelsError
+from evaluation.promotion import production_of, recorded
 from evaluation.report import EvalRequest, build_report, write_report
 from evaluation.source import SelectionError, Window
 from evaluation.terminal import print_report
@@ -32,6 +33,7 @@ from gpu_workers.replay.run import ReplayRequest, plan_for, run_replay, runs_dir
 from vigil import kafka
 from vigil.clickhouse import connect
 from vigil.logs import setup_logging
+from vigil.registry import read_registry
 from vigil.settings import ConfigError
 from vigil.timeparse import parse_time
 from vigil.topics import Topic
@@ -134,8 +136,9 @@ def replay(
         finally:
             client.close()
         console.print(f"ClickHouse: {stats.rows} rows from {stats.messages} candidate events")
+    baseline = recorded(production_of(settings, read_registry(settings), "detector"))
     console.print(
-        f"Compare: [bold]vigil eval --baseline {escape(settings.models.detector)} "
+        f"Compare: [bold]vigil eval --baseline {escape(baseline)} "
         f"--candidate {escape(result.model)} --from {plan.from_ms} --to {plan.to_ms}[/]"
     )
 
