@@ -4,6 +4,7 @@ a stricter score threshold (same ONNX), and a smaller input size (an ONNX whose 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import onnx
 import yaml
 from onnx import helper, numpy_helper
 
+from gpu_workers.worker.loop import Worker
+from vigil.testing import poll_until
 from vigil_app.settings import VigilSettings
 
 ZOO = "ssd_mobilenet_v2_coco"
@@ -65,3 +68,15 @@ def input_size_candidate(settings: VigilSettings, folder: Path, size: int) -> Pa
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
+
+
+def run_production(settings: VigilSettings, frames: int) -> None:
+    """Production's worker in this process until it committed ``frames`` frames."""
+    worker = Worker(settings, instance="prod")
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    poll_until(lambda: worker.committed_frames >= frames, 120, 0.2)
+    worker.stop()
+    thread.join(60)
+    if worker.committed_frames != frames:
+        raise AssertionError(f"production committed {worker.committed_frames} of {frames}")

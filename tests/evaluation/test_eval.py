@@ -5,7 +5,6 @@ range and sunk through the ClickHouse sink; ``vigil eval`` compares each with pr
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -20,27 +19,21 @@ from evaluation.report import EvalRequest, build_report
 from evaluation.source import Window, load_frames, resolve
 from gpu_workers.replay.candidate import candidates_topics
 from gpu_workers.replay.run import ReplayRequest, run_replay, runs_dir
-from gpu_workers.worker.loop import Worker
-from tests.evaluation.candidates import ZOO, input_size_candidate, threshold_candidate
+from tests.evaluation.candidates import (
+    ZOO,
+    input_size_candidate,
+    run_production,
+    threshold_candidate,
+)
 from vigil.clickhouse import connect
 from vigil.stack import KafkaBroker
-from vigil.testing import bikes_jpegs, now_ms, poll_until, produce_timed, provision, user_cache_dir
+from vigil.testing import bikes_jpegs, now_ms, produce_timed, provision, user_cache_dir
 from vigil.topics import Topic
 from vigil_app.cli import app
 from vigil_app.settings import KafkaSettings, TopicSettings, VigilSettings, candidates_settings
 
 FRAMES = 16
 THRESHOLD = 0.7
-
-
-def _production(settings: VigilSettings) -> None:
-    worker = Worker(settings, instance="prod")
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    poll_until(lambda: worker.committed_frames >= FRAMES, 120, 0.2)
-    worker.stop()
-    thread.join(60)
-    assert worker.committed_frames == FRAMES
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +52,7 @@ def replayed(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
     half = FRAMES // 2
     produce_timed(settings, "cam-a", jpegs[:half], base, 500)
     produce_timed(settings, "cam-b", jpegs[half:], base, 500, stamp=False)
-    _production(settings)
+    run_production(settings, FRAMES)
     models = {
         "same": ZOO,
         "threshold": str(threshold_candidate(settings, tmp / "thr", THRESHOLD)),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,16 @@ from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from connectors.sinks.dataset.copier import store_of
 from gpu_workers.models.store import configured
-from gpu_workers.worker.loop import Worker
 from lifecycle.retrain import run_once
 from lifecycle.settings import RetrainSettings, RetrainTriggers
 from schemas.contracts import serde_for
 from tests.connectors.sinks.clickhouse.support import create_topics
 from tests.connectors.sinks.dataset import support
+from tests.evaluation.candidates import run_production
 from vigil import kafka
 from vigil.clickhouse import connect
 from vigil.registry import label, read_registry
-from vigil.testing import bikes_jpegs, now_ms, poll_until, produce_timed, read_topic
+from vigil.testing import bikes_jpegs, now_ms, produce_timed, read_topic
 from vigil.testing.samples import drift_stat
 from vigil.topics import Topic
 from vigil_app.settings import PromotionSettings, VigilSettings
@@ -76,13 +75,7 @@ def _production(settings: VigilSettings) -> None:
     produce_timed(
         settings, "cam-a", bikes_jpegs(FRAMES, size=(320, 240), step=7), now_ms() - 60_000, 500
     )
-    worker = Worker(settings, instance="prod")
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    poll_until(lambda: worker.committed_frames >= FRAMES, 120, 0.2)
-    worker.stop()
-    thread.join(60)
-    assert worker.committed_frames == FRAMES
+    run_production(settings, FRAMES)
     client = connect(settings)
     try:
         sink_until_caught_up(settings, client)

@@ -4,9 +4,7 @@ the carphone camera) and a zone alert (on the sample video)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from schemas.contracts import serde_for
 from vigil import kafka
 from vigil.poi import publish_enrollment
 from vigil.topics import Topic
+from vigil_app.demo.apps import app_env, terminate, vigil_command
 from vigil_app.demo.sources import SAMPLE_CAMERA
 from vigil_app.settings import VigilSettings
 
@@ -102,19 +101,13 @@ def run_alerting(
 def _run_app_until(
     settings: VigilSettings, rules: Path, start: list[Any], console: Console, timeout_s: float
 ) -> list[dict[str, Any]]:
-    env = {
-        **os.environ,
-        "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
-        "VIGIL_DATA_DIR": str(settings.data_dir),
-        "VIGIL_CACHE_DIR": str(settings.cache_dir),
-    }
+    env = app_env(settings)
     log_path = settings.data_dir / "demo" / "alerts.log"
     serde = serde_for(settings, Topic.ALERTS)
     cons = kafka.consumer(settings, f"vigil-demo-alerts-{time.monotonic_ns()}")
     cons.assign(start)
     alerts: list[dict[str, Any]] = []
-    command = [sys.executable, "-c", "from vigil_app.cli import main; main()", "alerts"]
+    command = vigil_command("alerts")
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [*command, "--rules", str(rules)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -136,11 +129,7 @@ def _run_app_until(
                         _drain(cons, serde, alerts)
                         break
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            terminate(proc)
             cons.close()
     if proc.returncode not in (0, -15, None) and not alerts:
         raise SystemExit(f"demo failed: vigil alerts exited {proc.returncode}; see {log_path}")

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from vigil.clickhouse import connect
 from vigil.registry import label, read_registry
 from vigil.topics import Topic
 from vigil_app.cli.labels import print_check
+from vigil_app.demo.apps import app_env, terminate, vigil_command
 from vigil_app.demo.drift import drift_topics
 from vigil_app.demo.labels import frames_for, shipped
 from vigil_app.demo.sources import SAMPLE_CAMERA, VideoIngest
@@ -101,16 +101,10 @@ def _sink_drift_alarms(settings: VigilSettings) -> None:
 
 def _sample(settings: VigilSettings, console: Console) -> int:
     """``vigil sample`` until the dataset store holds MIN_SAMPLES copied frames."""
-    env = {
-        **os.environ,
-        "VIGIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "VIGIL_TOPICS__PREFIX": settings.topics.prefix,
-        "VIGIL_DATA_DIR": str(settings.data_dir),
-        "VIGIL_CACHE_DIR": str(settings.cache_dir),
-    }
+    env = app_env(settings)
     store = store_of(settings)
     log_path = settings.data_dir / "demo" / "sample.log"
-    command = [sys.executable, "-c", "from vigil_app.cli import main; main()", "sample"]
+    command = vigil_command("sample")
 
     def copied() -> int:
         return sum(1 for r in store.records() if r.get("status") == COPIED)
@@ -126,11 +120,7 @@ def _sample(settings: VigilSettings, console: Console) -> int:
                         break
                     time.sleep(0.5)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            terminate(proc, 60)
     found = copied()
     if found < MIN_SAMPLES:
         raise SystemExit(f"demo failed: {found} samples copied by `vigil sample`; see {log_path}")

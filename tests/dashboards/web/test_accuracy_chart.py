@@ -4,7 +4,6 @@ daily points, the newest computation of a day, replays named so; the gauge the l
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -15,19 +14,10 @@ from dashboards.web.accuracy import AccuracyCollector
 from dashboards.web.charts import ChartReader
 from vigil.clickhouse import connect
 from vigil.topics import Topic
-from vigil_app.settings import ClickHouseSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
-
-
-@pytest.fixture(params=["chdb", "server"])
-def ch_settings(request: pytest.FixtureRequest, settings: VigilSettings) -> VigilSettings:
-    url = ""
-    if request.param == "server":
-        url = request.getfixturevalue("clickhouse_server").url
-    db = f"t_{uuid.uuid4().hex[:10]}"
-    return settings.model_copy(update={"clickhouse": ClickHouseSettings(url=url, database=db)})
 
 
 def _rows(prod: str) -> list[tuple[object, ...]]:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from dashboards.web.charts import ChartReader, ChartsUnavailable, chart_sql
 from tests.dashboards.web.helpers import fill_clickhouse
 from vigil_app.settings import ClickHouseSettings, VigilSettings
-
-
-@pytest.fixture(params=["chdb", "server"])
-def ch_settings(request: pytest.FixtureRequest, settings: VigilSettings) -> VigilSettings:
-    url = ""
-    if request.param == "server":
-        url = request.getfixturevalue("clickhouse_server").url
-    db = f"t_{uuid.uuid4().hex[:10]}"
-    return settings.model_copy(update={"clickhouse": ClickHouseSettings(url=url, database=db)})
 
 
 def test_charts_have_points_on_both_backends(ch_settings: VigilSettings) -> None:

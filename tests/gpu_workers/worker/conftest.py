@@ -16,9 +16,17 @@ from vigil.testing import provision
 from vigil_app.settings import ModelSettings, VigilSettings, WorkerSettings
 
 
-def worker_settings(base: VigilSettings, detector: str, **worker: Any) -> VigilSettings:
+def worker_settings(
+    base: VigilSettings, detector: str, *, partitions: int | None = None, **worker: Any
+) -> VigilSettings:
+    """``base`` with ``detector`` (one thread, batches of 8), a worker group of its own, and
+    ``partitions`` frames partitions when given."""
+    topics = {}
+    if partitions is not None:
+        topics["topics"] = base.topics.model_copy(update={"frames_partitions": partitions})
     return base.model_copy(
         update={
+            **topics,
             "models": ModelSettings(detector=detector, threads=1, max_batch=8),
             "worker": WorkerSettings(
                 group_id=f"g-{uuid.uuid4().hex[:8]}", session_timeout_ms=6000, **worker

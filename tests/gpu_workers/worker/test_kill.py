@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.processes import start_worker
 from vigil.testing import Collector, bikes_jpegs, frame_event, produce_frames, provision
-from vigil_app.settings import TopicSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 FRAMES = 3000
 CAMERAS = 6
@@ -22,10 +22,9 @@ def test_sigkill_three_times_exactly_once(
     settings: VigilSettings, tiny_model: str, tmp_path: Path
 ) -> None:
     s = worker_settings(
-        settings.model_copy(
-            update={"topics": TopicSettings(prefix=settings.topics.prefix, frames_partitions=3)}
-        ),
+        settings,
         tiny_model,
+        partitions=3,
         max_wait_ms=5,
     )
     provision(s)

@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.gpu_workers.worker.conftest import worker_settings
 from vigil.testing import Collector, bikes_jpegs, frame_event, produce_frames, provision
-from vigil_app.settings import TopicSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 FRAMES = 2000
 
@@ -18,10 +18,9 @@ def test_second_worker_joins_and_leaves_exactly_once(
     settings: VigilSettings, tiny_model: str, run_worker: Any
 ) -> None:
     s = worker_settings(
-        settings.model_copy(
-            update={"topics": TopicSettings(prefix=settings.topics.prefix, frames_partitions=4)}
-        ),
+        settings,
         tiny_model,
+        partitions=4,
         max_wait_ms=5,
     )
     provision(s)

@@ -27,7 +27,7 @@ from tests.gpu_workers.worker.swapping import (
 )
 from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision, wait_until
 from vigil.testing.events import Collector
-from vigil_app.settings import TopicSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 FRAMES = 1600
 CAMERAS = 8
@@ -37,10 +37,9 @@ def test_sigkill_during_the_swap_versions_stay_monotone_exactly_once(
     settings: VigilSettings, tiny_model: str, tmp_path: Path
 ) -> None:
     s = worker_settings(
-        settings.model_copy(
-            update={"topics": TopicSettings(prefix=settings.topics.prefix, frames_partitions=4)}
-        ),
+        settings,
         tiny_model,
+        partitions=4,
         max_wait_ms=5,
     )
     provision(s)

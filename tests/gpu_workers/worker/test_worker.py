@@ -14,17 +14,16 @@ from tests.gpu_workers.worker.helpers import detections
 from vigil.blobs import default_store
 from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision
 from vigil.testing.media import still
-from vigil_app.settings import TopicSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 
 def test_n_frames_in_n_detection_events_out_in_camera_order(
     settings: VigilSettings, run_worker: Any
 ) -> None:
     s = worker_settings(
-        settings.model_copy(
-            update={"topics": TopicSettings(prefix=settings.topics.prefix, frames_partitions=2)}
-        ),
+        settings,
         "ssd_mobilenet_v2_coco",
+        partitions=2,
         max_wait_ms=50,
     )
     provision(s)
