@@ -33,7 +33,7 @@ from vigil.testing import (
     wait_until,
 )
 from vigil.topics import Topic
-from vigil_app.settings import TopicSettings, VigilSettings
+from vigil_app.settings import VigilSettings
 
 CAMERAS = 6
 
@@ -57,15 +57,7 @@ def production() -> Iterator[Callable[..., Worker]]:
 
 
 def _settings(settings: VigilSettings, detector: str, partitions: int = 2) -> VigilSettings:
-    s = worker_settings(
-        settings.model_copy(
-            update={
-                "topics": TopicSettings(prefix=settings.topics.prefix, frames_partitions=partitions)
-            }
-        ),
-        detector,
-        max_wait_ms=20,
-    )
+    s = worker_settings(settings, detector, partitions=partitions, max_wait_ms=20)
     provision(s)
     return s
 
@@ -184,3 +176,36 @@ def test_verified_spec_names_what_is_wrong(tiny_model: str, tmp_path: Path) -> N
     (tmp_path / "c" / "tiny.onnx").unlink()
     with pytest.raises(SwapError, match="not found"):
         verified_spec(record)
+
+
+def test_an_assigned_partition_waits_for_the_registry_s_production_model(
+    settings: VigilSettings, production: Callable[..., Worker], tiny_model: str, tmp_path: Path
+) -> None:
+    """A worker whose follower heard nothing (stopped here) still switches before it processes
+    a partition assigned to it, because the assignment re-reads the registry: the partitions
+    a second worker ran on the new model never go back to the old one."""
+    s = _settings(settings, tiny_model, partitions=4)
+    record = candidate(Path(tiny_model), tmp_path / "cand", "2")
+    first = production(s, "a")
+    old, new = first.inference.detector.identity.event_version, record["model_version"]
+    produce_frames(s, _events(120))
+    wait_until(lambda: first.committed_frames >= 120, 60, "a's first frames")
+    assert first.swap is not None
+    first.swap.follower.stop()  # deaf: only the assignment's re-read can switch it
+    promote(s, record)
+    second = production(s, "b")  # starts on the new model; joining takes some partitions
+    wait_until(lambda: len(second.loop.assignment) > 0, 60, "b's partitions")
+    produce_frames(s, _events(120, first=120))
+    wait_until(lambda: first.committed_frames + second.committed_frames >= 240, 60, "240 frames")
+    second.stop()  # its partitions go back to a, which must switch before processing them
+    wait_until(lambda: first.swap is not None and first.swap.switches == 1, 60, "a's switch")
+    late = _events(120, first=240)
+    produce_frames(s, late)
+    dets = detections(s, 360)
+    counts = Counter(d["frame_id"] for d in dets)
+    assert len(counts) == 360
+    assert max(counts.values()) == 1  # exactly once
+    assert_monotone(versions_by_partition(dets, frame_offsets(s, 360)), old, new)
+    late_ids = {e["frame_id"] for e in late}
+    assert {d["model_version"] for d in dets if d["frame_id"] in late_ids} == {new}
+    assert {e["details"]["instance"] for e in events_of(s, "SWITCH")} == {"a"}
