@@ -7,19 +7,18 @@ unchecked_frames``); anything that fails on the way blurs it whole. The POI role
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dashboards.web.render import annotate
+from vigil import faces as faces_module
 from vigil.errors import VigilError
 from vigil.faces import FaceModels
 
 log = logging.getLogger(__name__)
 BANNER = "faces not checked: blurred"
-RETRY_LOAD_S = 60.0
 
 
 class Withheld(VigilError):
@@ -38,30 +37,12 @@ def faces_checked(detection: dict[str, Any] | None) -> bool:
     return detection is not None and detection.get("faces_searched") is True
 
 
-class FaceFinder:
-    """The face models' detector over the whole frame (the composition root hands in
-    :class:`vigil.faces.FaceModels`; it loads nothing until a frame needs it); ``None`` for
-    anything that goes wrong, which the caller answers by blurring the frame whole. A failed
-    first load is retried a minute later, so a ``vigil models prepare`` after start is picked
-    up."""
+class FaceFinder(faces_module.FaceFinder):
+    """The face models for the dashboard (vigil.faces.FaceFinder; the composition root hands
+    in :class:`vigil.faces.FaceModels`, which loads nothing until a frame needs it)."""
 
     def __init__(self, faces: FaceModels) -> None:
-        self.models = faces
-        self._working = False
-        self._retry_at = 0.0
-
-    def faces(self, image: np.ndarray[Any, Any]) -> list[dict[str, Any]] | None:
-        if not self._working and time.monotonic() < self._retry_at:
-            return None
-        try:
-            found = self.models.detect(image)
-        except Exception as exc:  # fail closed: the caller blurs the frame whole
-            if not self._working:
-                self._retry_at = time.monotonic() + RETRY_LOAD_S
-            log.warning("dashboard face detection unavailable, frame blurred whole: %s", exc)
-            return None
-        self._working = True
-        return found
+        super().__init__(faces, "dashboard")
 
 
 def viewer_image(

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 
 from vigil.blobs import BlobResolver
+from vigil.blur import blur_region, blur_whole
 from vigil.errors import VigilError
 
 MIN_WIDTH = 320  # tiny synthetic frames are scaled up so the labels stay readable
 PRIVATE_LABELS = ("face",)
 HEAD_SHARE = 0.2  # of a person box, blurred too: faces the face cascade did not look for
-WHOLE_BLOCKS = 24  # a frame blurred whole keeps this many blocks across its longer side
 
 
 class RenderError(VigilError, ValueError):
@@ -41,29 +41,10 @@ def decode(event: dict[str, Any], resolver: BlobResolver, max_pixels: int) -> np
     return np.asarray(image, np.uint8)
 
 
-def _blur(image: np.ndarray[Any, Any], x0: int, y0: int, x1: int, y1: int) -> None:
-    region = image[y0:y1, x0:x1]
-    if region.size == 0:
-        return
-    h, w = region.shape[:2]
-    # pixelate then blur: nothing of the face survives, at any size
-    small = cv2.resize(region, (max(1, w // 12), max(1, h // 12)), interpolation=cv2.INTER_AREA)
-    image[y0:y1, x0:x1] = cv2.GaussianBlur(
-        cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(2.0, w / 20)
-    )
-
-
 def _blur_whole(image: np.ndarray[Any, Any], banner: str) -> None:
-    """Down to WHOLE_BLOCKS across the longer side, blurred there, scaled back up: nothing finer
-    than a 24th of the frame survives (a face is a smear), at the same cost for any frame size;
-    a dark strip says why."""
-    h, w = image.shape[:2]
-    scale = WHOLE_BLOCKS / max(h, w)
-    small = cv2.resize(
-        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (0, 0), 1.0)
-    image[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    """Blurred whole (vigil.blur), a dark strip saying why."""
+    blur_whole(image)
+    w = image.shape[1]
     if banner:
         (tw, th), _ = cv2.getTextSize(banner, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         cv2.rectangle(image, (0, 0), (min(w, tw + 12), th + 12), (30, 30, 30), -1)
@@ -101,9 +82,9 @@ def annotate(
         for d in detections:
             x0, y0, x1, y1 = px(d)
             if d["label"] in PRIVATE_LABELS:
-                _blur(image, x0, y0, x1, y1)
+                blur_region(image, x0, y0, x1, y1)
             elif d["label"] == "person":
-                _blur(image, x0, y0, x1, y0 + max(1, int((y1 - y0) * HEAD_SHARE)))
+                blur_region(image, x0, y0, x1, y0 + max(1, int((y1 - y0) * HEAD_SHARE)))
     for d in detections:
         x0, y0, x1, y1 = px(d)
         color = (0, 200, 255) if d["label"] in PRIVATE_LABELS else (60, 220, 60)

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +18,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vigil import faces as faces_module
+from vigil.blur import blur_region, blur_whole
 from vigil.errors import VigilError
 from vigil.faces import FaceModels
 
 log = logging.getLogger(__name__)
 PRIVATE_LABELS = ("face",)
 HEAD_SHARE = 0.2  # of a person box: a face the cascade may have missed
-WHOLE_BLOCKS = 24  # a frame blurred whole keeps this many blocks across its longer side
-RETRY_LOAD_S = 60.0
 Image = np.ndarray[Any, Any]
 
 
@@ -43,27 +42,11 @@ class Protected:
     blurred_boxes: int = 0
 
 
-class FaceFinder:
-    """The face models over a whole frame, or None when they are unavailable (the caller blurs
-    the frame whole); a failed load is retried a minute later."""
+class FaceFinder(faces_module.FaceFinder):
+    """The face models for the dataset copier (vigil.faces.FaceFinder)."""
 
     def __init__(self, faces: FaceModels) -> None:
-        self.models = faces
-        self._working = False
-        self._retry_at = 0.0
-
-    def faces(self, image: Image) -> list[dict[str, Any]] | None:
-        if not self._working and time.monotonic() < self._retry_at:
-            return None
-        try:
-            found = self.models.detect(image)
-        except Exception as exc:  # fail closed: the caller blurs the frame whole
-            if not self._working:
-                self._retry_at = time.monotonic() + RETRY_LOAD_S
-            log.warning("dataset face detection unavailable, frame blurred whole: %s", exc)
-            return None
-        self._working = True
-        return found
+        super().__init__(faces, "dataset copier")
 
 
 def decode(data: bytes, encoding: str, width: int, height: int, max_pixels: int) -> Image:
@@ -89,29 +72,6 @@ def _pixels(box: Mapping[str, float], w: int, h: int) -> tuple[int, int, int, in
         edges = np.asarray([0.0, 0.0, 1.0, 1.0])
     x0, y0, x1, y1 = np.clip(edges, 0, 1) * (w, h, w, h)
     return int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1))
-
-
-def blur_region(image: Image, x0: int, y0: int, x1: int, y1: int) -> None:
-    """Pixelate then blur: nothing of a face survives, at any size."""
-    region = image[y0:y1, x0:x1]
-    if region.size == 0:
-        return
-    h, w = region.shape[:2]
-    small = cv2.resize(region, (max(1, w // 12), max(1, h // 12)), interpolation=cv2.INTER_AREA)
-    image[y0:y1, x0:x1] = cv2.GaussianBlur(
-        cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(2.0, w / 20)
-    )
-
-
-def blur_whole(image: Image) -> None:
-    """Down to ``WHOLE_BLOCKS`` across the longer side and back: a face is a smear."""
-    h, w = image.shape[:2]
-    scale = WHOLE_BLOCKS / max(h, w)
-    small = cv2.resize(
-        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (0, 0), 1.0)
-    image[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def blur_faces(image: Image, detections: Sequence[Mapping[str, Any]]) -> int:
