@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.sinks.clickhouse.accuracy_tables import ACCURACY_COLUMNS
 from connectors.sinks.clickhouse.catchup import sink_until_caught_up
 from connectors.sinks.clickhouse.sink import ClickHouseSink
 from connectors.sinks.dataset.copier import store_of
+from evaluation.label_store import store_labels
+from evaluation.labels import read_labels
 from gpu_workers.models.store import configured
 from lifecycle.retrain import run_once
 from lifecycle.settings import RetrainSettings, RetrainTriggers
+from lifecycle.triggers import State, check_triggers
 from schemas.contracts import serde_for
 from tests.connectors.sinks.clickhouse.support import create_topics
 from tests.connectors.sinks.dataset import support
@@ -30,6 +35,7 @@ from vigil.registry import label, read_registry
 from vigil.testing import bikes_jpegs, now_ms, produce_timed, read_topic
 from vigil.testing.samples import drift_stat
 from vigil.topics import Topic
+from vigil_app.demo.labels import frames_for, shipped
 from vigil_app.settings import PromotionSettings, VigilSettings
 
 FRAMES = 16
@@ -220,5 +226,39 @@ def _drift(settings: VigilSettings, alarms: tuple[bool, ...]) -> None:
     client = connect(settings)
     try:
         sink_until_caught_up(settings, client, topics=(Topic.DRIFT,))
+    finally:
+        client.close()
+
+
+def test_triggers_read_new_labels_and_accuracy(
+    sink_settings: VigilSettings, tmp_path: Path
+) -> None:
+    settings = sink_settings.model_copy(
+        update={
+            "retrain": RetrainSettings(
+                command="true",
+                triggers=RetrainTriggers(drift_alarms=None, accuracy_below=0.5, new_labels=40),
+            )
+        }
+    )
+    db = settings.clickhouse.database
+    prod = configured(settings, settings.models.detector)
+    client = connect(settings)
+    try:
+        ClickHouseSink(settings, client).prepare()
+        assert check_triggers(settings, client, prod, State()).fired == []
+        labels = frames_for(shipped(), "cam-a", 0, tmp_path / "labels.json")  # 50 frames
+        store_labels(client, db, settings.accuracy.dataset, read_labels(labels))
+        row = (settings.accuracy.dataset, datetime.now(UTC).date(), "*", prod["name"],
+               prod["model_version"], Topic.DETECTIONS.name_in(settings.topics), 30, 60, 70,
+               40, 30, 20, 0.57, 0.67, 0.42, now_ms())  # fmt: skip
+        client.insert(f"{db}.accuracy", [n for n, _ in ACCURACY_COLUMNS], [row])
+        due = check_triggers(settings, client, prod, State())
+        assert due.fired == ["mAP@0.5 0.420 < 0.5", "50 frames labelled (>= 40)"]
+        assert due.due
+        # labels count since the last run; accuracy is what it is now
+        later = check_triggers(settings, client, prod, State(last_run_ms=now_ms() + 1))
+        assert later.fired == ["mAP@0.5 0.420 < 0.5"]
+        assert not later.due  # min_interval_h: the last run was just now
     finally:
         client.close()

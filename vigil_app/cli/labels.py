@@ -10,20 +10,17 @@ from typing import Annotated
 import typer
 from confluent_kafka import KafkaException
 from rich.markup import escape
-from rich.table import Table
 
 from connectors.sinks.clickhouse.schema import Retention, migrate
-from evaluation.accuracy import latest_days
 from evaluation.accuracy_check import AccuracyCheck, check_accuracy
 from evaluation.coco import LabelsError
 from evaluation.label_store import DatasetError, dataset_name, store_labels
 from evaluation.labels import LabelFormat, read_labels
 from vigil.clickhouse import ClickHouseClient, connect
 from vigil.notices import AlertNotDelivered
+from vigil_app.accuracy_table import print_check
 from vigil_app.cli.common import console, fail, settings_of
 from vigil_app.settings import VigilSettings
-
-SHOWN_UNRECORDED = 5
 
 
 def register(dataset_app: typer.Typer) -> None:
@@ -53,39 +50,6 @@ def _check(settings: VigilSettings, client: ClickHouseClient, dataset: str) -> A
         return check_accuracy(settings, client, dataset)
     except (AlertNotDelivered, KafkaException, BufferError) as exc:
         fail(f"accuracy stored, but its alerts were not delivered (a re-run retries): {exc}", 1)
-
-
-def print_check(check: AccuracyCheck) -> None:
-    run = check.run
-    if run.unrecorded:
-        some = ", ".join(run.unrecorded[:SHOWN_UNRECORDED])
-        more = len(run.unrecorded) - SHOWN_UNRECORDED
-        console.print(
-            f"{len(run.unrecorded)} of {run.labelled} labelled frames have no records in "
-            f"ClickHouse (yet): {escape(some)}" + (f" and {more} more" if more > 0 else "")
-        )
-    rows = latest_days(run.rows)
-    if not rows:
-        console.print(f"dataset {run.dataset}: no model has recorded a labelled frame")
-        return
-    table = Table(
-        "model", "topic", "camera", "day", "frames", "objects", "precision", "recall", "mAP@0.5",
-        title=f"accuracy on dataset {run.dataset} (latest day per model, topic and camera)",
-    )  # fmt: skip
-    for r in rows:
-        table.add_row(
-            escape(r.model), escape(r.kafka_topic), escape(r.camera_id), r.day.isoformat(),
-            str(r.frames), str(r.objects), f"{r.precision:.3f}", f"{r.recall:.3f}",
-            "-" if r.map50 is None else f"{r.map50:.3f}",
-        )  # fmt: skip
-    console.print(table)
-    for b in check.breaches:
-        new = any(a["alert_id"] == b.alert_id for a in check.raised)
-        console.print(
-            f"[yellow]below minimum[/]: {escape(b.row.model)} on {escape(b.row.camera_id)} "
-            f"{b.row.day.isoformat()}: {b.metric} {b.value:.3f} < {b.threshold:.3f} "
-            + ("(alert raised)" if new else "(alerted before)")
-        )
 
 
 def import_labels(

@@ -38,7 +38,7 @@ from lifecycle.settings import RetrainSettings, RetrainTriggers
 from vigil.clickhouse import connect
 from vigil.registry import label, read_registry
 from vigil.topics import Topic
-from vigil_app.cli.labels import print_check
+from vigil_app.accuracy_table import print_check
 from vigil_app.demo.apps import app_env, terminate, vigil_command
 from vigil_app.demo.drift import drift_topics
 from vigil_app.demo.labels import frames_for, shipped
