@@ -6,7 +6,7 @@ the face cascade ran for its frame (``faces_searched``)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,25 @@ def wants_faces(event: FrameEvent, face_cameras: Sequence[str]) -> bool:
 
 class Inference:
     """``detector``: a zoo name or spec YAML to run instead of ``models.detector`` (the
-    registry's production model); :attr:`detector` may be replaced between batches (a hot
+    registry's production model), ``face_models`` the same for ``face_detector`` and
+    ``embedder``; :attr:`detector` may be replaced between batches (a hot
     swap, ``worker.swap``)."""
 
-    def __init__(self, settings: GpuWorkersSettings, *, detector: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: GpuWorkersSettings,
+        *,
+        detector: str | Path | None = None,
+        face_models: Mapping[str, str | Path] | None = None,
+    ) -> None:
         self.settings = settings
+        cfg = settings.models
+        # the face cascade's models (the registry's at start-up, else the settings')
+        self.face_refs: dict[str, str | Path] = {
+            "face_detector": cfg.face_detector,
+            "embedder": cfg.embedder,
+            **(face_models or {}),
+        }
         self.max_batch = settings.worker.max_batch or settings.models.max_batch
         self.detector = self._load(detector or settings.models.detector)
         self._cascade: FaceCascade | None = None
@@ -107,7 +121,8 @@ class Inference:
         """Loaded on first use, so workers without face cameras never load the face models."""
         if self._cascade is None:
             cfg = self.settings.models
-            det, emb = self._load(cfg.face_detector), self._load(cfg.embedder)
+            det = self._load(self.face_refs["face_detector"])
+            emb = self._load(self.face_refs["embedder"])
             if not isinstance(det, CenterFaceAdapter) or not isinstance(emb, EmbedderAdapter):
                 raise TypeError("the face cascade needs a centerface model and an embedder")
             self._cascade = FaceCascade(

@@ -11,6 +11,9 @@ stopping, losing or duplicating a frame.
   work is committed first, the motion gate forgets what the old model saw, and a SWITCH event
   (the first offset per frames partition the new model processes) goes out inside the next
   transaction, with the new model's first detections.
+- The face models (``face_detector``, ``embedder``) are taken from the registry at start-up
+  only: a running worker does not swap them (an embedder change makes the watch-list's
+  enrolled embeddings incomparable until they are enrolled again), a restart picks them up.
 - When partitions are assigned the registry is read again and the worker switches to production
   before it processes them (synchronously): versions only move forward on a partition even when
   it moves to a worker that had not switched yet.
@@ -53,7 +56,7 @@ from vigil.topics import Topic
 
 log = logging.getLogger("vigil.worker")
 ROLE = "detector"
-DETECTOR_FAMILIES = FAMILIES[ROLE]
+FACE_ROLES = ("face_detector", "embedder")  # read at start-up; no hot swap (module doc)
 CATCH_UP_TIMEOUT_S = 10.0  # re-reading the registry when partitions are assigned
 
 
@@ -68,7 +71,7 @@ def same(a: ModelRecord | None, b: ModelRecord | None) -> bool:
     return (a["name"], a["version"], a["sha256"]) == (b["name"], b["version"], b["sha256"])
 
 
-def verified_spec(record: ModelRecord) -> tuple[Path, Path, str]:
+def verified_spec(record: ModelRecord, role: str = ROLE) -> tuple[Path, Path, str]:
     """The spec YAML, its ONNX and the ONNX's sha256, checked against ``record``; raises
     :class:`SwapError` (file missing, hash mismatch, not a detector)."""
     try:
@@ -78,8 +81,8 @@ def verified_spec(record: ModelRecord) -> tuple[Path, Path, str]:
     if not path.is_file():
         raise SwapError(f"spec {path} not found")
     spec = load_spec(path)
-    if spec.family not in DETECTOR_FAMILIES:
-        raise SwapError(f"{spec.name} is a {spec.family} model, not a detector")
+    if spec.family not in FAMILIES[role]:
+        raise SwapError(f"{spec.name} is a {spec.family} model, not a {role} model")
     onnx = path.parent / spec.file
     if not onnx.is_file():
         raise SwapError(f"ONNX {onnx} not found")
@@ -90,16 +93,20 @@ def verified_spec(record: ModelRecord) -> tuple[Path, Path, str]:
 
 
 def announce_refusal(
-    settings: GpuWorkersSettings, instance: str, record: ModelRecord | None, reason: str
+    settings: GpuWorkersSettings,
+    instance: str,
+    record: ModelRecord | None,
+    reason: str,
+    role: str = ROLE,
 ) -> None:
     """A REFUSE event on the registry and a ``model:refused`` alert (HIGH); never raises."""
     SWAPS.labels("refused").inc()
-    name = record["name"] if record else settings.models.detector
+    name = record["name"] if record else str(getattr(settings.models, role))
     version = record["version"] if record else ""
     log.error("worker %s refuses detector %s: %s", instance, label(record), reason)
     event = new_record(
         action="REFUSE",
-        role=ROLE,
+        role=role,
         name=name,
         version=version,
         model_version=record["model_version"] if record else "",
@@ -113,10 +120,10 @@ def announce_refusal(
         f"model:refused:{instance}:{name}@{version}",
         f"{name}@{version}",
         severity="HIGH",
-        details={"instance": instance, "role": ROLE, "reason": reason},
+        details={"instance": instance, "role": role, "reason": reason},
     )
     try:
-        publish(settings, [(event_key(ROLE, instance, event["ts_ms"]), event)])
+        publish(settings, [(event_key(role, instance, event["ts_ms"]), event)])
         publish_alerts(settings, [alert])
     except Exception as exc:  # the refusal is logged; the worker goes on with its model
         log.warning("could not publish the refusal of %s: %s", label(record), exc)
@@ -126,17 +133,31 @@ def production_inference(
     settings: GpuWorkersSettings, instance: str
 ) -> tuple[Inference, ModelRecord | None]:
     """At start-up: the registry's production detector, loaded (and the record it came from);
-    the settings' model when the registry names none or the named one fails its checks."""
-    record = read_registry(settings).current(ROLE)
+    the settings' model when the registry names none or the named one fails its checks. The
+    registry's face models (``face_detector``, ``embedder``) are taken the same way, for the
+    face cascade when it first loads."""
+    reg = read_registry(settings)
+    faces: dict[str, Path] = {}
+    for role in FACE_ROLES:
+        face = reg.current(role)
+        if face is None:
+            continue
+        try:
+            faces[role] = verified_spec(face, role)[0]
+            log.info("production %s from the registry: %s", role, label(face))
+        except Exception as exc:
+            announce_refusal(settings, instance, face, str(exc), role)
+            log.error("falling back to the settings' %s", role)
+    record = reg.current(ROLE)
     if record is None:
-        return Inference(settings), None
+        return Inference(settings, face_models=faces), None
     try:
         path, _onnx, _sha = verified_spec(record)
-        inference = Inference(settings, detector=path)
+        inference = Inference(settings, detector=path, face_models=faces)
     except Exception as exc:  # whatever fails, production still runs (the settings' model)
         announce_refusal(settings, instance, record, str(exc))
         log.error("falling back to the settings' detector %s", settings.models.detector)
-        return Inference(settings), None
+        return Inference(settings, face_models=faces), None
     log.info("production detector from the registry: %s", label(record))
     return inference, record
 

@@ -24,6 +24,7 @@ from tests.gpu_workers.worker.swapping import (
     promote,
     versions_by_partition,
 )
+from vigil import registry
 from vigil.testing import (
     bikes_jpegs,
     frame_event,
@@ -164,6 +165,35 @@ def test_start_up_runs_the_registry_production_model_or_refuses_it(
     (refuse,) = events_of(s, "REFUSE")
     assert (refuse["version"], refuse["details"]["instance"]) == ("4", "s1")
     assert "not found" in refuse["reason"]
+
+
+def test_start_up_takes_the_registry_s_face_models(
+    settings: VigilSettings, tiny_model: str, tmp_path: Path
+) -> None:
+    """Face models are not hot-swapped (an embedder change would need the watch-list enrolled
+    again); a worker starting takes the registry's, and refuses one that fails its checks."""
+    s = _settings(settings, tiny_model, partitions=1)
+    zoo = s.cache_dir / "models"
+    face = candidate(zoo / "centerface" / "spec.yaml", tmp_path / "face", "9")
+    emb = candidate(zoo / "faceres" / "spec.yaml", tmp_path / "emb", "9", sha256="0" * 64)
+    registry.publish(
+        s,
+        [
+            (registry.production_key("face_detector"), {**face, "role": "face_detector"}),
+            (registry.production_key("embedder"), {**emb, "role": "embedder"}),
+        ],
+    )
+    worker = Worker(s, instance="f0", follow_registry=True)
+    try:
+        assert worker.inference.face_refs["face_detector"] == tmp_path / "face" / "spec.yaml"
+        assert worker.inference.face_refs["embedder"] == s.models.embedder  # refused
+        cascade = worker.inference.cascade
+        assert cascade.detector.identity.event_version == face["model_version"]
+    finally:
+        worker.close()
+    (refuse,) = events_of(s, "REFUSE")
+    assert (refuse["role"], refuse["name"], refuse["version"]) == ("embedder", "faceres", "9")
+    assert "sha256" in refuse["reason"]
 
 
 def test_verified_spec_names_what_is_wrong(tiny_model: str, tmp_path: Path) -> None:
