@@ -31,6 +31,8 @@ def test_top_level_layout_names_the_architecture() -> None:
         "gpu_workers",
         "streams",
         "dashboards",
+        "evaluation",
+        "lifecycle",
         "tests",
         "bench",
         "vigil",
@@ -48,6 +50,7 @@ PACKAGE_ROOTS = (
     "streams",
     "dashboards",
     "evaluation",
+    "lifecycle",
 )
 
 

@@ -41,6 +41,7 @@ def test_demo_cli_prints_its_summary(
     monkeypatch.setenv("VIGIL_KAFKA__BOOTSTRAP_SERVERS", kafka_broker.bootstrap)
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("VIGIL_TOPICS__PREFIX", f"demo{uuid.uuid4().hex[:6]}")
+    monkeypatch.setenv("COLUMNS", "250")  # the summary's lines unwrapped
     result = CliRunner().invoke(app, ["demo", "--events", "30"])
     assert result.exit_code == 0, result.output
     assert "Vigil demo" in result.output
