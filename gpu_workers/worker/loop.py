@@ -18,7 +18,8 @@ from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.frames import Admit, FrameProcessor, Offsets, Outputs, admit_all
 from gpu_workers.worker.inference import Inference
 from gpu_workers.worker.metrics import CONSUMER
-from gpu_workers.worker.swap import HotSwap, production_inference
+from gpu_workers.worker.registered import production_inference
+from gpu_workers.worker.swap import HotSwap
 from vigil import kafka
 from vigil.runtime import ConsumerLoop, Processor
 from vigil.topics import Topic

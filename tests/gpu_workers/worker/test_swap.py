@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gpu_workers.worker.loop import Worker
-from gpu_workers.worker.swap import SwapError, verified_spec
+from gpu_workers.worker.registered import SwapError, verified_spec
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.helpers import detections
 from tests.gpu_workers.worker.swapping import (
