@@ -16,6 +16,7 @@ from vigil_app.cli import blobs as blobs_cmd
 from vigil_app.cli import config as config_cmd
 from vigil_app.cli import dashboard as dashboard_cmd
 from vigil_app.cli import dataset as dataset_cmd
+from vigil_app.cli import dlq as dlq_cmd
 from vigil_app.cli import drift as drift_cmd
 from vigil_app.cli import ingest as ingest_cmd
 from vigil_app.cli import keys as keys_cmd
@@ -50,6 +51,7 @@ app.command("detect")(models_cmd.detect)
 ingest_cmd.register(app)
 analytics_cmd.register(app)  # vigil sink clickhouse, vigil sql
 app.add_typer(drift_cmd.app, name="drift")
+app.add_typer(dlq_cmd.app, name="dlq")
 worker_cmd.register(app)
 alerts_cmd.register(app)
 app.add_typer(dashboard_cmd.app, name="dashboard")
