@@ -102,7 +102,12 @@ class TopicSettings(Section):
     _retired = {"dlq_retention_days": "was replaced by dlq_retention_hours (default 72)"}
 
     prefix: str = Field("vigil", pattern=r"^[A-Za-z0-9._-]+$")
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(
+        0,
+        ge=0,
+        description="0: 3 (and min.insync.replicas 2) when the cluster has at least three "
+        "brokers, else 1.",
+    )
     frames_partitions: int = Field(4, ge=1)
     detections_partitions: int = Field(4, ge=1)
     alerts_partitions: int = Field(2, ge=1)
@@ -147,6 +152,12 @@ class StackSettings(Section):
     """The local stack that ``vigil stack up`` runs on loopback."""
 
     kafka_version: str = "4.3.1"
+    kafka_brokers: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="1: one node; 3: a replicated cluster (node i on kafka_port + 2(i-1)).",
+    )
     kafka_port: int = Field(19092, ge=1, le=65535)
     kafka_controller_port: int = Field(19093, ge=1, le=65535)
     kafka_heap_mb: int = Field(512, ge=128)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
@@ -149,6 +149,21 @@ class EnsureResult:
     changes: tuple[str, ...] = ()
 
 
+REPLICATED = 3  # replicas of each partition on a cluster of three or more brokers
+MIN_INSYNC = 2  # with acks=all: a write survives one broker down; two down stop writes
+
+
+def resolved(spec: TopicSpec, brokers: int) -> TopicSpec:
+    """``spec`` with replication factor 0 ("auto", the default) made what the cluster can
+    hold: 3 with ``min.insync.replicas=2`` on three brokers or more, else 1."""
+    if spec.replication_factor > 0:
+        return spec
+    if brokers < REPLICATED:
+        return replace(spec, replication_factor=1)
+    config = {"min.insync.replicas": str(MIN_INSYNC), **spec.config}
+    return replace(spec, replication_factor=REPLICATED, config=config)
+
+
 def ensure_topics(
     client: AdminClient,
     specs: list[TopicSpec],
@@ -163,7 +178,9 @@ def ensure_topics(
     is left as it is. Components pass ``configs=False`` and check retention instead
     (:func:`prepare_topics`): changing a topic's configs is ``vigil topics ensure``'s job.
     """
-    existing = client.list_topics(timeout=timeout_s).topics
+    meta = client.list_topics(timeout=timeout_s)
+    existing = meta.topics
+    specs = [resolved(s, len(meta.brokers)) for s in specs]
     missing = [s for s in specs if s.name not in existing]
     created: set[str] = set()
     if missing:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from vigil.settings import CoreSettings
 from vigil.stack.clickhouse import ClickHouseServer, find_server_binary
+from vigil.stack.cluster import KafkaCluster
 from vigil.stack.kafka import KafkaBroker, fetch_kafka_jars
 from vigil.stack.process import ServerStatus, StackError
 
 __all__ = [
     "ClickHouseServer",
     "KafkaBroker",
+    "KafkaCluster",
     "ServerStatus",
     "Stack",
     "StackError",
@@ -23,22 +25,38 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Stack:
-    kafka: KafkaBroker
+    kafka: KafkaBroker | KafkaCluster
     clickhouse: ClickHouseServer
 
     @classmethod
-    def from_settings(cls, settings: CoreSettings) -> Stack:
+    def from_settings(cls, settings: CoreSettings, brokers: int | None = None) -> Stack:
+        """The stack the settings name; ``brokers`` (default ``stack.kafka_brokers``) over 1 is
+        a replicated cluster under ``<data_dir>/stack/kafka-cluster``."""
         home = settings.data_dir / "stack"
         st = settings.stack
-        return cls(
-            kafka=KafkaBroker(
+        count = brokers or st.kafka_brokers
+        kafka: KafkaBroker | KafkaCluster = (
+            KafkaBroker(
                 home=home / "kafka",
                 cache_dir=settings.cache_dir,
                 version=st.kafka_version,
                 port=st.kafka_port,
                 controller_port=st.kafka_controller_port,
                 heap_mb=st.kafka_heap_mb,
-            ),
+            )
+            if count == 1
+            else KafkaCluster(
+                home=home / "kafka-cluster",
+                cache_dir=settings.cache_dir,
+                brokers=count,
+                version=st.kafka_version,
+                port=st.kafka_port,
+                controller_port=st.kafka_controller_port,
+                heap_mb=st.kafka_heap_mb,
+            )
+        )
+        return cls(
+            kafka=kafka,
             clickhouse=ClickHouseServer(
                 home=home / "clickhouse",
                 tcp_port=st.clickhouse_tcp_port,
@@ -47,7 +65,8 @@ class Stack:
         )
 
     def statuses(self) -> list[ServerStatus]:
-        out = [self.kafka.status()]
+        kafka = self.kafka
+        out = kafka.statuses() if isinstance(kafka, KafkaCluster) else [kafka.status()]
         if self.clickhouse.process.pid() is not None or self.clickhouse.config_file.exists():
             out.append(self.clickhouse.status())
         return out

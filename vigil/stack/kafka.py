@@ -1,5 +1,6 @@
-"""A real single-node Apache Kafka 4.x broker (KRaft, broker and controller in one JVM) on
-loopback, built from jars that Maven fetches from Maven Central once into the cache."""
+"""A real Apache Kafka 4.x node (KRaft, broker and controller in one JVM) on loopback, built
+from jars that Maven fetches from Maven Central once into the cache: the single-node stack, or
+one member of a cluster (vigil/stack/cluster.py)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ def fetch_kafka_jars(cache_dir: Path, version: str) -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -84,6 +89,13 @@ class KafkaBroker:
     # an idle log cleaner waits (15 s); tests of retention and erasure make them short
     retention_check_ms: int = 300_000
     cleaner_backoff_ms: int = 15_000
+    # a member of a cluster (vigil/stack/cluster.py): its id, the static controller quorum
+    # ("1@127.0.0.1:19093,2@..."), the cluster's id, and the internal topics' replication
+    node_id: int = 1
+    voters: str = ""
+    cluster_id: str = ""
+    replication: int = 1
+    min_isr: int = 1
 
     @property
     def process(self) -> ServerProcess:
@@ -105,8 +117,12 @@ class KafkaBroker:
         self.home.mkdir(parents=True, exist_ok=True)
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            **(
+                {"controller.quorum.voters": self.voters}
+                if self.voters
+                else {"controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}"}
+            ),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -114,13 +130,15 @@ class KafkaBroker:
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
+            "offsets.topic.replication.factor": str(self.replication),
             "offsets.topic.num.partitions": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.replication.factor": str(self.replication),
+            "transaction.state.log.min.isr": str(self.min_isr),
             "transaction.state.log.num.partitions": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": str(self.replication),
+            "share.coordinator.state.topic.min.isr": str(self.min_isr),
+            "default.replication.factor": str(self.replication),
+            "min.insync.replicas": str(self.min_isr),
             "group.initial.rebalance.delay.ms": "0",
             # a crashed stream-app instance's open transaction holds back read_committed
             # readers until it times out; look for timed-out ones every second, not every 10
@@ -159,9 +177,10 @@ class KafkaBroker:
     def _format_storage(self, libs: Path) -> None:
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = self.cluster_id or new_cluster_id()
+        quorum = [] if self.voters else ["--standalone"]  # a static quorum needs no flag
         cmd = self.java_command(
-            libs, STORAGE_TOOL, "format", "--standalone",
+            libs, STORAGE_TOOL, "format", *quorum,
             f"--cluster-id={cluster_id}", "-c", str(self.config_file),  # an id may start with "-"
         )  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -183,12 +202,7 @@ class KafkaBroker:
                     f"port {port} is taken by another process; choose other ports with "
                     "VIGIL_STACK__KAFKA_PORT / VIGIL_STACK__KAFKA_CONTROLLER_PORT"
                 )
-        libs = fetch_kafka_jars(self.cache_dir, self.version)
-        self._write_config()
-        (self.home / "tmp").mkdir(exist_ok=True)
-        self._format_storage(libs)
-        began = time.monotonic()
-        self.process.spawn(self.java_command(libs, MAIN_CLASS, str(self.config_file)))
+        began = self.spawn(fetch_kafka_jars(self.cache_dir, self.version))
         # log_level 2: no "connection refused" noise while the broker is still starting
         client = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 2})
         try:
@@ -196,12 +210,24 @@ class KafkaBroker:
         except Exception:
             self.stop()
             raise
+        self.started(began)
+        return True
+
+    def spawn(self, libs: Path) -> float:
+        """Write the config, format the storage once, start the JVM; when it was started."""
+        self._write_config()
+        (self.home / "tmp").mkdir(exist_ok=True)
+        self._format_storage(libs)
+        began = time.monotonic()
+        self.process.spawn(self.java_command(libs, MAIN_CLASS, str(self.config_file)))
+        return began
+
+    def started(self, began: float) -> None:
         self.process.write_state(
             startup_s=round(time.monotonic() - began, 3),
             version=self.version,
             bootstrap=self.bootstrap,
         )
-        return True
 
     @staticmethod
     def _ready(client: AdminClient) -> bool:
@@ -217,7 +243,8 @@ class KafkaBroker:
         pid = self.process.pid()
         state = self.process.read_state()
         return ServerStatus(
-            name=f"Apache Kafka {state.get('version', self.version)} (KRaft)",
+            name=f"Apache Kafka {state.get('version', self.version)} (KRaft)"
+            + (f" node {self.node_id}" if self.voters else ""),
             running=pid is not None,
             pid=pid,
             address=self.bootstrap,

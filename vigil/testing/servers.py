@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vigil.settings import CoreSettings, KafkaSettings, TopicSettings
-from vigil.stack import ClickHouseServer, KafkaBroker
+from vigil.stack import ClickHouseServer, KafkaBroker, KafkaCluster
 
 S = TypeVar("S", bound=CoreSettings)
 
@@ -21,6 +21,46 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_range(count: int, low: int = 20_000, high: int = 60_000) -> int:
+    """The first of ``count`` consecutive TCP ports all free on loopback now."""
+    for _ in range(200):
+        base = low + uuid.uuid4().int % (high - low - count)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports between {low} and {high}")
+
+
+@contextmanager
+def kafka_cluster(
+    home: Path, brokers: int = 3, cache_dir: Path | None = None, timeout_s: float = 240.0
+) -> Iterator[KafkaCluster]:
+    """A real replicated Kafka cluster (vigil/stack/cluster.py) under ``home`` on free ports,
+    stopped after."""
+    base = free_port_range(2 * brokers)
+    cluster = KafkaCluster(
+        home=home,
+        cache_dir=cache_dir or user_cache_dir(),
+        brokers=brokers,
+        port=base,
+        controller_port=base + 1,
+    )
+    cluster.start(timeout_s=timeout_s)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def user_cache_dir() -> Path:

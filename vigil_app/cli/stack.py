@@ -20,10 +20,16 @@ def up(
     clickhouse_server: Annotated[
         bool, typer.Option("--clickhouse-server", help="Also run a ClickHouse server.")
     ] = False,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=5, help="Kafka nodes (default stack.kafka_brokers); 3: replicated."
+        ),
+    ] = None,
 ) -> None:
     """Start what is not running yet; running servers are left alone."""
     settings = settings_of(ctx)
-    stack = Stack.from_settings(settings)
+    stack = Stack.from_settings(settings, brokers)
     try:
         with console.status("Starting Apache Kafka (first run fetches its jars with Maven)..."):
             started = stack.kafka.start(fresh=fresh, timeout_s=settings.stack.start_timeout_s)
@@ -47,16 +53,23 @@ def up(
 
 @app.command()
 def down(ctx: typer.Context) -> None:
-    """Stop the stack's servers (SIGTERM, clean shutdown); data is kept."""
+    """Stop the stack's servers, the cluster's nodes too (SIGTERM, clean shutdown); data is
+    kept."""
     settings = settings_of(ctx)
-    stopped = Stack.from_settings(settings).down(settings.stack.stop_timeout_s)
+    stopped = []
+    for count in (1, 3):  # whichever was started
+        stopped += Stack.from_settings(settings, count).down(settings.stack.stop_timeout_s)
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """What runs, where, its start-up time and resident memory."""
-    stack = Stack.from_settings(settings_of(ctx))
+    """What runs, where, its start-up time and resident memory (every node of a cluster)."""
+    settings = settings_of(ctx)
+    stack = Stack.from_settings(settings)
+    cluster = Stack.from_settings(settings, 3)
+    if not stack.kafka.status().running and any(s.running for s in cluster.statuses()):
+        stack = cluster  # a cluster was started with --brokers 3
     table = Table(title="Vigil local stack")
     for col in ("server", "state", "pid", "address", "startup", "RSS"):
         table.add_column(col)
