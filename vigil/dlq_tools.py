@@ -174,6 +174,7 @@ def replay(
     dlq_topic = Topic.DLQ.name_in(settings.topics)
     producer = kafka.transactional_producer(settings, f"vigil-dlq-replay-{uuid.uuid4().hex[:12]}")
     targets: dict[str, int] = {}
+    landed = kafka.Landmarks()
     try:
         for start in range(0, len(todo), BATCH):
             chunk = todo[start : start + BATCH]
@@ -185,7 +186,9 @@ def replay(
                     mark = [(H_REPLAYED, e.coordinates.encode())]
                     headers = e.original_headers() + mark
                     kafka.produce(producer, target, e.value, key=e.key, headers=headers)
-                    kafka.produce(producer, dlq_topic, None, key=e.key, headers=mark)
+                    kafka.produce(
+                        producer, dlq_topic, None, key=e.key, headers=mark, on_delivery=landed
+                    )
                     counted[target] = counted.get(target, 0) + 1
                 producer.commit_transaction(timeout_s)
             except BaseException:
@@ -197,4 +200,5 @@ def replay(
                 on_batch(len(chunk))
     finally:
         producer.flush(timeout_s)
+    kafka.wait_visible(settings, landed.last, timeout_s)  # the next replay sees the markers
     return Replayed(len(todo), len(entries) - len(todo), targets)

@@ -155,3 +155,46 @@ def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[Top
             if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+class Landmarks:
+    """The last offset per (topic, partition) a producer's records landed at: a delivery
+    callback, then :func:`wait_visible` with what it saw."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, int], int] = {}
+        self.errors: list[str] = []
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.errors.append(str(err))
+            return
+        key = (str(msg.topic()), int(msg.partition() or 0))
+        self.last[key] = max(self.last.get(key, -1), int(msg.offset() or 0))
+
+
+def wait_visible(
+    settings: CoreSettings, landed: dict[tuple[str, int], int], timeout_s: float = 30.0
+) -> None:
+    """Until a ``read_committed`` reader can reach each (topic, partition) past ``landed``'s
+    offset. ``commit_transaction`` returns once the coordinator logged the commit; the commit
+    markers reach the partitions a moment later, and until then the last stable offset (the
+    end a ``read_committed`` reader sees) stays before the transaction's records, so a read
+    right after a commit can miss them."""
+    if not landed:
+        return
+    cons = consumer(settings, f"vigil-visible-{time.time_ns()}")
+    deadline = time.monotonic() + timeout_s
+    try:
+        pending = dict(landed)
+        while pending:
+            for (topic, part), offset in list(pending.items()):
+                stable = cons.get_watermark_offsets(TopicPartition(topic, part), 5.0)[1]
+                if stable > offset:
+                    del pending[(topic, part)]
+            if pending:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"committed records not yet visible after {timeout_s}s")
+                time.sleep(0.02)
+    finally:
+        cons.close()

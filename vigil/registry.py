@@ -188,18 +188,22 @@ def publish(
     records: Sequence[tuple[str, ModelRecord | None]],
     timeout_s: float = 30.0,
 ) -> None:
-    """Write ``records`` (key, value or tombstone) in one transaction: all or none."""
+    """Write ``records`` (key, value or tombstone) in one transaction: all or none, and
+    visible to a reader of the registry when this returns."""
     topic = Topic.MODELS.name_in(settings.topics)
     serde = serde_for(settings, Topic.MODELS)
     producer = kafka.transactional_producer(settings, f"vigil-models-{uuid.uuid4().hex[:12]}")
+    landed = kafka.Landmarks()
     try:
         producer.begin_transaction()
         for key, record in records:
             value = None if record is None else serde.serialize(record, topic=topic)
-            kafka.produce(producer, topic, value, key=key)
+            kafka.produce(producer, topic, value, key=key, on_delivery=landed)
         producer.commit_transaction(timeout_s)
     finally:
         producer.flush(timeout_s)
+    # a read of the registry right after (a rollback after a promotion) sees these records
+    kafka.wait_visible(settings, landed.last, timeout_s)
 
 
 def new_record(**fields: object) -> ModelRecord:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import pytest
 
 from vigil import kafka
+from vigil.testing import read_to_end
 from vigil_app.settings import KafkaSettings, VigilSettings
 
 
@@ -34,3 +38,23 @@ def test_consumer_refuses_client_options_that_skipped_validation() -> None:
     )
     with pytest.raises(ValueError, match=r"isolation\.level='read_uncommitted' from kafka\.client"):
         kafka.consumer(settings, "g")
+
+
+def test_wait_visible_holds_until_the_transaction_is_committed(
+    settings: VigilSettings, new_topic: Callable[..., str]
+) -> None:
+    """A read_committed reader's end (the last stable offset) stays before an open
+    transaction's records; wait_visible waits for it to pass them."""
+    topic = new_topic()
+    producer = kafka.transactional_producer(settings, f"t-{uuid.uuid4().hex[:8]}")
+    landed = kafka.Landmarks()
+    producer.begin_transaction()
+    for i in range(3):
+        kafka.produce(producer, topic, b"v%d" % i, key=b"k", on_delivery=landed)
+    assert producer.flush(30) == 0
+    assert landed.last == {(topic, 0): 2}
+    with pytest.raises(TimeoutError):
+        kafka.wait_visible(settings, landed.last, timeout_s=1.0)
+    producer.commit_transaction(30)
+    kafka.wait_visible(settings, landed.last, timeout_s=30.0)
+    assert [m.value() for m in read_to_end(settings, topic)] == [b"v0", b"v1", b"v2"]

@@ -105,6 +105,11 @@ def _transaction(
         )
     if commit:
         prod.commit_transaction(timeout_s)
+        # visible to read_committed readers when this returns (the markers land after commit)
+        last: dict[tuple[str, int], int] = {}
+        for r in landed:
+            last[(topic, r.partition)] = max(last.get((topic, r.partition), -1), r.offset)
+        kafka.wait_visible(settings, last, timeout_s)
     else:
         prod.abort_transaction(timeout_s)
     return sorted(landed, key=lambda r: (r.partition, r.offset))
