@@ -88,7 +88,7 @@ def test_an_open_transaction_hides_what_follows_until_it_ends(
     stuck.begin_transaction()
     kafka.produce(stuck, topic, b"open", key="k")
     assert stuck.flush(10) == 0
-    write_committed(settings, topic, [("k", b"after")])
+    write_committed(settings, topic, [("k", b"after")], visible=False)  # it cannot be, yet
     assert [m.value() for m in read_to_end(settings, topic)] == [b"before"]  # not "after" yet
     with pytest.raises(TimeoutError, match="open transaction"):
         wait_settled(settings, topic, timeout_s=2)

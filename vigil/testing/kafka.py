@@ -66,9 +66,14 @@ def write_committed(
     *,
     transactional_id: str | None = None,
     timeout_s: float = 30.0,
+    visible: bool = True,
 ) -> list[Landed]:
-    """Produce ``records`` in one transaction and commit it."""
-    return _transaction(settings, topic, records, transactional_id, timeout_s, commit=True)
+    """Produce ``records`` in one transaction and commit it; with ``visible``, return once
+    read_committed readers can reach them (never, while an earlier transaction stays open:
+    a test of that passes False)."""
+    return _transaction(
+        settings, topic, records, transactional_id, timeout_s, commit=True, visible=visible
+    )
 
 
 def _transaction(
@@ -79,6 +84,7 @@ def _transaction(
     timeout_s: float,
     *,
     commit: bool,
+    visible: bool = False,
 ) -> list[Landed]:
     txn_id = transactional_id or f"vigil-testing-{uuid.uuid4().hex[:12]}"
     prod = kafka.transactional_producer(settings, txn_id)
@@ -109,7 +115,8 @@ def _transaction(
         last: dict[tuple[str, int], int] = {}
         for r in landed:
             last[(topic, r.partition)] = max(last.get((topic, r.partition), -1), r.offset)
-        kafka.wait_visible(settings, last, timeout_s)
+        if visible:
+            kafka.wait_visible(settings, last, timeout_s)
     else:
         prod.abort_transaction(timeout_s)
     return sorted(landed, key=lambda r: (r.partition, r.offset))
