@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from connectors.api.service import NotAcknowledged, UploadService, as_json
+from connectors.api.service import NotAcknowledged, StorageFull, UploadService, as_json
 from connectors.api.validation import camera_id as checked_camera_id
 from connectors.api.validation import parse_tags
 from connectors.blobstore import BlobStore
@@ -234,6 +234,8 @@ def create_app(
                 {
                     400: "empty, truncated or undecodable image; bad tag or camera id",
                     403: "the key is not an ingest key, or sets a reserved tag",
+                    507: "the blob store (images over the inline limit) has no space left; "
+                    "nothing was accepted: retry once space is freed",
                 }
             ),
         },
@@ -269,6 +271,10 @@ def create_app(
         except NotAcknowledged as exc:
             UPLOADS.labels("not_acknowledged").inc()
             return error(503, "not_acknowledged", str(exc))
+        except StorageFull as exc:
+            UPLOADS.labels("storage_full").inc()
+            log.error("upload refused: %s", exc)
+            return error(507, "insufficient_storage", str(exc))
         UPLOADS.labels("accepted").inc()
         return JSONResponse(as_json(accepted), status_code=202)
 

@@ -4,6 +4,7 @@ with the idempotent producer, and wait for Kafka's acknowledgement (accepted mea
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import threading
 import time
@@ -28,6 +29,14 @@ log = logging.getLogger(__name__)
 
 class NotAcknowledged(VigilError, RuntimeError):
     """Kafka did not acknowledge the event in time (or refused it)."""
+
+
+class StorageFull(VigilError, OSError):
+    """The blob store has no space (or quota) left for an image over the inline limit: the
+    upload is refused before anything reaches Kafka."""
+
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,14 @@ class UploadService:
             {**tags, **image.tags},  # what the checks changed, never the client's word
         )
         inline = self.settings.ingest.inline_image_bytes
-        record = await run_in_threadpool(
-            frame_event, frame, frame_id=frame_id, inline_limit=inline, blobs=self.blobs
-        )
+        try:
+            record = await run_in_threadpool(
+                frame_event, frame, frame_id=frame_id, inline_limit=inline, blobs=self.blobs
+            )
+        except OSError as exc:
+            if exc.errno not in FULL_ERRNOS:
+                raise
+            raise StorageFull(exc.errno, f"the blob store is full: {exc.strerror}") from exc
         value = self.serde.serialize(record, topic=self.topic)
         loop = asyncio.get_running_loop()
         acked: asyncio.Future[tuple[int, int]] = loop.create_future()

@@ -102,6 +102,7 @@ class CameraRunner:
 
     def status(self) -> dict[str, Any]:
         age = None if self.last_frame_mono is None else time.monotonic() - self.last_frame_mono
+        acknowledged, failed = self.publisher.delivery_counts(self.cfg.id)
         return {
             "id": self.cfg.id,
             "kind": self.cfg.source_kind.value,
@@ -111,6 +112,8 @@ class CameraRunner:
             "frames_dropped": self.buffer.dropped,
             "buffered": len(self.buffer),
             "in_flight": self.publisher.in_flight(self.cfg.id),
+            "frames_acknowledged": acknowledged,  # by Kafka (acks=all): in vigil.frames
+            "frames_failed": failed,  # refused for good after librdkafka's retries
             "reconnects": self.reconnects,
             "last_sequence": self.last_sequence,
             "last_frame_age_s": None if age is None else round(age, 3),

@@ -116,6 +116,8 @@ class FramePublisher:
         self.blobs = blobs
         self.inline_limit = inline_limit
         self._in_flight: collections.Counter[str] = collections.Counter()
+        self._acknowledged: collections.Counter[str] = collections.Counter()
+        self._failed: collections.Counter[str] = collections.Counter()
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="frame-producer-poll", daemon=True)
@@ -128,6 +130,11 @@ class FramePublisher:
     def in_flight(self, camera_id: str) -> int:
         with self._cond:
             return self._in_flight[camera_id]
+
+    def delivery_counts(self, camera_id: str) -> tuple[int, int]:
+        """(frames Kafka acknowledged, frames it refused for good) of one camera so far."""
+        with self._cond:
+            return self._acknowledged[camera_id], self._failed[camera_id]
 
     def publish(self, frame: EncodedFrame, max_in_flight: int, stop: threading.Event) -> bool:
         """Produce ``frame`` once the camera has fewer than ``max_in_flight`` unacknowledged
@@ -145,6 +152,7 @@ class FramePublisher:
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             with self._cond:
                 self._in_flight[cam] -= 1
+                (self._failed if err is not None else self._acknowledged)[cam] += 1
                 self._cond.notify_all()
             if err is None:
                 m.FRAMES_PRODUCED.labels(cam).inc()

@@ -3,7 +3,9 @@ is refused with the right 4xx and never reaches it, and large images go by claim
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import SecretStr
 
-from connectors.blobstore import BlobResolver
+from connectors.blobstore import BlobResolver, FileBlobStore
 from tests.connectors.helpers import make_topics, read_frames
 from vigil.testing import bikes_mp4
 from vigil_app.api import create_app
@@ -168,6 +170,36 @@ def test_large_image_goes_by_claim_check(client: TestClient, api_settings: Vigil
     assert event["image"] is None
     assert event["image_uri"] == r.json()["image_uri"]
     assert BlobResolver.from_settings(api_settings).resolve(event) == big
+
+
+def test_blob_store_full_is_507_and_nothing_reaches_kafka(
+    client: TestClient, api_settings: VigilSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under the blob store (ENOSPC; the fault suite fills a real tmpfs) refuses a
+    claim-check upload with the documented 507 before anything is produced; an inline upload
+    still goes through, and so does the large one once space returns."""
+    rng = np.random.default_rng(8)
+    noise = rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    big = bytes(cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
+    put = FileBlobStore.put
+
+    def full(self: FileBlobStore, key: str, data: bytes) -> str:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), key)
+
+    monkeypatch.setattr(FileBlobStore, "put", full)
+    r = client.post("/v1/frames?camera_id=cam-full", content=big, headers=AUTH)
+    assert r.status_code == 507, r.text
+    assert r.json()["error"] == "insufficient_storage"
+    assert "No space left on device" in r.json()["detail"]
+    small = client.post(
+        "/v1/frames?camera_id=cam-full", content=encode("JPEG", video_frame()), headers=AUTH
+    )
+    assert small.status_code == 202, small.text  # inline: no blob needed
+    monkeypatch.setattr(FileBlobStore, "put", put)
+    again = client.post("/v1/frames?camera_id=cam-full", content=big, headers=AUTH)
+    assert again.status_code == 202, again.text
+    events = read_frames(api_settings, expected=2)
+    assert [e["frame_id"] for e in events] == [small.json()["frame_id"], again.json()["frame_id"]]
 
 
 def test_health_and_openapi(client: TestClient) -> None:
