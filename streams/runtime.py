@@ -19,15 +19,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from confluent_kafka import KafkaException
 from prometheus_client import Counter
 from quixstreams import Application, message_context
+from quixstreams.checkpointing.exceptions import CheckpointProducerTimeout
+from quixstreams.internal_producer import KafkaProducerTransactionCommitFailed
 from quixstreams.kafka.configuration import ConnectionConfig
+from quixstreams.kafka.exceptions import BaseKafkaException, KafkaBrokerUnavailableError
 from quixstreams.models import Topic as QuixTopic
 from quixstreams.models.serializers import SerializationContext, Serializer
 from quixstreams.state import State
@@ -198,6 +203,73 @@ def application(
         loglevel=logging.getLevelNamesMapping().get(loglevel.upper(), logging.WARNING),
         consumer_poll_timeout=0.1,
     )
+
+
+# Errors of the Kafka clients, not of Vigil's step (a step's error is dead-lettered per record):
+# a delivery that timed out while a partition's leader moved, a transaction that could not
+# commit, a broker that went away.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    BaseKafkaException,
+    KafkaProducerTransactionCommitFailed,
+    CheckpointProducerTimeout,
+    KafkaBrokerUnavailableError,
+    KafkaException,
+)
+APP_RESTARTS = Counter(
+    "vigil_stream_app_restarts_total",
+    "A stream app rebuilt in-process after a Kafka client error: its failed checkpoint's "
+    "transaction was aborted and it resumed from the last committed one",
+    ["component", "error"],
+)
+
+
+class Runnable(Protocol):
+    """What :func:`run_app` runs: a Quix ``Application``."""
+
+    def run(self) -> object: ...
+
+
+def run_app(
+    make: Callable[[], Runnable],
+    component: str,
+    *,
+    max_restarts: int = 10,
+    window_s: float = 300.0,
+    backoff_s: float = 1.0,
+) -> None:
+    """Run the app ``make`` builds until it stops (SIGTERM/SIGINT commit the last checkpoint).
+    When the Kafka clients fail it (a checkpoint whose records timed out while a broker was
+    lost or hung, a transaction that could not commit), that checkpoint is dropped: its
+    transaction is aborted, nothing of it is visible to ``read_committed`` readers, and a new
+    app resumes from the last committed checkpoint and the changelog. This is what a process
+    restart would do, without one; Kafka Streams treats a task's producer timeout the same
+    way. More than ``max_restarts`` failures within ``window_s`` re-raise the last error."""
+    failures: list[float] = []
+    while True:
+        app = make()
+        try:
+            app.run()
+            return
+        except TRANSIENT as exc:
+            now = time.monotonic()
+            failures = [t for t in failures if now - t < window_s] + [now]
+            if len(failures) > max_restarts:
+                log.error(
+                    "%s: %d Kafka failures in %.0f s, giving up", component, len(failures), window_s
+                )
+                raise
+            APP_RESTARTS.labels(component, type(exc).__name__).inc()
+            log.warning(
+                "%s: the Kafka clients failed (%s: %s); the open checkpoint is aborted and the "
+                "app resumes from the last committed one (%d of %d restarts in %.0f s)",
+                component,
+                type(exc).__name__,
+                exc,
+                len(failures),
+                max_restarts,
+                window_s,
+            )
+            time.sleep(backoff_s * len(failures))
 
 
 def wire(

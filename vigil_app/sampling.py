@@ -11,6 +11,7 @@ from typing import Any, Literal
 from connectors.sinks.dataset.copier import CopierRunner
 from gpu_workers.faces import CascadeFaces
 from gpu_workers.replay.candidate import candidates_topics
+from streams.runtime import run_app
 from streams.sampling.alarms import AlarmFeed, DriftAlarms
 from streams.sampling.app import create_app, ensure_inputs
 from vigil import kafka
@@ -53,14 +54,13 @@ def run_sampling(
     ensure_inputs(settings)
     alarms = DriftAlarms()
     feed = AlarmFeed(settings, alarms).start(settings.sampling.alarms_timeout_s)
-    app = create_app(settings, alarms)
     try:
         for r in ensure_topics(admin, changelog_specs(admin, settings.topics)):
             if r.changes:
                 log.info("changelog %s: %s", r.name, ", ".join(r.changes))
         if copier is not None:
             copier.start()
-        app.run()  # Quix stops cleanly on SIGTERM/SIGINT: the last checkpoint is committed
+        run_app(lambda: create_app(settings, alarms), "sampling")
     finally:
         feed.stop()
         if copier is not None and not copier.stop():

@@ -13,6 +13,7 @@ from streams.alerting.delivery import Delivery
 from streams.alerting.reload import follow_rules
 from streams.alerting.rules import RulesFile
 from streams.alerting.settings import AlertingProcessSettings
+from streams.runtime import run_app
 from vigil import kafka
 from vigil.logs import setup_logging
 from vigil.metrics import serve_metrics
@@ -52,10 +53,9 @@ def run_alerting(
     delivery = None
     if settings.alerting.deliver:
         delivery = Delivery(settings, lambda: rules.rules.destinations).start()
-    app = create_app(settings, rules, feed.watchlist, loglevel=loglevel)
     bound_changelogs(admin, settings)
     try:
-        app.run()  # Quix stops cleanly on SIGTERM/SIGINT: the last checkpoint is committed
+        run_app(lambda: create_app(settings, rules, feed.watchlist, loglevel=loglevel), "alerting")
     finally:
         if delivery is not None:
             delivery.stop()

@@ -25,7 +25,7 @@ from streams.drift import metrics
 from streams.drift.baseline import Baseline, BaselineStore
 from streams.drift.engine import Closed, DriftEngine
 from streams.drift.settings import DriftProcessSettings
-from streams.runtime import DetectionStep, Output, Source, application, wire
+from streams.runtime import DetectionStep, Output, Source, application, run_app, wire
 from vigil import kafka
 from vigil.metrics import serve_metrics
 from vigil.topics import Topic, prepare_topics
@@ -150,4 +150,4 @@ def run(settings: DriftProcessSettings) -> None:
     kafka.wait_until_ready(settings)
     prepare_topics(kafka.admin(settings), settings.topics)
     serve_metrics(settings.metrics_port, COMPONENT)
-    create_app(settings).run()
+    run_app(lambda: create_app(settings), COMPONENT)

@@ -5,10 +5,21 @@ and DLQ records that keep the source bytes and say why."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+from confluent_kafka import KafkaError
 from pydantic import SecretStr
+from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 
-from streams.runtime import Source, application, connection, dead_letter, transactional_id
+from streams.runtime import (
+    Source,
+    application,
+    connection,
+    dead_letter,
+    run_app,
+    transactional_id,
+)
 from vigil.dlq import H_COMPONENT, H_ERROR_CLASS, H_ERROR_MESSAGE, H_SOURCE_OFFSET
 from vigil_app.settings import KafkaSettings, VigilSettings
 
@@ -71,3 +82,40 @@ def test_dead_letter_keeps_the_bytes_and_the_headers() -> None:
     assert headers[H_ERROR_MESSAGE] == b"bad box"
     assert headers[H_SOURCE_OFFSET] == b"41"
     assert headers[H_COMPONENT] == b"alerting"
+
+
+class _App:
+    """Stands in for a Quix ``Application``: ``run`` raises the next planned error, if any."""
+
+    def __init__(self, plan: list[BaseException | None]) -> None:
+        self.plan = plan
+        self.runs = 0
+
+    def run(self) -> None:
+        self.runs += 1
+        err = self.plan.pop(0)
+        if err is not None:
+            raise err
+
+
+def test_run_app_rebuilds_after_a_kafka_client_error_and_not_after_a_bug() -> None:
+    timed_out = KafkaProducerDeliveryError(KafkaError(KafkaError._MSG_TIMED_OUT))
+    app = _App([timed_out, timed_out, None])
+    built = []
+
+    def make() -> Any:
+        built.append(1)
+        return app
+
+    run_app(make, "test", backoff_s=0)
+    assert (app.runs, len(built)) == (3, 3)  # a fresh app after each failure, then a clean stop
+
+    bug = _App([ValueError("a bug in the step")])
+    with pytest.raises(ValueError, match="a bug"):
+        run_app(lambda: bug, "test", backoff_s=0)
+    assert bug.runs == 1  # never retried: a bug is not a broker going away
+
+    storm = _App([timed_out] * 4)
+    with pytest.raises(KafkaProducerDeliveryError):
+        run_app(lambda: storm, "test", max_restarts=3, backoff_s=0)
+    assert storm.runs == 4  # three restarts, then the fourth failure in the window is raised

@@ -1,0 +1,794 @@
+"""The whole pipeline as real ``vigil`` processes on a replicated Kafka cluster and a ClickHouse
+server, for the fault suite (``tests/faults/test_faults.py``) and the soak
+(``python -m tests.faults.soak``): looping file cameras and an uploader feed ``vigil ingest``
+and ``vigil api``; two ``vigil worker``s, ``vigil sink clickhouse``, ``vigil alerts``,
+``vigil drift`` and ``vigil deliver`` (log and a webhook) run as production runs them, each
+restarted by a supervisor when it exits (as compose's ``restart:`` or systemd would), and the
+restarts are counted.
+
+The checker reads every topic ``read_committed`` from its start and knows every frame id its
+producers were told was accepted (the uploads' 202 answers; the cameras' acknowledged counts).
+At a checkpoint, each stage is held to what its consumer group has committed: every upstream
+record below the group's committed offset must be downstream exactly once (the worker, the
+stream apps and the sink commit their offsets in the same transaction as their output, or
+after it). After :meth:`Pipeline.drain`, everything must have arrived, and the alerts must be
+the ones an uninterrupted run of the alerting engine over the same detections raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from schemas.contracts import serde_for
+from streams.alerting.camera_state import CameraState, forget_removed
+from streams.alerting.delivery import lane_id
+from streams.alerting.engine import alert_record, process
+from streams.alerting.rules import parse_rules
+from tests.streams.alerting.webhook_server import Endpoint
+from vigil import follow, kafka
+from vigil.clickhouse import ServerClickHouse
+from vigil.dlq import read_envelope
+from vigil.settings import KafkaSettings, TopicSettings
+from vigil.stack import ClickHouseServer, KafkaCluster
+from vigil.testing import VigilProcess, bikes_jpegs, bikes_mp4, free_port, unique_prefix
+from vigil.testing.processes import process_env, vigil_command
+from vigil.testing.waits import poll_until, wait_until
+from vigil.topics import Topic
+from vigil.watchlist import Watchlist
+from vigil_app.settings import VigilSettings
+
+log = logging.getLogger(__name__)
+
+INGEST_KEY = "faults-ingest-key-0123456789"
+WEBHOOK_SECRET = b"faults"
+RULES = """
+rules:
+  - id: faults-road
+    labels: [person, bicycle]
+    min_score: 0.4
+    quiet_s: 1
+destinations:
+  log: true
+  webhooks:
+    - {{url: '{url}', secret: faults, retries: 100000, backoff_s: 0.2, timeout_s: 5}}
+"""
+UPLOAD_INLINE_BYTES = 16 * 1024  # the uploads (640x360 JPEGs) go by claim check, to the blob dir
+
+
+@dataclass
+class Component:
+    """One ``vigil`` process of the pipeline and the consumer groups it commits, with the topic
+    each reads."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    groups: dict[str, list[Topic]] = field(default_factory=dict)
+    proc: VigilProcess | None = None
+    restarts: int = 0
+    held: bool = False  # down on purpose: the supervisor leaves it
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+
+@dataclass(frozen=True)
+class Upload:
+    at: float  # time.monotonic() when answered
+    status: int  # 0: no answer (connection refused, timeout)
+    frame_id: str | None
+    error: str | None
+
+
+@dataclass
+class Stage:
+    """One hop of the pipeline at a checkpoint: ``expected`` records that must have arrived
+    (upstream, below the hop's committed offsets), ``lost`` of them missing, ``duplicated``
+    records that arrived more than once (all of the hop's output)."""
+
+    expected: int = 0
+    arrived: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    stages: dict[str, Stage]
+    dead_lettered: dict[str, int]
+    uploads: dict[str, int]
+    cameras: dict[str, dict[str, int]]
+    alerts_expected: int | None = None  # from the offline oracle, after a drain
+    alerts_unexpected: list[str] = field(default_factory=list)
+    alerts_missing: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        out = [
+            f"{name}: {s.lost} lost, {s.duplicated} duplicated ({s.examples[:5]})"
+            for name, s in self.stages.items()
+            if s.lost or (s.duplicated and name != "delivery")  # delivery: at least once
+        ]
+        if self.dead_lettered:
+            out.append(f"dead-lettered: {self.dead_lettered}")
+        if self.alerts_missing or self.alerts_unexpected:
+            out.append(
+                f"alerts vs the oracle: {len(self.alerts_missing)} missing "
+                f"{self.alerts_missing[:3]}, {len(self.alerts_unexpected)} unexpected "
+                f"{self.alerts_unexpected[:3]}"
+            )
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rss_of(pid: int) -> int:
+    """Resident memory of a process and all its children (a ``vigil`` command's group)."""
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
+class Pipeline:
+    """Every ``vigil`` process of the flow on ``cluster`` and ``clickhouse``, under ``home``."""
+
+    def __init__(
+        self,
+        home: Path,
+        cluster: KafkaCluster,
+        clickhouse: ClickHouseServer,
+        *,
+        cameras: int = 1,
+        fps: float = 5.0,
+        uploads_per_s: float = 2.0,
+        blob_dir: Path | None = None,
+        workers: int = 2,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.home = home
+        self.cluster = cluster
+        self.clickhouse = clickhouse
+        self.fps = fps
+        self.uploads_per_s = uploads_per_s
+        self.blob_dir = blob_dir or home / "blobs"
+        prefix = unique_prefix("f")
+        self.settings = VigilSettings(
+            kafka=KafkaSettings(bootstrap_servers=cluster.bootstrap),
+            topics=TopicSettings(prefix=prefix),
+            data_dir=home / "data",
+            cache_dir=VigilSettings().cache_dir,
+        )
+        self.database = f"faults_{prefix}"
+        self.webhook = Endpoint("ok", WEBHOOK_SECRET)
+        self.rules = home / "rules.yaml"
+        self.rules.write_text(RULES.format(url=self.webhook.url))
+        self.cameras_file = home / "cameras.yaml"
+        self.camera_ids = [f"cam-{i}" for i in range(cameras)]
+        self.cameras_file.write_text(
+            json.dumps(
+                {
+                    "cameras": [
+                        {
+                            "id": cam,
+                            "path": str(bikes_mp4()),
+                            "loop": True,
+                            "realtime": True,
+                            "fps": fps,
+                            "max_width": 320,
+                            "max_height": 240,
+                        }
+                        for cam in self.camera_ids
+                    ]
+                }
+            )
+        )
+        self.api_port = free_port()
+        self.worker_group = f"{prefix}-workers"
+        self.sink_group = f"{prefix}-clickhouse-sink"
+        common = {
+            "VIGIL_TOPICS__FRAMES_PARTITIONS": str(self.settings.topics.frames_partitions),
+            "VIGIL_CLICKHOUSE__URL": clickhouse.url,
+            "VIGIL_CLICKHOUSE__DATABASE": self.database,
+            "VIGIL_INGEST__BLOB_DIR": str(self.blob_dir),
+            "VIGIL_WORKER__GROUP_ID": self.worker_group,
+            "VIGIL_WORKER__SESSION_TIMEOUT_MS": "6000",
+            "VIGIL_WORKER__DECODE_THREADS": "1",
+            "VIGIL_MODELS__THREADS": "1",
+            "VIGIL_CLICKHOUSE_SINK__GROUP_ID": self.sink_group,
+            "VIGIL_CLICKHOUSE_SINK__SESSION_TIMEOUT_MS": "10000",
+            "VIGIL_ALERTING__DELIVER": "false",  # `vigil deliver` is its own component here
+            "VIGIL_ACCESS__INGEST_KEYS": json.dumps([INGEST_KEY]),
+            "VIGIL_LOG_LEVEL": "INFO",
+            **(extra_env or {}),
+        }
+        self.env = common
+        p = self.settings.topics.prefix
+        deliver_group = f"{p}-alert-delivery"
+        comps = [
+            Component(
+                "api",
+                ["api", "--port", str(self.api_port)],
+                {**common, "VIGIL_INGEST__INLINE_IMAGE_BYTES": str(UPLOAD_INLINE_BYTES)},
+            ),
+            Component("ingest", ["ingest", "--cameras", str(self.cameras_file)], common),
+            *[
+                Component(
+                    f"worker-{i}",
+                    ["worker", "--instance", f"{p}-w{i}"],
+                    common,
+                    {self.worker_group: [Topic.FRAMES]},
+                )
+                for i in range(1, workers + 1)
+            ],
+            Component(
+                "sink",
+                ["sink", "clickhouse"],
+                common,
+                {self.sink_group: [Topic.DETECTIONS, Topic.ALERTS, Topic.DRIFT]},
+            ),
+            Component(
+                "alerting",
+                ["alerts", "--rules", str(self.rules), "--loglevel", "INFO"],
+                common,
+                {f"{p}-alerting": [Topic.DETECTIONS]},
+            ),
+            Component("drift", ["drift"], common, {f"{p}-drift": [Topic.DETECTIONS]}),
+            Component(
+                "delivery",
+                ["deliver", "--rules", str(self.rules)],
+                common,
+                {
+                    deliver_group: [Topic.ALERTS],
+                    f"{deliver_group}-{lane_id(self.webhook.url)}": [Topic.ALERTS],
+                },
+            ),
+        ]
+        self.components = {c.name: c for c in comps}
+        self.uploads: list[Upload] = []
+        self._images = bikes_jpegs(12, (640, 360), step=7)
+        self._stop = threading.Event()
+        self._uploading = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.events: list[str] = []  # restarts and faults, with times, for the report
+
+    # -- running ---------------------------------------------------------------------------
+
+    def logs(self) -> Path:
+        path = self.home / "logs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def start(self, timeout_s: float = 180.0) -> None:
+        subprocess.run(
+            vigil_command("topics", "ensure"),
+            env=process_env(self.settings, **self.env),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        for comp in self.components.values():
+            self.spawn(comp)
+        url = f"http://127.0.0.1:{self.api_port}/v1/health"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(url, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, timeout_s, f"vigil api ({self.logs() / 'api.log'})")
+        for target, name in ((self._supervise, "supervisor"), (self._upload, "uploader")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._uploading.set()
+        # the first detections reached ClickHouse: every process is up and through its start
+        wait_until(lambda: self.clickhouse_count("frames") > 0, timeout_s, "first rows")
+
+    def spawn(self, comp: Component) -> None:
+        comp.proc = VigilProcess(
+            comp.args, self.settings, self.logs() / f"{comp.name}.log", **comp.env
+        )
+        comp.held = False
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
+        log.info("%s", text)
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.5):
+            for comp in self.components.values():
+                if comp.held or comp.alive():
+                    continue
+                code = comp.proc.proc.returncode if comp.proc else None
+                comp.restarts += 1
+                self.note(f"{comp.name} exited ({code}): restarted")
+                self.spawn(comp)
+
+    def _upload(self) -> None:
+        url = f"http://127.0.0.1:{self.api_port}/v1/frames"
+        with httpx.Client(timeout=35) as client:
+            i = 0
+            while not self._stop.is_set():
+                if not self._uploading.wait(0.5):
+                    continue
+                image = self._images[i % len(self._images)]
+                cam = f"up-{i % 2}"
+                i += 1
+                try:
+                    r = client.post(
+                        url,
+                        params={"camera_id": cam},
+                        content=image,
+                        headers={"X-API-Key": INGEST_KEY},
+                    )
+                    body = r.json() if r.headers.get("content-type", "").startswith("app") else {}
+                    got = Upload(
+                        time.monotonic(),
+                        r.status_code,
+                        body.get("frame_id") if r.status_code == 202 else None,
+                        None if r.status_code == 202 else str(body.get("error", r.text[:80])),
+                    )
+                except httpx.HTTPError as exc:
+                    got = Upload(time.monotonic(), 0, None, type(exc).__name__)
+                with self._lock:
+                    self.uploads.append(got)
+                self._stop.wait(1.0 / self.uploads_per_s)
+
+    def hold(self, name: str) -> Component:
+        """Stop the supervisor from restarting ``name`` (a fault takes it down)."""
+        comp = self.components[name]
+        comp.held = True
+        return comp
+
+    def release(self, name: str) -> None:
+        comp = self.components[name]
+        if not comp.alive():
+            self.spawn(comp)
+        comp.held = False
+
+    def drain(self, timeout_s: float = 300.0) -> None:
+        """Stop the sources (uploader, then ``vigil ingest`` with SIGTERM: its last frames are
+        flushed and its status written), then wait until every group has committed to the end
+        of its input topics."""
+        self._uploading.clear()
+        time.sleep(1.5)  # an upload in flight is answered
+        ingest = self.hold("ingest")
+        assert ingest.proc is not None
+        code = ingest.proc.stop(60)
+        self.note(f"ingest stopped for the drain ({code})")
+        self.wait_caught_up(self.end_offsets(), timeout_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(40)
+        for comp in self.components.values():
+            comp.held = True
+        for comp in self.components.values():
+            if comp.proc is not None and comp.alive():
+                comp.proc.stop(60)
+        self.webhook.close()
+
+    # -- offsets ---------------------------------------------------------------------------
+
+    def topic(self, role: Topic) -> str:
+        return role.name_in(self.settings.topics)
+
+    @contextmanager
+    def _consumer(self, group: str) -> Iterator[Consumer]:
+        cons = kafka.consumer(self.settings, group)
+        try:
+            yield cons
+        finally:
+            cons.close()
+
+    def end_offsets(self) -> dict[tuple[str, int], int]:
+        """The high watermark of every partition of every topic the groups read, now."""
+        out: dict[tuple[str, int], int] = {}
+        with self._consumer(f"faults-ends-{uuid.uuid4().hex[:6]}") as cons:
+            for role in (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS, Topic.DRIFT):
+                for tp in kafka.end_offsets(cons, self.topic(role)):
+                    out[(tp.topic, tp.partition)] = tp.offset
+        return out
+
+    def committed(self, group: str, roles: list[Topic]) -> dict[tuple[str, int], int]:
+        with self._consumer(group) as cons:
+            parts = [
+                TopicPartition(tp.topic, tp.partition)
+                for role in roles
+                for tp in kafka.end_offsets(cons, self.topic(role))
+            ]
+            got = cons.committed(parts, timeout=20)
+        return {(tp.topic, tp.partition): max(0, tp.offset) for tp in got}
+
+    def groups(self) -> dict[str, tuple[str, list[Topic]]]:
+        """Each consumer group: (its component, the topics it reads)."""
+        return {
+            group: (comp.name.split("-")[0], roles)
+            for comp in self.components.values()
+            for group, roles in comp.groups.items()
+        }
+
+    def wait_caught_up(
+        self, ends: dict[tuple[str, int], int], timeout_s: float, since: float | None = None
+    ) -> dict[str, float | None]:
+        """Per component: seconds from ``since`` until each of its groups committed past
+        ``ends`` on every partition it reads (None: not within ``timeout_s``)."""
+        start = since if since is not None else time.monotonic()
+        left = dict(self.groups())
+        took: dict[str, float | None] = {}
+        deadline = time.monotonic() + timeout_s
+        while left and time.monotonic() < deadline:
+            for group, (comp, roles) in list(left.items()):
+                done = self.committed(group, roles)
+                if all(off >= ends[key] for key, off in done.items() if key in ends):
+                    took[comp] = max(took.get(comp) or 0.0, time.monotonic() - start)
+                    del left[group]
+            if left:
+                time.sleep(0.5)
+        for comp, _roles in left.values():
+            took[comp] = None
+        return took
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, role: Topic) -> list[tuple[int, int, Any]]:
+        """Every committed record of the topic: (partition, offset, decoded value)."""
+        serde = serde_for(self.settings, role) if role is not Topic.DLQ else None
+        out: list[tuple[int, int, Any]] = []
+
+        def keep(msg: Message) -> None:
+            value = serde.decode(msg) if serde is not None else read_envelope(msg)
+            out.append((int(msg.partition() or 0), int(msg.offset() or 0), value))
+
+        follow.read_to_end(
+            self.settings, self.topic(role), keep, name="faults-checker", timeout_s=180
+        )
+        return out
+
+    def clickhouse_ids(self, table: str, column: str) -> Counter[str]:
+        client = ServerClickHouse(self.clickhouse.url)
+        try:
+            rows = client.query(
+                f"SELECT {column}, count() FROM {self.database}.{table} GROUP BY {column}"
+            )
+        finally:
+            client.close()
+        return Counter({str(k): int(n) for k, n in rows})
+
+    def clickhouse_count(self, table: str) -> int:
+        try:
+            client = ServerClickHouse(self.clickhouse.url)
+            try:
+                return int(client.query(f"SELECT count() FROM {self.database}.{table}")[0][0])
+            finally:
+                client.close()
+        except Exception:  # not migrated yet, or the server is down
+            return 0
+
+    def camera_status(self) -> dict[str, dict[str, int]]:
+        path = self.settings.data_dir / "ingest" / "status.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        keys = ("frames_acknowledged", "frames_failed", "frames_dropped")
+        return {c["id"]: {k: int(c.get(k) or 0) for k in keys} for c in data["cameras"]}
+
+    # -- the check -------------------------------------------------------------------------
+
+    def check(self, *, final: bool = False) -> Report:
+        """Every stage held to its committed offsets (see the module's docstring); ``final``
+        (after :meth:`drain`): to everything, and the alerts to the oracle."""
+        groups = self.groups()
+        committed = {g: self.committed(g, roles) for g, (_c, roles) in groups.items()}
+        with self._lock:  # before the topic is read: every one of these was acknowledged
+            uploads = list(self.uploads)
+        status = self.camera_status()
+        frames = self.read(Topic.FRAMES)
+        detections = self.read(Topic.DETECTIONS)
+        alerts = self.read(Topic.ALERTS)
+        dlq = self.read(Topic.DLQ)
+        stages: dict[str, Stage] = {}
+
+        def below(group: str, topic: str, part: int, off: int) -> bool:
+            return off < committed[group].get((topic, part), 0) or final
+
+        accepted = {u.frame_id for u in uploads if u.status == 202 and u.frame_id}
+        frame_ids = Counter(str(v["frame_id"]) for _p, _o, v in frames)
+        stages["api"] = _stage(accepted, frame_ids, set(accepted))
+        per_camera = Counter(
+            str(v["camera_id"]) for _p, _o, v in frames if v["camera_id"] in self.camera_ids
+        )
+        cam = Stage()
+        for cid, st in status.items():
+            cam.expected += st["frames_acknowledged"]
+            cam.arrived += per_camera[cid]
+            cam.lost += max(0, st["frames_acknowledged"] - per_camera[cid])
+        cam.duplicated = sum(n - 1 for fid, n in frame_ids.items() if n > 1 and fid not in accepted)
+        stages["camera"] = cam
+
+        ftopic, dtopic, atopic = (
+            self.topic(r) for r in (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS)
+        )
+        det_ids = Counter(str(v["frame_id"]) for _p, _o, v in detections)
+        must = {str(v["frame_id"]) for p, o, v in frames if below(self.worker_group, ftopic, p, o)}
+        stages["detections"] = _stage(must, det_ids, set(frame_ids))
+        ch_frames = self.clickhouse_ids("frames", "frame_id")
+        must = {
+            str(v["frame_id"]) for p, o, v in detections if below(self.sink_group, dtopic, p, o)
+        }
+        stages["clickhouse"] = _stage(must, ch_frames, set(det_ids))
+
+        alert_ids = Counter(str(v["alert_id"]) for _p, _o, v in alerts)
+        stages["alerts"] = _stage(set(), alert_ids, set(alert_ids))
+        ch_alerts = self.clickhouse_ids("alerts", "alert_id")
+        must = {str(v["alert_id"]) for p, o, v in alerts if below(self.sink_group, atopic, p, o)}
+        stages["clickhouse_alerts"] = _stage(must, ch_alerts, set(alert_ids))
+        hook_group = f"{self.settings.topics.prefix}-alert-delivery-{lane_id(self.webhook.url)}"
+        must = {str(v["alert_id"]) for p, o, v in alerts if below(hook_group, atopic, p, o)}
+        stages["delivery"] = _stage(must, Counter(self.webhook.ids()), set(alert_ids))
+
+        report = Report(
+            stages=stages,
+            dead_lettered=dict(
+                Counter(f"{e['component']}:{e['error_class']}" for _p, _o, e in dlq)
+            ),
+            uploads=dict(
+                Counter(str(u.status if u.status != 202 else "accepted") for u in uploads)
+            ),
+            cameras=status,
+        )
+        if final:
+            want = oracle_alerts(self.rules.read_text(), detections)
+            report.alerts_expected = len(want)
+            report.alerts_missing = sorted(want - set(alert_ids))
+            report.alerts_unexpected = sorted(set(alert_ids) - want)
+            stages["alerts"].expected = len(want)
+        return report
+
+    def rss(self) -> dict[str, int]:
+        """Resident memory per component (with its children), and per Kafka node."""
+        out = {
+            name: rss_of(c.proc.proc.pid)
+            for name, c in self.components.items()
+            if c.proc is not None and c.alive()
+        }
+        for node in self.cluster.nodes:
+            pid = node.process.pid()
+            if pid is not None:
+                out[f"kafka-{node.node_id}"] = rss_of(pid)
+        pid = self.clickhouse.process.pid()
+        if pid is not None:
+            out["clickhouse"] = rss_of(pid)
+        return out
+
+
+def _stage(must: set[str], arrived: Counter[str], known: set[str]) -> Stage:
+    """``must`` ids that have to be in ``arrived``; duplicates among everything arrived;
+    ``known``: what upstream holds (an arrived id outside it is counted as an example)."""
+    lost = sorted(must - set(arrived))
+    dups = {k: n for k, n in arrived.items() if n > 1}
+    strays = sorted(set(arrived) - known)[:3]
+    return Stage(
+        expected=len(must),
+        arrived=len(arrived),
+        lost=len(lost),
+        duplicated=sum(n - 1 for n in dups.values()),
+        examples=[*lost[:5], *sorted(dups)[:5], *(f"stray:{s}" for s in strays)],
+    )
+
+
+def oracle_alerts(rules_text: str, detections: list[tuple[int, int, Any]]) -> set[str]:
+    """The alert ids an uninterrupted alerting app raises over these detections: the engine
+    per camera, in each partition's order (a camera's events share one partition), its state
+    round-tripped through its changelog encoding at every event as the app does."""
+    rules = parse_rules(rules_text)
+    watchlist = Watchlist()
+    states: dict[str, bytes | None] = {}
+    ids: set[str] = set()
+    for _p, _o, event in sorted(detections, key=lambda r: (r[0], r[1])):
+        camera = str(event["camera_id"])
+        state = CameraState.loads(states.get(camera))
+        forget_removed(state, watchlist)
+        outcome = process(event, state, rules, watchlist)
+        states[camera] = state.dumps()
+        ids |= {str(alert_record(n, event, 0)["alert_id"]) for n in outcome.notifications}
+    return ids
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def leaders(pipe: Pipeline, role: Topic) -> Counter[int]:
+    """How many partitions of the topic each broker leads."""
+    meta = kafka.admin(pipe.settings).list_topics(pipe.topic(role), timeout=20)
+    return Counter(p.leader for p in meta.topics[pipe.topic(role)].partitions.values())
+
+
+def in_sync(pipe: Pipeline) -> bool:
+    """Every partition of the pipeline's topics has its full ISR."""
+    meta = kafka.admin(pipe.settings).list_topics(timeout=20)
+    prefix = pipe.settings.topics.prefix
+    return all(
+        len(p.isrs) == len(p.replicas)
+        for name, t in meta.topics.items()
+        if name.startswith(prefix) or name.startswith("__")
+        for p in t.partitions.values()
+    )
+
+
+def kill_frames_leader(pipe: Pipeline, down_s: float = 10.0) -> str:
+    node_id, _n = leaders(pipe, Topic.FRAMES).most_common(1)[0]
+    node = pipe.cluster.node(node_id)
+    pid = node.process.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    pipe.note(f"SIGKILL kafka node {node_id} (leads most frames partitions)")
+    time.sleep(down_s)
+    pipe.cluster.start(timeout_s=180)
+    wait_until(lambda: in_sync(pipe), 120, "ISR full again")
+    return f"node {node_id} killed for {down_s:.0f} s"
+
+
+def pause_broker(pipe: Pipeline, paused_s: float = 20.0) -> str:
+    node_id, _n = leaders(pipe, Topic.DETECTIONS).most_common(1)[0]
+    pid = pipe.cluster.node(node_id).process.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    pipe.note(f"SIGSTOP kafka node {node_id}")
+    try:
+        time.sleep(paused_s)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    pipe.note(f"SIGCONT kafka node {node_id}")
+    wait_until(lambda: in_sync(pipe), 120, "ISR full again")
+    return f"node {node_id} stopped for {paused_s:.0f} s"
+
+
+def rolling_restart(pipe: Pipeline) -> str:
+    for node in pipe.cluster.nodes:
+        node.stop(60)
+        pipe.note(f"kafka node {node.node_id} stopped (rolling)")
+        pipe.cluster.start(timeout_s=180)
+        wait_until(lambda: in_sync(pipe), 180, "ISR full again")
+    return "3 nodes restarted one at a time, each once the ISR was full"
+
+
+def kill_worker_in_rebalance(pipe: Pipeline) -> str:
+    """worker-2 leaves; once worker-1 holds every partition, worker-2 joins again and worker-1
+    is SIGKILLed as the rebalance that join causes begins."""
+    w1, w2 = pipe.hold("worker-1"), pipe.hold("worker-2")
+    assert w2.proc is not None
+    assert w1.proc is not None
+    w2.proc.stop(60)
+    time.sleep(8)  # worker-1 takes every partition (session timeout 6 s)
+    pipe.spawn(w2)
+    w2.held = True
+    log_path = w2.proc.log_path
+    wait_until(lambda: "consuming" in log_path.read_text(errors="replace"), 120, "worker-2 joins")
+    time.sleep(0.5)  # its JoinGroup is in: worker-1 is being asked to revoke
+    w1.proc.kill()
+    pipe.note("SIGKILL worker-1 during the rebalance worker-2's join began")
+    time.sleep(3)
+    pipe.release("worker-1")
+    pipe.release("worker-2")
+    return "worker-1 SIGKILLed 0.5 s after worker-2 subscribed"
+
+
+def stop_clickhouse(pipe: Pipeline, down_s: float = 30.0) -> str:
+    pipe.clickhouse.stop()
+    pipe.note("ClickHouse server stopped")
+    time.sleep(down_s)
+    pipe.clickhouse.start(timeout_s=120)
+    pipe.note("ClickHouse server started")
+    return f"server down {down_s:.0f} s"
+
+
+def fill_blob_disk(pipe: Pipeline, full_s: float = 10.0) -> str:
+    """Fill the blob directory's filesystem (a tmpfs) to the last byte for ``full_s``, then free
+    it; uploads (claim check) must answer 507 meanwhile."""
+    filler = pipe.blob_dir / "filler.bin"
+    before = len(pipe.uploads)
+    with filler.open("wb") as fh:
+        chunk = b"\0" * (1 << 20)
+        try:
+            while True:
+                fh.write(chunk)
+                fh.flush()
+        except OSError:
+            pass
+        try:  # the last partial chunk
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        except OSError:
+            pass
+    pipe.note("blob filesystem full")
+    full = poll_until(
+        lambda: any(u.status == 507 for u in pipe.uploads[before:]), full_s + 30, interval_s=0.2
+    )
+    time.sleep(full_s)
+    filler.unlink()
+    pipe.note("blob filesystem freed")
+    assert full, (
+        f"no 507 while the disk was full: {Counter(u.status for u in pipe.uploads[before:])}"
+    )
+    return f"full for {full_s:.0f} s after the first 507"
+
+
+def first_after(pipe: Pipeline, since: float, timeout_s: float = 120.0) -> float | None:
+    """Seconds from ``since`` until an upload was accepted again."""
+
+    def accepted() -> float | None:
+        with pipe._lock:
+            hits = [u.at for u in pipe.uploads if u.at >= since and u.status == 202]
+        return min(hits) - since if hits else None
+
+    got = accepted() if poll_until(lambda: accepted() is not None, timeout_s, 0.2) else None
+    return got
+
+
+FAULTS: dict[str, Callable[[Pipeline], str]] = {
+    "broker_leader_sigkill": kill_frames_leader,
+    "broker_sigstop_20s": pause_broker,
+    "rolling_restart": rolling_restart,
+    "worker_sigkill_in_rebalance": kill_worker_in_rebalance,
+    "clickhouse_down_30s": stop_clickhouse,
+    "blob_disk_full": fill_blob_disk,
+}
+SHORT = ("broker_leader_sigkill", "worker_sigkill_in_rebalance", "blob_disk_full")
+
+
+def run_fault(pipe: Pipeline, name: str, warm_s: float = 5.0) -> dict[str, Any]:
+    """Let frames flow ``warm_s``, apply the fault, measure each component's recovery, then
+    check every stage against its committed offsets."""
+    time.sleep(warm_s)
+    restarts = {n: c.restarts for n, c in pipe.components.items()}
+    began = time.monotonic()
+    what = FAULTS[name](pipe)
+    ended = time.monotonic()
+    ends = pipe.end_offsets()
+    recovery = pipe.wait_caught_up(ends, 240, since=ended)
+    recovery["api"] = first_after(pipe, ended)
+    report = pipe.check()
+    return {
+        "fault": name,
+        "what": what,
+        "fault_s": round(ended - began, 1),
+        "recovery_s": {k: None if v is None else round(v, 1) for k, v in recovery.items()},
+        "restarts": {
+            n: c.restarts - restarts[n]
+            for n, c in pipe.components.items()
+            if c.restarts != restarts[n]
+        },
+        "report": report.as_json(),
+        "problems": report.problems(),
+    }
+
+
+def describe(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=1, default=str)
