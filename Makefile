@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps models lint typecheck pytest bench compose-check clean
+.PHONY: demo test install system-deps models lint typecheck pytest bench faults soak compose-check clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11)"; exit 1; }
@@ -42,6 +42,16 @@ test: lint typecheck pytest
 bench: install system-deps models
 	$(BIN)/python -m bench --out bench/results.json
 	$(BIN)/python -m bench.table bench/results.json --readme README.md
+
+# the full fault suite (six faults on a 3-node cluster, tests/faults): its measurements go to
+# bench/results-faults.json for the README's table; `make test` runs its short profile
+faults: install system-deps models
+	VIGIL_FAULTS_PROFILE=full VIGIL_FAULTS_RESULTS=bench/results-faults.json $(BIN)/pytest tests/faults
+
+# not in CI: 16 looping cameras at 5 fps through the whole pipeline for SOAK_MINUTES (30)
+SOAK_MINUTES ?= 30
+soak: install system-deps models
+	$(BIN)/python -m tests.faults.soak --minutes $(SOAK_MINUTES) --out bench/results-soak.json
 
 # the compose file needs its secrets: .env (see .env.example), or throwaway ones for the check
 compose-check:

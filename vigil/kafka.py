@@ -16,6 +16,7 @@ from vigil.settings import CoreSettings
 
 # librdkafka's own log lines go through Python logging (structured, levelled), not raw stderr.
 LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
 DeliveryCallback = Callable[[Any, Any], None]
@@ -155,6 +156,41 @@ def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[Top
             if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+# A group coordinator moving (its broker lost, hung or restarted) answers these until the new
+# one has loaded the group's offsets.
+_TRANSIENT_COORDINATOR = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._WAIT_COORD,
+}
+
+
+def committed(
+    cons: Consumer, partitions: list[TopicPartition], timeout_s: float = 120.0
+) -> list[TopicPartition]:
+    """The group's committed offsets of ``partitions``, retried while its coordinator moves
+    (a broker of the cluster lost or hung): ``Consumer.committed`` raises NOT_COORDINATOR
+    or a timeout until the new coordinator has loaded the group. Raises after ``timeout_s``
+    or at once for any other error."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return list(cons.committed(partitions, timeout=min(30.0, timeout_s)))
+        except KafkaException as exc:
+            err = exc.args[0]
+            transient = isinstance(err, KafkaError) and (
+                err.retriable() or err.code() in _TRANSIENT_COORDINATOR
+            )
+            if not transient or time.monotonic() > deadline:
+                raise
+            log.warning("committed offsets not readable yet (%s); retrying", err)
+            time.sleep(0.5)
 
 
 class Landmarks:

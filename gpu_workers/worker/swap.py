@@ -293,7 +293,7 @@ def first_offsets(
             firsts[tp.partition] = tp.offset
         else:  # nothing consumed yet
             later.append(TopicPartition(tp.topic, tp.partition))
-    for tp in consumer.committed(later, timeout=30) if later else []:
+    for tp in kafka.committed(consumer, later) if later else []:
         firsts[tp.partition] = (
             tp.offset if tp.offset >= 0 else consumer.get_watermark_offsets(tp, 10.0)[0]
         )

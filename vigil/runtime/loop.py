@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from vigil import kafka
 from vigil.runtime.metrics import ConsumerMetrics, LagReporter
 from vigil.runtime.processor import Backpressure, Processor
 
@@ -191,7 +192,7 @@ class ConsumerLoop:
         assigned = self.consumer.assignment()
         if not assigned:
             return
-        for tp in self.consumer.committed(assigned, timeout=30):
+        for tp in kafka.committed(self.consumer, assigned):
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
 
