@@ -287,6 +287,21 @@ def bookkeeping(ddl: Ddl) -> list[str]:
     ]
 
 
+def _refuse_local_tables(client: ClickHouseClient, db: str) -> None:
+    """``IF NOT EXISTS`` keeps a table made before the cluster was set: one server's tables
+    would stay unreplicated under a setting that says otherwise, so that is an error."""
+    rows = client.query(
+        "SELECT name FROM system.tables "  # noqa: S608
+        f"WHERE database = '{db}' AND engine LIKE '%MergeTree' AND engine NOT LIKE 'Replicated%'"
+    )
+    if rows:
+        names = ", ".join(sorted(str(r[0]) for r in rows))
+        raise ValueError(
+            f"clickhouse.cluster is set but {db} holds tables that are not replicated ({names}): "
+            "migrate into a new database, or unset clickhouse.cluster"
+        )
+
+
 def migrate(
     client: ClickHouseClient, db: str, retention: Retention, cluster: Cluster | None = None
 ) -> Capabilities:
@@ -296,6 +311,8 @@ def migrate(
     FEATURES.labels("ttl").set(int(caps.ttl))
     for gap in caps.missing():
         log.warning("ClickHouse %s lacks %s", caps.version, gap)
+    if cluster is not None:
+        _refuse_local_tables(client, db)
     for statement in bookkeeping(Ddl(db, cluster)):
         client.query(statement)
     done = applied_versions(client, db)

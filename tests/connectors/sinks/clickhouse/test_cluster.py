@@ -126,6 +126,14 @@ def test_migrations_on_cluster_and_a_repeated_insert_stored_once(
             rollup = f"SELECT countMerge(detections) FROM {db}.detections_per_minute_all"
             assert _count(client, rollup) == len(rows)
 
+        # A database made on one server is not silently kept unreplicated under the setting.
+        plain = f"{db}_plain"
+        migrate(one, plain, Retention())
+        with pytest.raises(ValueError, match="not replicated"):
+            migrate(one, plain, Retention(), cluster)
+        assert _count(two, f"SELECT count() FROM system.databases WHERE name = '{plain}'") == 0
+        one.query(f"DROP DATABASE {plain}")
+
         # A sink whose URL's server is down (a free port) fails over to replica 2 (alt_hosts),
         # resumes past the batch there and writes nothing again.
         failover = ServerClickHouse(

@@ -4,10 +4,13 @@ ON CLUSTER / Replicated* / Distributed only when ``clickhouse.cluster`` is set."
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from connectors.sinks.base import BatchPolicy
 from connectors.sinks.clickhouse.ddl import Cluster, Ddl
 from connectors.sinks.clickhouse.queries import named_queries, view_statements
 from connectors.sinks.clickhouse.schema import (
@@ -17,6 +20,7 @@ from connectors.sinks.clickhouse.schema import (
     Retention,
     bookkeeping,
 )
+from connectors.sinks.clickhouse.writer import ClickHouseWriter
 from vigil_app.settings import ClickHouseSettings
 
 NEW = Capabilities("25.1.3", 25, 1)
@@ -174,3 +178,56 @@ def test_cluster_settings() -> None:
         ClickHouseSettings(url=url, cluster="analytics", replica_path="/ch/{shard}")
     with pytest.raises(ValidationError, match="cluster"):
         ClickHouseSettings(url=url, cluster="a; DROP TABLE x")
+
+
+class Recording:
+    """A ClickHouse double that remembers the statements (pure logic of the writer)."""
+
+    backend = "server"
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        self.sql.append(sql)
+        return []
+
+    def query_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        return [], self.query(sql)
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
+        self.sql.append(f"INSERT INTO {table}")
+
+    def insert_columns(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        settings: Mapping[str, str | int] | None = None,
+    ) -> None:
+        self.sql.append(f"INSERT INTO {table}")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("replicated", [False, True])
+def test_offsets_are_read_after_the_replica_synced(replicated: bool) -> None:
+    """On replicated tables a lagging replica must not tell the writer less than the shard
+    holds: SYSTEM SYNC REPLICA before every read of the stored offsets, and only then."""
+    client = Recording()
+    writer = ClickHouseWriter(client, "vigil", BatchPolicy(10, 1), replicated=replicated)
+    writer.resume_offsets([("t.detections", 0)], {"t.detections": ("detections",)})
+    writer.stored_max("detections", [("t.detections", 0)])  # cached: no second read
+    assert [sql.split()[0] for sql in client.sql] == (
+        ["SYSTEM", "SELECT"] if replicated else ["SELECT"]
+    )
+    if replicated:
+        assert client.sql[0] == "SYSTEM SYNC REPLICA vigil.detections"
+    assert " FROM vigil.detections WHERE " in client.sql[-1]
