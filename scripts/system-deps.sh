@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the project needs beyond Python: a JDK and Maven (the Kafka broker's jars
 # come from Maven Central), the ClickHouse server (tests run the sink against it besides
-# embedded chDB), docker-compose (validates docker-compose.yml without a Docker engine), npm
-# (fetches a model package), GStreamer's RTSP server (the RTSP tests) and x264enc (camera clips).
+# embedded chDB) and ZooKeeper (for two replicas of it), docker-compose (validates
+# docker-compose.yml without a Docker engine), npm (fetches a model package), GStreamer's RTSP
+# server (the RTSP tests) and x264enc (camera clips).
 # Installs what is missing when run as root with apt-get; otherwise says what is missing.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] \
   || command -v clickhouse >/dev/null 2>&1 || missing+=(clickhouse-server)
+# A standalone ZooKeeper (Debian's zookeeper package, no service) replicates the ClickHouse
+# replicas of the cluster test (Debian's ClickHouse 18.16 predates ClickHouse Keeper).
+[ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # npm fetches the face-embedding model's package (@vladmandic/human) for `vigil models prepare`
 command -v npm >/dev/null 2>&1 || missing+=(npm)

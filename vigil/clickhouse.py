@@ -269,6 +269,7 @@ _URL_OPTIONS: dict[str, type] = {
     "send_receive_timeout": float,
     "sync_request_timeout": float,
     "compression": str,
+    "alt_hosts": str,  # host:port,host:port tried in turn (other replicas of the shard)
 }
 
 

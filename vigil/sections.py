@@ -172,6 +172,33 @@ class ClickHouseSettings(Section):
 
     url: str = Field("", description="clickhouse://user:password@host:9000/database, or empty")
     database: str = Field("vigil", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    cluster: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
+        description="A remote_servers cluster: migrations run ON CLUSTER, on Replicated tables "
+        "with Distributed <table>_all fronts (README, 'ClickHouse on a cluster'); empty: one "
+        "server.",
+    )
+    replica_path: str = Field(
+        "/clickhouse/tables/{shard}/{database}/{table}",
+        description="Keeper path of each replicated table; {database} and {table} are filled by "
+        "Vigil, {shard} and any other macro by each server's <macros>.",
+    )
+    replica_name: str = Field("{replica}", description="Replica name (a server macro).")
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self) -> ClickHouseSettings:
+        if self.cluster and not self.url:
+            raise ValueError(
+                "clickhouse.cluster needs clickhouse.url: embedded chDB is one server "
+                "(set the URL of one of the cluster's servers, or unset the cluster)"
+            )
+        if self.cluster and "{table}" not in self.replica_path:
+            raise ValueError(
+                "clickhouse.replica_path must contain {table} (and should contain {database}): "
+                "each replicated table needs a Keeper path of its own"
+            )
+        return self
 
 
 class IngestSettings(Section):

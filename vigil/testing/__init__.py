@@ -6,6 +6,7 @@ benches never import ``tests.*``. Nothing here needs pytest; the fixtures in
 
 - :mod:`~vigil.testing.servers`: a real Kafka broker and ClickHouse server on free ports, and
   settings pointing at them with a unique topic prefix;
+- :mod:`~vigil.testing.clickhouse_cluster`: one shard of ClickHouse replicas over a ZooKeeper;
 - :mod:`~vigil.testing.waits`: :func:`wait_until` (raises at its deadline) and
   :func:`poll_until` (says whether the condition held), the one polling loop with a deadline;
 - :mod:`~vigil.testing.kafka`: transaction doubles (:func:`write_aborted`,

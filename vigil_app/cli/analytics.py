@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from connectors.sinks.clickhouse.ddl import Cluster
 from connectors.sinks.clickhouse.queries import named_queries, named_query
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from connectors.sinks.clickhouse.sink import ClickHouseSink
@@ -45,6 +46,7 @@ def connect_when_ready(settings: VigilSettings, stop: threading.Event) -> Any:
                 client,
                 settings.clickhouse.database,
                 Retention(conf.personal_ttl_hours, conf.aggregate_ttl_days),
+                Cluster.of(settings.clickhouse),
             )
             return client, caps
         except Exception as exc:

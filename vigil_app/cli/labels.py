@@ -11,6 +11,7 @@ import typer
 from confluent_kafka import KafkaException
 from rich.markup import escape
 
+from connectors.sinks.clickhouse.ddl import Cluster
 from connectors.sinks.clickhouse.schema import Retention, migrate
 from evaluation.accuracy_check import AccuracyCheck, check_accuracy
 from evaluation.coco import LabelsError
@@ -35,6 +36,7 @@ def _open(settings: VigilSettings) -> ClickHouseClient:
             client,
             settings.clickhouse.database,
             Retention(conf.personal_ttl_hours, conf.aggregate_ttl_days),
+            Cluster.of(settings.clickhouse),
         )
     except Exception as exc:
         fail(

@@ -13,6 +13,8 @@ a frame or a day twice in between. The SQL runs unchanged on chDB and on ClickHo
 
 from __future__ import annotations
 
+from connectors.sinks.clickhouse.ddl import Ddl
+
 # (name, ClickHouse type) of each table's columns, in insert order
 LABEL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("dataset", "String"),
@@ -67,16 +69,22 @@ def _columns(cols: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{name} {kind}" for name, kind in cols)
 
 
-def accuracy_tables(db: str) -> list[str]:
-    """CREATE statements of migration 5 (idempotent)."""
+def accuracy_tables(ddl: Ddl) -> list[str]:
+    """CREATE statements of migration 5 (idempotent). On a cluster each Distributed front
+    shards by the replacing key: rows replace each other only within a shard."""
     return [
-        f"CREATE TABLE IF NOT EXISTS {db}.labels ({_columns(LABEL_COLUMNS)}, "
+        f"{ddl.create('labels')} ({_columns(LABEL_COLUMNS)}, "
         "imported_time DateTime('UTC') DEFAULT toDateTime(intDiv(imported_ms, 1000), 'UTC')) "
-        "ENGINE = ReplacingMergeTree(imported_ms) ORDER BY (dataset, frame_id)",
-        f"CREATE TABLE IF NOT EXISTS {db}.accuracy ({_columns(ACCURACY_COLUMNS)}, "
+        f"ENGINE = {ddl.engine('labels', 'ReplacingMergeTree', 'imported_ms')} "
+        "ORDER BY (dataset, frame_id)",
+        *ddl.front("labels", "cityHash64(dataset, frame_id)"),
+        f"{ddl.create('accuracy')} ({_columns(ACCURACY_COLUMNS)}, "
         "computed_time DateTime('UTC') DEFAULT toDateTime(intDiv(computed_ms, 1000), 'UTC')) "
-        f"ENGINE = ReplacingMergeTree(computed_ms) PARTITION BY toYYYYMM(day) "
-        f"ORDER BY ({ACCURACY_KEY})",
-        f"CREATE TABLE IF NOT EXISTS {db}.accuracy_alerts ({_columns(ACCURACY_ALERT_COLUMNS)}) "
-        "ENGINE = ReplacingMergeTree(raised_ms) ORDER BY alert_id",
+        f"ENGINE = {ddl.engine('accuracy', 'ReplacingMergeTree', 'computed_ms')} "
+        f"PARTITION BY toYYYYMM(day) ORDER BY ({ACCURACY_KEY})",
+        *ddl.front("accuracy", f"cityHash64({ACCURACY_KEY})"),
+        f"{ddl.create('accuracy_alerts')} ({_columns(ACCURACY_ALERT_COLUMNS)}) "
+        f"ENGINE = {ddl.engine('accuracy_alerts', 'ReplacingMergeTree', 'raised_ms')} "
+        "ORDER BY alert_id",
+        *ddl.front("accuracy_alerts", "cityHash64(alert_id)"),
     ]

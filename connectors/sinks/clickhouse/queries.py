@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from connectors.sinks.clickhouse.ddl import Ddl
+
 QUERY_DIR = Path(str(files("dashboards") / "clickhouse"))
 
 
@@ -41,8 +43,7 @@ def named_query(name: str) -> NamedQuery:
     return queries[name]
 
 
-def view_statements(db: str) -> list[str]:
-    return [
-        f"CREATE VIEW IF NOT EXISTS {db}.q_{q.name} AS {q.sql(db)}"
-        for q in named_queries().values()
-    ]
+def view_statements(ddl: Ddl) -> list[str]:
+    """``CREATE VIEW q_<name>`` for every named query (ON CLUSTER on a cluster)."""
+    queries = named_queries().values()
+    return [f"{ddl.create_view(f'q_{q.name}')} AS {q.sql(ddl.db)}" for q in queries]

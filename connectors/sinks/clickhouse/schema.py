@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from prometheus_client import Gauge
 
 from connectors.sinks.clickhouse.accuracy_tables import accuracy_tables
+from connectors.sinks.clickhouse.ddl import Cluster, Ddl
 from connectors.sinks.clickhouse.queries import view_statements
 from connectors.sinks.clickhouse.rows import ADDED_COLUMNS, COLUMNS
 from vigil.clickhouse import ClickHouseClient
@@ -80,12 +81,16 @@ class Context:
     caps: Capabilities
     retention: Retention
     present: frozenset[tuple[str, str]] = frozenset()  # (table, column) pairs db holds now
+    cluster: Cluster | None = None  # None: one server (or chDB)
+
+    @property
+    def ddl(self) -> Ddl:
+        return Ddl(self.db, self.cluster)
 
     def dedup(self) -> str:
-        """Plain MergeTree deduplicates retried INSERTs only with a window (22.2+ tokens)."""
-        return (
-            " SETTINGS non_replicated_deduplication_window = 1000" if self.caps.dedup_token else ""
-        )
+        """Plain MergeTree deduplicates retried INSERTs only with a window (22.2+ tokens);
+        replicated tables always do, by block hashes kept in Keeper."""
+        return self.ddl.dedup_window(non_replicated=self.caps.dedup_token)
 
     def ttl(self, column: str, personal: bool) -> str:
         if not self.caps.ttl:
@@ -109,16 +114,25 @@ def _event_table(ctx: Context, table: str) -> str:
     source = "kafka_topic, kafka_partition, kafka_offset"
     extra = ", object_index" if table == "detections" else ""
     return (
-        f"CREATE TABLE IF NOT EXISTS {ctx.db}.{table} ({', '.join(cols)}) "
-        f"ENGINE = MergeTree PARTITION BY toYYYYMMDD({time_col}) "
+        f"{ctx.ddl.create(table)} ({', '.join(cols)}) "
+        f"ENGINE = {ctx.ddl.engine(table, 'MergeTree')} PARTITION BY toYYYYMMDD({time_col}) "
         f"ORDER BY (camera_id, {time_col}, {source}{extra})"
         + ctx.ttl(time_col, personal)
         + ctx.dedup()
     )
 
 
+# Rows of one Kafka partition stay on one shard, so an INSERT repeated through a Distributed
+# table reaches the shard that can deduplicate it.
+BY_KAFKA_PARTITION = "cityHash64(kafka_topic, kafka_partition)"
+
+
 def _v1_tables(ctx: Context) -> list[str]:
-    return [_event_table(ctx, table) for table in ("frames", "detections", "alerts", "drift")]
+    return [
+        statement
+        for table in ("frames", "detections", "alerts", "drift")
+        for statement in [_event_table(ctx, table), *ctx.ddl.front(table, BY_KAFKA_PARTITION)]
+    ]
 
 
 ROLLUP_SELECT = (
@@ -133,18 +147,22 @@ ROLLUP_SELECT = (
 def _v2_rollups(ctx: Context) -> list[str]:
     """Per camera x label x minute; the source partition and its highest offset are kept so a
     block the view missed (process killed mid-INSERT) can be rebuilt (``repair_rollups``)."""
+    rollup = "detections_per_minute"
     return [
-        f"CREATE TABLE IF NOT EXISTS {ctx.db}.detections_per_minute ("
+        f"{ctx.ddl.create(rollup)} ("
         "camera_id String, label String, model_version String, minute DateTime('UTC'), "
         "kafka_topic String, kafka_partition UInt32, "
         "detections AggregateFunction(count), "
         "score_quantiles AggregateFunction(quantiles(0.5, 0.9, 0.99), Float32), "
         "max_offset AggregateFunction(max, Int64)) "
-        "ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(minute) "
+        f"ENGINE = {ctx.ddl.engine(rollup, 'AggregatingMergeTree')} PARTITION BY toYYYYMM(minute) "
         "ORDER BY (camera_id, label, model_version, minute, kafka_topic, kafka_partition)"
         + ctx.ttl("minute", personal=False),
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ctx.db}.detections_per_minute_mv "
-        f"TO {ctx.db}.detections_per_minute AS " + ROLLUP_SELECT.format(db=ctx.db, where=""),
+        *ctx.ddl.front(rollup, BY_KAFKA_PARTITION),
+        # on a cluster each server's view fires on the INSERTs that server takes (a replica's
+        # fetched parts do not trigger it): the rollup's replication carries the rest
+        f"{ctx.ddl.create_view(rollup + '_mv', materialized=True)} "
+        f"TO {ctx.db}.{rollup} AS " + ROLLUP_SELECT.format(db=ctx.db, where=""),
     ]
 
 
@@ -169,9 +187,7 @@ def ensure_ttl(client: ClickHouseClient, ctx: Context) -> list[str]:
         seconds = _ttl_seconds(ctx, personal)
         if table not in current or f"toIntervalSecond({seconds})" in current[table]:
             continue
-        client.query(
-            f"ALTER TABLE {ctx.db}.{table} MODIFY TTL {column} + INTERVAL {seconds} SECOND"
-        )
+        client.query(ctx.ddl.alter(table, f"MODIFY TTL {column} + INTERVAL {seconds} SECOND"))
         log.warning("retention of %s.%s changed to %d s", ctx.db, table, seconds)
         altered.append(table)
     return altered
@@ -217,10 +233,10 @@ def _v3_views(_ctx: Context) -> list[str]:
     return []
 
 
-def ensure_views(client: ClickHouseClient, db: str) -> None:
+def ensure_views(client: ClickHouseClient, db: str, cluster: Cluster | None = None) -> None:
     """A view ``q_<name>`` for every named query that has none yet (idempotent). A query
     whose SQL changed keeps its old view until the view is dropped."""
-    for statement in view_statements(db):
+    for statement in view_statements(Ddl(db, cluster)):
         client.query(statement)
 
 
@@ -229,14 +245,15 @@ def _v4_carried_from(ctx: Context) -> list[str]:
     NOT EXISTS``, so what a table already has comes from ``system.columns`` (``present``)."""
     kinds = {(t, name): kind for t, cols in COLUMNS.items() for name, kind in cols}
     return [
-        f"ALTER TABLE {ctx.db}.{table} ADD COLUMN {column} {kinds[(table, column)]} AFTER {after}"
+        ctx.ddl.alter(target, f"ADD COLUMN {column} {kinds[(table, column)]} AFTER {after}")
         for table, column, after in ADDED_COLUMNS
-        if (table, column) not in ctx.present
+        for target in ctx.ddl.with_front(table)
+        if (target, column) not in ctx.present
     ]
 
 
 def _v5_accuracy(ctx: Context) -> list[str]:
-    return accuracy_tables(ctx.db)
+    return accuracy_tables(ctx.ddl)
 
 
 @dataclass(frozen=True)
@@ -260,26 +277,54 @@ def applied_versions(client: ClickHouseClient, db: str) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabilities:
-    """Bring ``db`` to the newest schema; the backend's capabilities."""
+def bookkeeping(ddl: Ddl) -> list[str]:
+    """The database and its ``schema_migrations`` (replicated too on a cluster, so every
+    server knows which migrations ran)."""
+    return [
+        ddl.create_database(),
+        f"{ddl.create('schema_migrations')} (version UInt32, name String, applied_ms Int64) "
+        f"ENGINE = {ddl.engine('schema_migrations', 'MergeTree')} ORDER BY version",
+    ]
+
+
+def _refuse_local_tables(client: ClickHouseClient, db: str) -> None:
+    """``IF NOT EXISTS`` keeps a table made before the cluster was set: one server's tables
+    would stay unreplicated under a setting that says otherwise, so that is an error."""
+    rows = client.query(
+        "SELECT name FROM system.tables "  # noqa: S608
+        f"WHERE database = '{db}' AND engine LIKE '%MergeTree' AND engine NOT LIKE 'Replicated%'"
+    )
+    if rows:
+        names = ", ".join(sorted(str(r[0]) for r in rows))
+        raise ValueError(
+            f"clickhouse.cluster is set but {db} holds tables that are not replicated ({names}): "
+            "migrate into a new database, or unset clickhouse.cluster"
+        )
+
+
+def migrate(
+    client: ClickHouseClient, db: str, retention: Retention, cluster: Cluster | None = None
+) -> Capabilities:
+    """Bring ``db`` to the newest schema; the backend's capabilities. With ``cluster`` every
+    statement runs ON CLUSTER on replicated tables (``ddl``)."""
     caps = Capabilities.of(client)
     FEATURES.labels("ttl").set(int(caps.ttl))
     for gap in caps.missing():
         log.warning("ClickHouse %s lacks %s", caps.version, gap)
-    client.query(f"CREATE DATABASE IF NOT EXISTS {db}")
-    client.query(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
-        "(version UInt32, name String, applied_ms Int64) ENGINE = MergeTree ORDER BY version"
-    )
+    if cluster is not None:
+        _refuse_local_tables(client, db)
+    for statement in bookkeeping(Ddl(db, cluster)):
+        client.query(statement)
     done = applied_versions(client, db)
-    ctx = Context(db, caps, retention)
+    ctx = Context(db, caps, retention, cluster=cluster)
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
         columns = client.query(
             f"SELECT table, name FROM system.columns WHERE database = '{db}'"  # noqa: S608
         )
-        now = Context(db, caps, retention, frozenset((str(t), str(c)) for t, c in columns))
+        present = frozenset((str(t), str(c)) for t, c in columns)
+        now = Context(db, caps, retention, present, cluster)
         for statement in migration.statements(now):
             client.query(statement)
         client.insert(
@@ -288,7 +333,7 @@ def migrate(client: ClickHouseClient, db: str, retention: Retention) -> Capabili
             [(migration.version, migration.name, int(time.time() * 1000))],
         )
         log.info("applied ClickHouse migration %d: %s", migration.version, migration.name)
-    ensure_views(client, db)
+    ensure_views(client, db, cluster)
     ensure_ttl(client, ctx)
     repair_rollups(client, db)
     return caps

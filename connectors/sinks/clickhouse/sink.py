@@ -33,6 +33,7 @@ from confluent_kafka import (
 from prometheus_client import Counter, Gauge
 
 from connectors.sinks.base import BatchPolicy, SinkBackpressureError
+from connectors.sinks.clickhouse.ddl import Cluster
 from connectors.sinks.clickhouse.rows import TABLES_OF, MalformedEvent, Mapped, empty, map_event
 from connectors.sinks.clickhouse.schema import Capabilities, Retention, migrate
 from connectors.sinks.clickhouse.settings import SinkProcessSettings
@@ -91,8 +92,12 @@ class ClickHouseSink(Processor):
             name: serde_for(settings, kind) for name, kind in self.kinds.items()
         }
         self.dlq_topic = Topic.DLQ.name_in(settings.topics)
+        self.cluster = Cluster.of(settings.clickhouse)
         self.writer = ClickHouseWriter(
-            client, self.db, BatchPolicy(conf.batch_max_rows, conf.batch_max_s)
+            client,
+            self.db,
+            BatchPolicy(conf.batch_max_rows, conf.batch_max_s),
+            replicated=self.cluster is not None,
         )
         self.retention = Retention(conf.personal_ttl_hours, conf.aggregate_ttl_days)
         self._retry = (conf.retry_initial_s, conf.retry_max_s)
@@ -129,7 +134,7 @@ class ClickHouseSink(Processor):
     # -- start-up ---------------------------------------------------------------------------
     def prepare(self) -> Capabilities:
         """Apply migrations (retrying while ClickHouse is unreachable is the caller's job)."""
-        return self.adopt(migrate(self.client, self.db, self.retention))
+        return self.adopt(migrate(self.client, self.db, self.retention, self.cluster))
 
     def adopt(self, caps: Capabilities) -> Capabilities:
         """Use what the (already migrated) backend supports."""

@@ -12,6 +12,10 @@ Invariant, per (table, topic, partition): the offsets stored are a prefix of the
   resumes from its own maximum;
 - after any failed INSERT the cached maxima of that table are forgotten and read again, so an
   insert that landed although its acknowledgement was lost is not repeated.
+
+On a cluster (replicated tables) the maxima are read only after ``SYSTEM SYNC REPLICA``: a
+replica that has not fetched the latest parts yet would say less than the shard holds, and
+rows re-sent in a different composition would be a block Keeper has never seen, not a repeat.
 """
 
 from __future__ import annotations
@@ -80,10 +84,13 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         client: ClickHouseClient,
         db: str,
         policy: BatchPolicy,
+        *,
+        replicated: bool = False,
     ) -> None:
         super().__init__(policy)
         self.client = client
         self.db = db
+        self.replicated = replicated  # tables are Replicated*MergeTree (clickhouse.cluster)
         self._max: dict[tuple[str, str, int], int] = {}
         self.dedup_tokens = False  # set when the backend has insert_deduplication_token
 
@@ -95,6 +102,8 @@ class ClickHouseWriter(BatchingSink[Mapped]):
         if missing:
             # topic names match [A-Za-z0-9._-]+ (Kafka's rule), the database a settings pattern
             topics = ", ".join(sorted({f"'{t}'" for t, _ in missing}))
+            if self.replicated:  # waits until this replica holds what the shard's log names
+                self.client.query(f"SYSTEM SYNC REPLICA {self.db}.{table}")
             rows = self.client.query(
                 "SELECT kafka_topic, kafka_partition, toInt64(max(kafka_offset)) "  # noqa: S608
                 f"FROM {self.db}.{table} WHERE kafka_topic IN ({topics}) "
