@@ -379,7 +379,15 @@ class Pipeline:
         assert ingest.proc is not None
         code = ingest.proc.stop(60)
         self.note(f"ingest stopped for the drain ({code})")
-        self.wait_caught_up(self.end_offsets(), timeout_s)
+        time.sleep(2)  # the last transactions of the stages commit
+        for _ in range(6):  # each stage's output feeds the next: until nothing moves
+            ends = self.data_ends()
+            late = self.wait_caught_up(ends, timeout_s)
+            if any(v is None for v in late.values()):
+                raise TimeoutError(f"not drained in {timeout_s:.0f} s: {late}")
+            if self.data_ends() == ends:
+                return
+        raise TimeoutError("the pipeline kept producing after its sources stopped")
 
     def stop(self) -> None:
         self._stop.set()
@@ -412,6 +420,36 @@ class Pipeline:
             for role in (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS, Topic.DRIFT):
                 for tp in kafka.end_offsets(cons, self.topic(role)):
                     out[(tp.topic, tp.partition)] = tp.offset
+        return out
+
+    def data_ends(self, back: int = 64) -> dict[tuple[str, int], int]:
+        """Per partition of the groups' topics, one past its last committed record: where a
+        group's commit stands once it has processed everything (the high watermark may lie
+        past transaction markers and aborted records, which a stream app never commits
+        beyond until a record follows them)."""
+        ends = self.end_offsets()
+        out: dict[tuple[str, int], int] = {}
+        cons = kafka.consumer(
+            self.settings, f"faults-ends-{uuid.uuid4().hex[:6]}", **{"enable.partition.eof": True}
+        )
+        try:
+            for (topic, part), high in ends.items():
+                low = cons.get_watermark_offsets(TopicPartition(topic, part), 10)[0]
+                start, last = high, None
+                while last is None and start > low:
+                    start = max(low, start - back)
+                    cons.assign([TopicPartition(topic, part, start)])
+                    while True:
+                        msg = cons.poll(5.0)
+                        if msg is None:
+                            raise TimeoutError(f"{topic}[{part}]: no EOF from {start}")
+                        if msg.error():
+                            break  # the partition's end (EOF)
+                        last = int(msg.offset() or 0)
+                    back *= 8
+                out[(topic, part)] = low if last is None else last + 1
+        finally:
+            cons.close()
         return out
 
     def committed(self, group: str, roles: list[Topic]) -> dict[tuple[str, int], int]:
@@ -713,20 +751,16 @@ def fill_blob_disk(pipe: Pipeline, full_s: float = 10.0) -> str:
     it; uploads (claim check) must answer 507 meanwhile."""
     filler = pipe.blob_dir / "filler.bin"
     before = len(pipe.uploads)
-    with filler.open("wb") as fh:
-        chunk = b"\0" * (1 << 20)
-        try:
-            while True:
-                fh.write(chunk)
-                fh.flush()
-        except OSError:
-            pass
-        try:  # the last partial chunk
-            while True:
-                fh.write(b"\0" * 4096)
-                fh.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:  # unbuffered: every byte the filesystem takes, down to the last block
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
     pipe.note("blob filesystem full")
     full = poll_until(
         lambda: any(u.status == 507 for u in pipe.uploads[before:]), full_s + 30, interval_s=0.2
@@ -771,7 +805,7 @@ def run_fault(pipe: Pipeline, name: str, warm_s: float = 5.0) -> dict[str, Any]:
     began = time.monotonic()
     what = FAULTS[name](pipe)
     ended = time.monotonic()
-    ends = pipe.end_offsets()
+    ends = pipe.data_ends()
     recovery = pipe.wait_caught_up(ends, 240, since=ended)
     recovery["api"] = first_after(pipe, ended)
     report = pipe.check()

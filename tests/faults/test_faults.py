@@ -31,7 +31,7 @@ from vigil.stack import find_server_binary
 PROFILE = os.environ.get("VIGIL_FAULTS_PROFILE", "short")
 NAMES = list(FAULTS) if PROFILE == "full" else list(SHORT)
 RESULTS: list[dict[str, Any]] = []
-BLOB_FS_BYTES = 24 * 1024 * 1024
+BLOB_FS_BYTES = 256 * 1024 * 1024  # the uploads' blobs of a full run fit, with room
 
 
 def _tmpfs(path: Path) -> bool:
@@ -87,6 +87,9 @@ def _write_results(pipe: Pipeline, took_s: float) -> None:
         "events": pipe.events,
     }
     Path(out).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    logs = Path(out).with_suffix(".logs")  # every process's log beside the results
+    shutil.rmtree(logs, ignore_errors=True)
+    shutil.copytree(pipe.logs(), logs)
 
 
 @pytest.mark.timeout(900)
