@@ -30,6 +30,7 @@ from confluent_kafka import KafkaException
 from prometheus_client import Counter
 from quixstreams import Application, message_context
 from quixstreams.checkpointing.exceptions import CheckpointProducerTimeout
+from quixstreams.exceptions import PartitionAssignmentError
 from quixstreams.internal_producer import KafkaProducerTransactionCommitFailed
 from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.kafka.exceptions import BaseKafkaException, KafkaBrokerUnavailableError
@@ -215,6 +216,16 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaBrokerUnavailableError,
     KafkaException,
 )
+
+
+def transient(exc: BaseException) -> bool:
+    """A Kafka client error (:data:`TRANSIENT`), also when Quix Streams wraps one raised in a
+    rebalance callback (NOT_LEADER_FOR_PARTITION reading a watermark while leaders move)."""
+    if isinstance(exc, PartitionAssignmentError):
+        return exc.__cause__ is not None and transient(exc.__cause__)
+    return isinstance(exc, TRANSIENT)
+
+
 APP_RESTARTS = Counter(
     "vigil_stream_app_restarts_total",
     "A stream app rebuilt in-process after a Kafka client error: its failed checkpoint's "
@@ -250,7 +261,9 @@ def run_app(
         try:
             app.run()
             return
-        except TRANSIENT as exc:
+        except Exception as exc:
+            if not transient(exc):
+                raise
             now = time.monotonic()
             failures = [t for t in failures if now - t < window_s] + [now]
             if len(failures) > max_restarts:

@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import IN_CI
 from tests.faults.pipeline import FAULTS, SHORT, Pipeline, describe, run_fault
-from vigil import testing
+from vigil import kafka, testing
 from vigil.stack import find_server_binary
 
 PROFILE = os.environ.get("VIGIL_FAULTS_PROFILE", "short")
@@ -123,3 +123,15 @@ def test_after_the_faults_everything_arrived_exactly_once(pipeline: Pipeline) ->
     assert report.alerts_expected, "no alert at all: the rules never fired"
     # camera: after ingest's clean stop, what it was told was acknowledged is exactly there
     assert stages["camera"].expected == stages["camera"].arrived
+
+
+def test_every_topic_and_changelog_has_three_replicas(pipeline: Pipeline) -> None:
+    """Vigil's topics (``vigil topics ensure``) and the changelogs Quix Streams creates for the
+    stream apps' state: replication 3 on the three-node cluster."""
+    prefix = pipeline.settings.topics.prefix
+    meta = kafka.admin(pipeline.settings).list_topics(timeout=20).topics
+    ours = {n: t for n, t in meta.items() if n.startswith((f"{prefix}.", f"changelog__{prefix}"))}
+    changelogs = [n for n in ours if n.startswith("changelog__")]
+    assert len(changelogs) >= 2, sorted(ours)  # alerting's and drift's state
+    replicas = {n: {len(p.replicas) for p in t.partitions.values()} for n, t in ours.items()}
+    assert {n: r for n, r in replicas.items() if r != {3}} == {}

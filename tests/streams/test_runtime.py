@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 from pydantic import SecretStr
+from quixstreams.exceptions import PartitionAssignmentError
 from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 
 from streams.runtime import (
@@ -114,6 +115,18 @@ def test_run_app_rebuilds_after_a_kafka_client_error_and_not_after_a_bug() -> No
     with pytest.raises(ValueError, match="a bug"):
         run_app(lambda: bug, "test", backoff_s=0)
     assert bug.runs == 1  # never retried: a bug is not a broker going away
+
+    wrapped = PartitionAssignmentError("Error during partition assignment")
+    wrapped.__cause__ = KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION))
+    moved = _App([wrapped, None])
+    run_app(lambda: moved, "test", backoff_s=0)
+    assert moved.runs == 2  # a leader moving under a rebalance callback: rebuilt
+
+    assigning_bug = PartitionAssignmentError("Error during partition assignment")
+    assigning_bug.__cause__ = KeyError("a bug in on_assign")
+    broken = _App([assigning_bug])
+    with pytest.raises(PartitionAssignmentError):
+        run_app(lambda: broken, "test", backoff_s=0)
 
     storm = _App([timed_out] * 4)
     with pytest.raises(KafkaProducerDeliveryError):
