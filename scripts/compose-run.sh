@@ -25,15 +25,38 @@ models="${VIGIL_COMPOSE_MODELS:-$HOME/.cache/vigil/models}"
 project=vigil
 python="$root/.venv/bin/python"
 mkdir -p "$work"
+chmod 700 "$work"
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 stamp() { date +%s; }
 t0=$(stamp)
 
 started_dockerd=""
 compose_up=""
-compose() {
+both() {
   docker-compose -p "$project" --project-directory "$root" --env-file "$work/compose.env" \
     -f "$root/docker-compose.yml" -f "$root/docker-compose.host.yml" "$@"
+}
+# docker-compose 1.x merges `ports:` lists (an override cannot remove them) and docker-py refuses
+# port bindings with host networking, so `up` runs on the two files resolved by `config` with
+# the ports of host-networked services dropped (the engine would discard them anyway); the
+# resolved file holds the secrets, hence the 0600 work folder
+compose() { docker-compose -p "$project" --project-directory "$root" -f "$work/compose.yml" "$@"; }
+resolve() {
+  both config >"$work/compose.both.yml"
+  "$python" - "$work/compose.both.yml" "$work/compose.yml" <<'PY'
+import sys
+
+import yaml
+
+with open(sys.argv[1]) as f:
+    config = yaml.safe_load(f)
+for service in config["services"].values():
+    if service.get("network_mode") == "host":
+        service.pop("ports", None)
+with open(sys.argv[2], "w") as f:
+    yaml.safe_dump(config, f, sort_keys=False)
+PY
+  rm -f "$work/compose.both.yml"
 }
 cleanup() {
   rc=$?
@@ -132,6 +155,7 @@ printf 'rules:\n  - id: person-seen\n    labels: [person]\n    min_score: 0.5\n'
   >"$work/config/rules.yaml"
 chmod 755 "$work/config" && chmod 644 "$work/config/"*.yaml
 
+resolve
 compose_up=1
 if [[ -f "$models/manifest.json" ]]; then
   log "seeding the model cache volume from $models"
