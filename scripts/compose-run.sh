@@ -69,11 +69,14 @@ cleanup() {
     compose logs --no-color >"$work/compose-logs.txt" 2>&1 || true
     log "compose down -v"
     compose down -v --remove-orphans >>"$work/down.log" 2>&1 || true
+    rm -f "$work/compose.yml" "$work/compose.env"  # the throwaway secrets, with the stack gone
   fi
   if [[ -n "$started_dockerd" ]]; then
     log "stopping dockerd (pid $started_dockerd)"
     kill "$started_dockerd" 2>/dev/null || true
     for _ in $(seq 60); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 1; done
+    # libnetwork's bind mount of the host's network namespace outlives dockerd
+    if mountpoint -q /run/docker/netns/default 2>/dev/null; then umount /run/docker/netns/default; fi
   fi
   log "done in $(($(stamp) - t0)) s, exit $rc"
   exit "$rc"
@@ -186,6 +189,9 @@ if ((${#pending[@]} > 0)); then log "not healthy: ${pending[*]}"; exit 1; fi
 log "all healthy $(($(stamp) - up0)) s after compose up"
 for s in vigil-topics vigil-models; do
   log "$s exit code: $(docker inspect --format '{{.State.ExitCode}}' "$(compose ps -q "$s")")"
+done
+for s in "${services[@]}"; do  # restart: unless-stopped hides a crash at start; show it
+  log "$s restarts: $(docker inspect --format '{{.RestartCount}}' "$(compose ps -q "$s")")"
 done
 
 # 5. the check, from the host
