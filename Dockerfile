@@ -2,6 +2,9 @@
 # NVIDIA TensorRT image with the `gpu` extra:
 #   docker build --build-arg BASE_IMAGE=nvcr.io/nvidia/tensorrt:24.08-py3 --build-arg VIGIL_EXTRAS=gpu .
 # (docker-compose.yml's vigil-worker-gpu service does this.) Not built on the development machine.
+# A base without a registry (scripts/compose-run.sh): BASE_IMAGE=vigil-base:bookworm, Debian
+# bookworm from debootstrap with python3, python3-pip and python-is-python3, imported with
+# PIP_BREAK_SYSTEM_PACKAGES=1 (the image is Vigil's alone; pip installs into its system Python).
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 ARG VIGIL_EXTRAS=""
@@ -18,6 +21,9 @@ COPY connectors ./connectors
 COPY gpu_workers ./gpu_workers
 COPY streams ./streams
 COPY dashboards ./dashboards
+COPY evaluation ./evaluation
+COPY lifecycle ./lifecycle
+COPY vigil_app ./vigil_app
 RUN pip install --no-cache-dir ".${VIGIL_EXTRAS:+[$VIGIL_EXTRAS]}"
 RUN mkdir -p /data /cache && chown nobody /data /cache
 USER nobody

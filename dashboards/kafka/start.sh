@@ -11,6 +11,8 @@
 #                      is SASL_SSL, else SASL_PLAINTEXT
 #   KAFKA_HOME         /opt/kafka (the apache/kafka image); KAFKA_DATA, KAFKA_PORT,
 #                      KAFKA_CONTROLLER_PORT, KAFKA_ADVERTISED_HOST for other layouts (tests)
+#   KAFKA_LISTEN_HOST  the address the client listener binds (default: every interface of the
+#                      container; 127.0.0.1 under host networking, docker-compose.host.yml)
 # The test suite runs this very script against Kafka jars from Maven Central.
 set -euo pipefail
 
@@ -21,6 +23,7 @@ data="${KAFKA_DATA:-/var/lib/kafka/data}"
 port="${KAFKA_PORT:-19092}"
 controller_port="${KAFKA_CONTROLLER_PORT:-9093}"
 advertised="${KAFKA_ADVERTISED_HOST:-kafka}"
+listen_host="${KAFKA_LISTEN_HOST:-}"
 config="${KAFKA_CONFIG:-/tmp/vigil-kafka/server.properties}"
 # the value is written into a JAAS line and a --add-scram list: no quotes, commas, brackets
 if [[ ! "$KAFKA_PASSWORD" =~ ^[A-Za-z0-9._~+-]{16,}$ || ! "$user" =~ ^[A-Za-z0-9._-]+$ ]]; then
@@ -56,7 +59,7 @@ cat > "$config" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=SASL://:$port,CONTROLLER://127.0.0.1:$controller_port
+listeners=SASL://$listen_host:$port,CONTROLLER://127.0.0.1:$controller_port
 advertised.listeners=SASL://$advertised:$port
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL:$protocol
 controller.listener.names=CONTROLLER
