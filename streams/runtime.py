@@ -36,6 +36,7 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.kafka.exceptions import BaseKafkaException, KafkaBrokerUnavailableError
 from quixstreams.models import Topic as QuixTopic
 from quixstreams.models.serializers import SerializationContext, Serializer
+from quixstreams.models.topics.exceptions import TopicNotFoundError
 from quixstreams.state import State
 
 from schemas.contracts import serde_for
@@ -208,8 +209,10 @@ def application(
 
 # Errors of the Kafka clients, not of Vigil's step (a step's error is dead-lettered per record):
 # a delivery that timed out while a partition's leader moved, a transaction that could not
-# commit, a broker that went away.
+# commit, a broker that went away, a topic just created that the metadata does not show yet
+# (the changelog Quix Streams creates at start-up, on a fresh cluster).
 TRANSIENT: tuple[type[BaseException], ...] = (
+    TopicNotFoundError,
     BaseKafkaException,
     KafkaProducerTransactionCommitFailed,
     CheckpointProducerTimeout,

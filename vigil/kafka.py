@@ -47,10 +47,27 @@ def producer(settings: CoreSettings, **overrides: Any) -> Producer:
 def transactional_producer(
     settings: CoreSettings, transactional_id: str, **overrides: Any
 ) -> Producer:
-    """A producer for read-process-write transactions; ``init_transactions`` already done."""
+    """A producer for read-process-write transactions; ``init_transactions`` already done,
+    retried (librdkafka allows it) while the transaction coordinator is still loading or
+    moving: COORDINATOR_LOAD_IN_PROGRESS on a cluster just started, NOT_COORDINATOR or a
+    timeout while a broker is lost."""
     prod = producer(settings, **{"transactional.id": transactional_id, **overrides})
-    prod.init_transactions(30)
-    return prod
+    deadline = time.monotonic() + 120.0
+    while True:
+        try:
+            prod.init_transactions(30)
+            return prod
+        except KafkaException as exc:
+            err = exc.args[0]
+            retry = (
+                isinstance(err, KafkaError)
+                and not err.fatal()
+                and (err.retriable() or err.code() in _TRANSIENT_COORDINATOR)
+            )
+            if not retry or time.monotonic() > deadline:
+                raise
+            log.warning("transactions not initialised yet (%s); retrying", err)
+            time.sleep(1.0)
 
 
 def consumer(settings: CoreSettings, group_id: str, **overrides: Any) -> Consumer:
