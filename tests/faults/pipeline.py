@@ -435,18 +435,23 @@ class Pipeline:
         try:
             for (topic, part), high in ends.items():
                 low = cons.get_watermark_offsets(TopicPartition(topic, part), 10)[0]
-                start, last = high, None
+                start, last, window = high, None, back
                 while last is None and start > low:
-                    start = max(low, start - back)
+                    start = max(low, start - window)
                     cons.assign([TopicPartition(topic, part, start)])
-                    while True:
-                        msg = cons.poll(5.0)
+                    while True:  # to the snapshot's end: EOF, or a record at or past it
+                        msg = cons.poll(10.0)
                         if msg is None:
-                            raise TimeoutError(f"{topic}[{part}]: no EOF from {start}")
+                            raise TimeoutError(f"{topic}[{part}]: nothing read from {start}")
                         if msg.error():
-                            break  # the partition's end (EOF)
-                        last = int(msg.offset() or 0)
-                    back *= 8
+                            break  # EOF
+                        offset = int(msg.offset() or 0)
+                        if offset >= high:
+                            break
+                        last = offset
+                        if offset == high - 1:
+                            break
+                    window *= 8
                 out[(topic, part)] = low if last is None else last + 1
         finally:
             cons.close()
