@@ -13,6 +13,7 @@ instance with our ``transactional.id``) is raised: the worker stops.
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,6 +23,11 @@ from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from gpu_workers.worker.items import Txn
 from gpu_workers.worker.metrics import STAGE_SECONDS, TRANSACTIONS
 from vigil import faults
+
+log = logging.getLogger(__name__)
+# How long a commit's retriable errors (a coordinator lost or hung) are retried before the
+# transaction is given up (aborted, its frames read again): never a silent, endless wait.
+COMMIT_RETRY_S = 60.0
 
 
 def must_raise(exc: BaseException) -> bool:
@@ -123,14 +129,17 @@ class Transactions:
         positions = [TopicPartition(t, p, o) for (t, p), o in txn.offsets.items()]
         self.producer.send_offsets_to_transaction(positions, group_metadata, 30)
         faults.hit("worker_commit")
+        deadline = time.monotonic() + COMMIT_RETRY_S
         while True:
             try:
                 self.producer.commit_transaction(30)
                 break
             except KafkaException as exc:
-                if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].retriable():
-                    continue
-                raise
+                err = exc.args[0] if exc.args else None
+                retriable = isinstance(err, KafkaError) and err.retriable()
+                if not retriable or time.monotonic() > deadline:
+                    raise  # the caller aborts: the batch is read again from the commits
+                log.warning("commit of the transaction not done yet (%s): retrying", err)
         STAGE_SECONDS.labels("commit").observe(time.perf_counter() - t0)
 
     def abort(self) -> None:
