@@ -31,7 +31,7 @@ from prometheus_client import Counter
 from quixstreams import Application, message_context
 from quixstreams.checkpointing.exceptions import CheckpointProducerTimeout
 from quixstreams.exceptions import PartitionAssignmentError
-from quixstreams.internal_producer import KafkaProducerTransactionCommitFailed
+from quixstreams.internal_producer import InternalProducer, KafkaProducerTransactionCommitFailed
 from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.kafka.exceptions import BaseKafkaException, KafkaBrokerUnavailableError
 from quixstreams.models import Topic as QuixTopic
@@ -219,6 +219,27 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaBrokerUnavailableError,
     KafkaException,
 )
+
+# Quix Streams commits a checkpoint's transaction off the rebalance path with no deadline
+# (quixstreams 3.28: InternalProducer.commit_transaction(timeout=None) calls librdkafka's
+# send_offsets_to_transaction and commit_transaction with -1, "block until done"). After a
+# broker was hung and resumed, a drift app sat in send_offsets_to_transaction for 5 minutes
+# (the fault suite, tests/faults). Bounded here: a commit not done in COMMIT_TIMEOUT_S fails
+# the app with a Kafka error, :func:`run_app` rebuilds it, the new producer fences the old
+# one and its transaction is aborted: the checkpoint is processed again, exactly once.
+COMMIT_TIMEOUT_S = 60.0
+_unbounded_commit = InternalProducer.commit_transaction
+
+
+def _bounded_commit(
+    self: InternalProducer, positions: Any, group_metadata: Any, timeout: float | None = None
+) -> None:
+    _unbounded_commit(
+        self, positions, group_metadata, COMMIT_TIMEOUT_S if timeout is None else timeout
+    )
+
+
+InternalProducer.commit_transaction = _bounded_commit  # type: ignore[method-assign]
 
 
 def transient(exc: BaseException) -> bool:

@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 import psutil
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.contracts import serde_for
 from streams.alerting.camera_state import CameraState, forget_removed
@@ -423,6 +423,17 @@ class Pipeline:
         return out
 
     def data_ends(self, back: int = 64) -> dict[tuple[str, int], int]:
+        """:meth:`_data_ends`, retried while a broker is down (its client handle destroyed)."""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return self._data_ends(back)
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def _data_ends(self, back: int) -> dict[tuple[str, int], int]:
         """Per partition of the groups' topics, one past its last committed record: where a
         group's commit stands once it has processed everything (the high watermark may lie
         past transaction markers and aborted records, which a stream app never commits

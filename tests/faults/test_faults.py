@@ -92,6 +92,15 @@ def _write_results(pipe: Pipeline, took_s: float) -> None:
     shutil.copytree(pipe.logs(), logs)
 
 
+def _keep(result: dict[str, Any]) -> None:
+    """Into the results, and at once to ``<results>.jsonl`` (a long run can be followed)."""
+    RESULTS.append(result)
+    out = os.environ.get("VIGIL_FAULTS_RESULTS")
+    if out:
+        with Path(out).with_suffix(".jsonl").open("a") as fh:
+            fh.write(json.dumps(result, default=str) + "\n")
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("fault", NAMES)
 def test_fault_loses_and_duplicates_nothing(pipeline: Pipeline, fault: str) -> None:
@@ -100,7 +109,7 @@ def test_fault_loses_and_duplicates_nothing(pipeline: Pipeline, fault: str) -> N
             pytest.fail("could not mount a tmpfs for the blob disk as root")
         pytest.skip("the blob disk fault needs root to mount a small tmpfs")
     result = run_fault(pipeline, fault)
-    RESULTS.append(result)
+    _keep(result)
     assert not result["problems"], describe(result)
     recovery = result["recovery_s"]
     assert all(v is not None for v in recovery.values()), describe(result)
@@ -114,7 +123,7 @@ def test_fault_loses_and_duplicates_nothing(pipeline: Pipeline, fault: str) -> N
 def test_after_the_faults_everything_arrived_exactly_once(pipeline: Pipeline) -> None:
     pipeline.drain()
     report = pipeline.check(final=True)
-    RESULTS.append({"fault": "final", "report": report.as_json(), "problems": report.problems()})
+    _keep({"fault": "final", "report": report.as_json(), "problems": report.problems()})
     assert not report.problems(), describe(RESULTS[-1])
     stages = report.stages
     assert stages["api"].expected > 0

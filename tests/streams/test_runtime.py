@@ -5,7 +5,7 @@ and DLQ records that keep the source bytes and say why."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
@@ -132,3 +132,21 @@ def test_run_app_rebuilds_after_a_kafka_client_error_and_not_after_a_bug() -> No
     with pytest.raises(KafkaProducerDeliveryError):
         run_app(lambda: storm, "test", max_restarts=3, backoff_s=0)
     assert storm.runs == 4  # three restarts, then the fourth failure in the window is raised
+
+
+def test_a_checkpoint_commit_off_the_rebalance_path_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Quix Streams' InternalProducer.commit_transaction is unbounded by default (librdkafka's
+    -1); the runtime bounds it, so a hung coordinator fails the app (rebuilt by run_app)."""
+    from quixstreams.internal_producer import InternalProducer
+
+    import streams.runtime as runtime
+
+    seen: list[float | None] = []
+    monkeypatch.setattr(runtime, "_unbounded_commit", lambda _s, _p, _g, t: seen.append(t))
+    InternalProducer.commit_transaction(cast(Any, None), [], cast(Any, None))
+    InternalProducer.commit_transaction(
+        cast(Any, None), [], cast(Any, None), 5.0
+    )  # the revoke path's
+    assert seen == [runtime.COMMIT_TIMEOUT_S, 5.0]
