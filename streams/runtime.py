@@ -42,6 +42,7 @@ from quixstreams.state import State
 from schemas.contracts import serde_for
 from schemas.serde import SerdeError
 from schemas.types import DetectionEvent
+from vigil import kafka
 from vigil.dlq import header_pairs, reason_headers
 from vigil.settings import CoreSettings
 from vigil.topics import Topic
@@ -234,8 +235,11 @@ _unbounded_commit = InternalProducer.commit_transaction
 def _bounded_commit(
     self: InternalProducer, positions: Any, group_metadata: Any, timeout: float | None = None
 ) -> None:
-    _unbounded_commit(
-        self, positions, group_metadata, COMMIT_TIMEOUT_S if timeout is None else timeout
+    limit = COMMIT_TIMEOUT_S if timeout is None else timeout
+    kafka.within(
+        "a checkpoint's transaction commit",
+        limit + 30.0,
+        lambda: _unbounded_commit(self, positions, group_metadata, limit),
     )
 
 

@@ -4,6 +4,8 @@ so security options, idempotence and isolation are set in one place."""
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -208,6 +210,37 @@ def committed(
                 raise
             log.warning("committed offsets not readable yet (%s); retrying", err)
             time.sleep(0.5)
+
+
+WATCHDOG_EXIT = 75  # EX_TEMPFAIL: the supervisor (compose restart:, systemd) starts it again
+
+
+def within(what: str, limit_s: float, call: Callable[[], Any]) -> Any:
+    """``call()``, or the process exits ``WATCHDOG_EXIT`` if it has not returned after
+    ``limit_s``. For librdkafka calls that can block past their own timeout:
+    ``send_offsets_to_transaction`` while the group coordinator is down or was decommissioned
+    (librdkafka issues #5456 and #5511, open in 2.14). Such a call cannot be interrupted; a
+    restarted process fences the stuck producer and its transaction is aborted, so nothing is
+    lost or doubled. Logged at CRITICAL with the reason before the exit."""
+
+    def expire() -> None:
+        log.critical(
+            "%s blocked for %.0f s, past its own timeout (librdkafka #5456/#5511): exiting "
+            "with %d so the process is restarted; its open transaction is aborted",
+            what,
+            limit_s,
+            WATCHDOG_EXIT,
+        )
+        logging.shutdown()
+        os._exit(WATCHDOG_EXIT)
+
+    timer = threading.Timer(limit_s, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        return call()
+    finally:
+        timer.cancel()
 
 
 class Landmarks:

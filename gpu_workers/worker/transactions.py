@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from gpu_workers.worker.items import Txn
 from gpu_workers.worker.metrics import STAGE_SECONDS, TRANSACTIONS
-from vigil import faults
+from vigil import faults, kafka
 
 log = logging.getLogger(__name__)
 # How long a commit's retriable errors (a coordinator lost or hung) are retried before the
@@ -127,7 +127,11 @@ class Transactions:
     def _finish(self, txn: Txn, group_metadata: Any) -> None:
         t0 = time.perf_counter()
         positions = [TopicPartition(t, p, o) for (t, p), o in txn.offsets.items()]
-        self.producer.send_offsets_to_transaction(positions, group_metadata, 30)
+        kafka.within(
+            "the worker's send_offsets_to_transaction",
+            COMMIT_RETRY_S,
+            lambda: self.producer.send_offsets_to_transaction(positions, group_metadata, 30),
+        )
         faults.hit("worker_commit")
         deadline = time.monotonic() + COMMIT_RETRY_S
         while True:

@@ -83,6 +83,7 @@ class Component:
     groups: dict[str, list[Topic]] = field(default_factory=dict)
     proc: VigilProcess | None = None
     restarts: int = 0
+    exits: list[int | None] = field(default_factory=list)  # the exit status of each restart
     held: bool = False  # down on purpose: the supervisor leaves it
 
     def alive(self) -> bool:
@@ -324,6 +325,7 @@ class Pipeline:
                     continue
                 code = comp.proc.proc.returncode if comp.proc else None
                 comp.restarts += 1
+                comp.exits.append(code)
                 self.note(f"{comp.name} exited ({code}): restarted")
                 self.spawn(comp)
 
@@ -818,10 +820,12 @@ def run_fault(pipe: Pipeline, name: str, warm_s: float = 5.0) -> dict[str, Any]:
     check every stage against its committed offsets."""
     time.sleep(warm_s)
     restarts = {n: c.restarts for n, c in pipe.components.items()}
+    exits = {n: len(c.exits) for n, c in pipe.components.items()}
     began = time.monotonic()
     what = FAULTS[name](pipe)
     ended = time.monotonic()
     ends = pipe.data_ends()
+    floor = time.monotonic() - ended  # a group caught up meanwhile reads as this
     recovery = pipe.wait_caught_up(ends, 240, since=ended)
     recovery["api"] = first_after(pipe, ended)
     report = pipe.check()
@@ -830,10 +834,14 @@ def run_fault(pipe: Pipeline, name: str, warm_s: float = 5.0) -> dict[str, Any]:
         "what": what,
         "fault_s": round(ended - began, 1),
         "recovery_s": {k: None if v is None else round(v, 1) for k, v in recovery.items()},
+        "recovery_floor_s": round(floor, 1),
         "restarts": {
             n: c.restarts - restarts[n]
             for n, c in pipe.components.items()
             if c.restarts != restarts[n]
+        },
+        "exits": {
+            n: c.exits[exits[n] :] for n, c in pipe.components.items() if c.exits[exits[n] :]
         },
         "report": report.as_json(),
         "problems": report.problems(),

@@ -115,8 +115,14 @@ def test_fault_loses_and_duplicates_nothing(pipeline: Pipeline, fault: str) -> N
     assert all(v is not None for v in recovery.values()), describe(result)
     if fault == "blob_disk_full":
         assert result["report"]["uploads"].get("507", 0) > 0, describe(result)
-    unplanned = {k: v for k, v in result["restarts"].items() if k not in ("worker-1",)}
-    assert not unplanned, describe(result)  # no component crashed on its own
+    # no component crashed on its own: a restart is the fault's (worker-1 here) or the
+    # watchdog's documented exit around librdkafka #5456/#5511 (vigil.kafka.within)
+    crashed = {
+        name: codes
+        for name, codes in result["exits"].items()
+        if name != "worker-1" and any(code != kafka.WATCHDOG_EXIT for code in codes)
+    }
+    assert not crashed, describe(result)
 
 
 @pytest.mark.timeout(900)
