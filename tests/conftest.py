@@ -40,11 +40,16 @@ def new_topic(settings: VigilSettings) -> Callable[..., str]:
     return functools.partial(testing.new_topic, settings)
 
 
-@pytest.fixture(scope="session")
-def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+def require_clickhouse_server() -> None:
+    """Skip without Debian's clickhouse-server binary; in CI, where it must be, fail."""
     if find_server_binary() is None:
         if IN_CI:
             pytest.fail("CI must test the ClickHouse server: apt-get install clickhouse-server")
         pytest.skip("no ClickHouse server binary installed (apt-get install clickhouse-server)")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    require_clickhouse_server()
     with testing.clickhouse_server(tmp_path_factory.mktemp("clickhouse")) as server:
         yield server

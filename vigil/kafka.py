@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -54,22 +54,14 @@ def transactional_producer(
     moving: COORDINATOR_LOAD_IN_PROGRESS on a cluster just started, NOT_COORDINATOR or a
     timeout while a broker is lost."""
     prod = producer(settings, **{"transactional.id": transactional_id, **overrides})
-    deadline = time.monotonic() + 120.0
-    while True:
-        try:
-            prod.init_transactions(30)
-            return prod
-        except KafkaException as exc:
-            err = exc.args[0]
-            retry = (
-                isinstance(err, KafkaError)
-                and not err.fatal()
-                and (err.retriable() or err.code() in _TRANSIENT_COORDINATOR)
-            )
-            if not retry or time.monotonic() > deadline:
-                raise
-            log.warning("transactions not initialised yet (%s); retrying", err)
-            time.sleep(1.0)
+    retrying(
+        lambda: prod.init_transactions(30),
+        _TRANSIENT_COORDINATOR,
+        120.0,
+        1.0,
+        "transactions not initialised yet",
+    )
+    return prod
 
 
 def consumer(settings: CoreSettings, group_id: str, **overrides: Any) -> Consumer:
@@ -157,24 +149,15 @@ _TRANSIENT_METADATA = {
 def end_offsets(cons: Consumer, topic: str, timeout_s: float = 30.0) -> list[TopicPartition]:
     """The high watermark of every partition of ``topic``. Retries the transient errors of a
     just-created topic (NOT_LEADER while leadership propagates)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            parts = cons.list_topics(topic, timeout=timeout_s).topics[topic].partitions
-            return [
-                TopicPartition(
-                    topic, p, cons.get_watermark_offsets(TopicPartition(topic, p), 5.0)[1]
-                )
-                for p in sorted(parts)
-            ]
-        except KafkaException as exc:
-            err = exc.args[0]
-            transient = isinstance(err, KafkaError) and (
-                err.retriable() or err.code() in _TRANSIENT_METADATA
-            )
-            if not transient or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+
+    def read() -> list[TopicPartition]:
+        parts = cons.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        return [
+            TopicPartition(topic, p, cons.get_watermark_offsets(TopicPartition(topic, p), 5.0)[1])
+            for p in sorted(parts)
+        ]
+
+    return retrying(read, _TRANSIENT_METADATA, timeout_s, 0.2)
 
 
 # A group coordinator moving (its broker lost, hung or restarted) answers these until the new
@@ -197,19 +180,44 @@ def committed(
     (a broker of the cluster lost or hung): ``Consumer.committed`` raises NOT_COORDINATOR
     or a timeout until the new coordinator has loaded the group. Raises after ``timeout_s``
     or at once for any other error."""
+    return retrying(
+        lambda: list(cons.committed(partitions, timeout=min(30.0, timeout_s))),
+        _TRANSIENT_COORDINATOR,
+        timeout_s,
+        0.5,
+        "committed offsets not readable yet",
+    )
+
+
+T = TypeVar("T")
+
+
+def retrying(
+    call: Callable[[], T],
+    codes: set[int],
+    timeout_s: float,
+    interval_s: float,
+    what: str | None = None,
+) -> T:
+    """``call()``, again every ``interval_s`` while it raises a non-fatal ``KafkaException``
+    that is retriable or has one of ``codes``, for up to ``timeout_s``; ``what``: the warning
+    logged at each retry (none when None). Any other error is raised at once."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return list(cons.committed(partitions, timeout=min(30.0, timeout_s)))
+            return call()
         except KafkaException as exc:
             err = exc.args[0]
-            transient = isinstance(err, KafkaError) and (
-                err.retriable() or err.code() in _TRANSIENT_COORDINATOR
+            transient = (
+                isinstance(err, KafkaError)
+                and not err.fatal()
+                and (err.retriable() or err.code() in codes)
             )
             if not transient or time.monotonic() > deadline:
                 raise
-            log.warning("committed offsets not readable yet (%s); retrying", err)
-            time.sleep(0.5)
+            if what is not None:
+                log.warning("%s (%s); retrying", what, err)
+            time.sleep(interval_s)
 
 
 WATCHDOG_EXIT = 75  # EX_TEMPFAIL: the supervisor (compose restart:, systemd) starts it again

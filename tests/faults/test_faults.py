@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, require_clickhouse_server
 from tests.faults.pipeline import FAULTS, SHORT, Pipeline, describe, run_fault
 from vigil import kafka, testing
-from vigil.stack import find_server_binary
 
 PROFILE = os.environ.get("VIGIL_FAULTS_PROFILE", "short")
 NAMES = list(FAULTS) if PROFILE == "full" else list(SHORT)
@@ -48,10 +47,7 @@ def _tmpfs(path: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    if find_server_binary() is None:
-        if IN_CI:
-            pytest.fail("CI must run the fault suite: apt-get install clickhouse-server")
-        pytest.skip("no ClickHouse server binary installed (apt-get install clickhouse-server)")
+    require_clickhouse_server()
     home = tmp_path_factory.mktemp("faults")
     blobs = home / "blobs"
     mounted = _tmpfs(blobs)
