@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +35,9 @@ import psutil
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.contracts import serde_for
-from streams.alerting.camera_state import CameraState, forget_removed
 from streams.alerting.delivery import lane_id
-from streams.alerting.engine import alert_record, process
-from streams.alerting.rules import parse_rules
+from tests.faults import checker
+from tests.faults.checker import Report
 from tests.streams.alerting.webhook_server import Endpoint
 from vigil import follow, kafka
 from vigil.clickhouse import ServerClickHouse
@@ -49,9 +46,8 @@ from vigil.settings import KafkaSettings, TopicSettings
 from vigil.stack import ClickHouseServer, KafkaCluster
 from vigil.testing import VigilProcess, bikes_jpegs, bikes_mp4, free_port, unique_prefix
 from vigil.testing.processes import process_env, vigil_command
-from vigil.testing.waits import poll_until, wait_until
+from vigil.testing.waits import wait_until
 from vigil.topics import Topic
-from vigil.watchlist import Watchlist
 from vigil_app.settings import VigilSettings
 
 log = logging.getLogger(__name__)
@@ -96,49 +92,6 @@ class Upload:
     status: int  # 0: no answer (connection refused, timeout)
     frame_id: str | None
     error: str | None
-
-
-@dataclass
-class Stage:
-    """One hop of the pipeline at a checkpoint: ``expected`` records that must have arrived
-    (upstream, below the hop's committed offsets), ``lost`` of them missing, ``duplicated``
-    records that arrived more than once (all of the hop's output)."""
-
-    expected: int = 0
-    arrived: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    examples: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    stages: dict[str, Stage]
-    dead_lettered: dict[str, int]
-    uploads: dict[str, int]
-    cameras: dict[str, dict[str, int]]
-    alerts_expected: int | None = None  # from the offline oracle, after a drain
-    alerts_unexpected: list[str] = field(default_factory=list)
-    alerts_missing: list[str] = field(default_factory=list)
-
-    def problems(self) -> list[str]:
-        out = [
-            f"{name}: {s.lost} lost, {s.duplicated} duplicated ({s.examples[:5]})"
-            for name, s in self.stages.items()
-            if s.lost or (s.duplicated and name != "delivery")  # delivery: at least once
-        ]
-        if self.dead_lettered:
-            out.append(f"dead-lettered: {self.dead_lettered}")
-        if self.alerts_missing or self.alerts_unexpected:
-            out.append(
-                f"alerts vs the oracle: {len(self.alerts_missing)} missing "
-                f"{self.alerts_missing[:3]}, {len(self.alerts_unexpected)} unexpected "
-                f"{self.alerts_unexpected[:3]}"
-            )
-        return out
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def rss_of(pid: int) -> int:
@@ -554,77 +507,9 @@ class Pipeline:
         keys = ("frames_acknowledged", "frames_failed", "frames_dropped")
         return {c["id"]: {k: int(c.get(k) or 0) for k in keys} for c in data["cameras"]}
 
-    # -- the check -------------------------------------------------------------------------
-
     def check(self, *, final: bool = False) -> Report:
-        """Every stage held to its committed offsets (see the module's docstring); ``final``
-        (after :meth:`drain`): to everything, and the alerts to the oracle."""
-        groups = self.groups()
-        committed = {g: self.committed(g, roles) for g, (_c, roles) in groups.items()}
-        with self._lock:  # before the topic is read: every one of these was acknowledged
-            uploads = list(self.uploads)
-        status = self.camera_status()
-        frames = self.read(Topic.FRAMES)
-        detections = self.read(Topic.DETECTIONS)
-        alerts = self.read(Topic.ALERTS)
-        dlq = self.read(Topic.DLQ)
-        stages: dict[str, Stage] = {}
-
-        def below(group: str, topic: str, part: int, off: int) -> bool:
-            return off < committed[group].get((topic, part), 0) or final
-
-        accepted = {u.frame_id for u in uploads if u.status == 202 and u.frame_id}
-        frame_ids = Counter(str(v["frame_id"]) for _p, _o, v in frames)
-        stages["api"] = _stage(accepted, frame_ids, set(accepted))
-        per_camera = Counter(
-            str(v["camera_id"]) for _p, _o, v in frames if v["camera_id"] in self.camera_ids
-        )
-        cam = Stage()
-        for cid, st in status.items():
-            cam.expected += st["frames_acknowledged"]
-            cam.arrived += per_camera[cid]
-            cam.lost += max(0, st["frames_acknowledged"] - per_camera[cid])
-        cam.duplicated = sum(n - 1 for fid, n in frame_ids.items() if n > 1 and fid not in accepted)
-        stages["camera"] = cam
-
-        ftopic, dtopic, atopic = (
-            self.topic(r) for r in (Topic.FRAMES, Topic.DETECTIONS, Topic.ALERTS)
-        )
-        det_ids = Counter(str(v["frame_id"]) for _p, _o, v in detections)
-        must = {str(v["frame_id"]) for p, o, v in frames if below(self.worker_group, ftopic, p, o)}
-        stages["detections"] = _stage(must, det_ids, set(frame_ids))
-        ch_frames = self.clickhouse_ids("frames", "frame_id")
-        must = {
-            str(v["frame_id"]) for p, o, v in detections if below(self.sink_group, dtopic, p, o)
-        }
-        stages["clickhouse"] = _stage(must, ch_frames, set(det_ids))
-
-        alert_ids = Counter(str(v["alert_id"]) for _p, _o, v in alerts)
-        stages["alerts"] = _stage(set(), alert_ids, set(alert_ids))
-        ch_alerts = self.clickhouse_ids("alerts", "alert_id")
-        must = {str(v["alert_id"]) for p, o, v in alerts if below(self.sink_group, atopic, p, o)}
-        stages["clickhouse_alerts"] = _stage(must, ch_alerts, set(alert_ids))
-        hook_group = f"{self.settings.topics.prefix}-alert-delivery-{lane_id(self.webhook.url)}"
-        must = {str(v["alert_id"]) for p, o, v in alerts if below(hook_group, atopic, p, o)}
-        stages["delivery"] = _stage(must, Counter(self.webhook.ids()), set(alert_ids))
-
-        report = Report(
-            stages=stages,
-            dead_lettered=dict(
-                Counter(f"{e['component']}:{e['error_class']}" for _p, _o, e in dlq)
-            ),
-            uploads=dict(
-                Counter(str(u.status if u.status != 202 else "accepted") for u in uploads)
-            ),
-            cameras=status,
-        )
-        if final:
-            want = oracle_alerts(self.rules.read_text(), detections)
-            report.alerts_expected = len(want)
-            report.alerts_missing = sorted(want - set(alert_ids))
-            report.alerts_unexpected = sorted(set(alert_ids) - want)
-            stages["alerts"].expected = len(want)
-        return report
+        """:func:`tests.faults.checker.check` of this pipeline."""
+        return checker.check(self, final=final)
 
     def rss(self) -> dict[str, int]:
         """Resident memory per component (with its children), and per Kafka node."""
@@ -641,212 +526,3 @@ class Pipeline:
         if pid is not None:
             out["clickhouse"] = rss_of(pid)
         return out
-
-
-def _stage(must: set[str], arrived: Counter[str], known: set[str]) -> Stage:
-    """``must`` ids that have to be in ``arrived``; duplicates among everything arrived;
-    ``known``: what upstream holds (an arrived id outside it is counted as an example)."""
-    lost = sorted(must - set(arrived))
-    dups = {k: n for k, n in arrived.items() if n > 1}
-    strays = sorted(set(arrived) - known)[:3]
-    return Stage(
-        expected=len(must),
-        arrived=len(arrived),
-        lost=len(lost),
-        duplicated=sum(n - 1 for n in dups.values()),
-        examples=[*lost[:5], *sorted(dups)[:5], *(f"stray:{s}" for s in strays)],
-    )
-
-
-def oracle_alerts(rules_text: str, detections: list[tuple[int, int, Any]]) -> set[str]:
-    """The alert ids an uninterrupted alerting app raises over these detections: the engine
-    per camera, in each partition's order (a camera's events share one partition), its state
-    round-tripped through its changelog encoding at every event as the app does."""
-    rules = parse_rules(rules_text)
-    watchlist = Watchlist()
-    states: dict[str, bytes | None] = {}
-    ids: set[str] = set()
-    for _p, _o, event in sorted(detections, key=lambda r: (r[0], r[1])):
-        camera = str(event["camera_id"])
-        state = CameraState.loads(states.get(camera))
-        forget_removed(state, watchlist)
-        outcome = process(event, state, rules, watchlist)
-        states[camera] = state.dumps()
-        ids |= {str(alert_record(n, event, 0)["alert_id"]) for n in outcome.notifications}
-    return ids
-
-
-# -- faults -----------------------------------------------------------------------------------
-
-
-def leaders(pipe: Pipeline, role: Topic) -> Counter[int]:
-    """How many partitions of the topic each broker leads."""
-    meta = kafka.admin(pipe.settings).list_topics(pipe.topic(role), timeout=20)
-    return Counter(p.leader for p in meta.topics[pipe.topic(role)].partitions.values())
-
-
-def in_sync(pipe: Pipeline) -> bool:
-    """Every partition of the pipeline's topics has its full ISR."""
-    meta = kafka.admin(pipe.settings).list_topics(timeout=20)
-    prefix = pipe.settings.topics.prefix
-    return all(
-        len(p.isrs) == len(p.replicas)
-        for name, t in meta.topics.items()
-        if name.startswith(prefix) or name.startswith("__")
-        for p in t.partitions.values()
-    )
-
-
-def kill_frames_leader(pipe: Pipeline, down_s: float = 10.0) -> str:
-    node_id, _n = leaders(pipe, Topic.FRAMES).most_common(1)[0]
-    node = pipe.cluster.node(node_id)
-    pid = node.process.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    pipe.note(f"SIGKILL kafka node {node_id} (leads most frames partitions)")
-    time.sleep(down_s)
-    pipe.cluster.start(timeout_s=180)
-    wait_until(lambda: in_sync(pipe), 120, "ISR full again")
-    return f"node {node_id} killed for {down_s:.0f} s"
-
-
-def pause_broker(pipe: Pipeline, paused_s: float = 20.0) -> str:
-    node_id, _n = leaders(pipe, Topic.DETECTIONS).most_common(1)[0]
-    pid = pipe.cluster.node(node_id).process.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
-    pipe.note(f"SIGSTOP kafka node {node_id}")
-    try:
-        time.sleep(paused_s)
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    pipe.note(f"SIGCONT kafka node {node_id}")
-    wait_until(lambda: in_sync(pipe), 120, "ISR full again")
-    return f"node {node_id} stopped for {paused_s:.0f} s"
-
-
-def rolling_restart(pipe: Pipeline) -> str:
-    for node in pipe.cluster.nodes:
-        node.stop(60)
-        pipe.note(f"kafka node {node.node_id} stopped (rolling)")
-        pipe.cluster.start(timeout_s=180)
-        wait_until(lambda: in_sync(pipe), 180, "ISR full again")
-    return "3 nodes restarted one at a time, each once the ISR was full"
-
-
-def kill_worker_in_rebalance(pipe: Pipeline) -> str:
-    """worker-2 leaves; once worker-1 holds every partition, worker-2 joins again and worker-1
-    is SIGKILLed as the rebalance that join causes begins."""
-    w1, w2 = pipe.hold("worker-1"), pipe.hold("worker-2")
-    assert w2.proc is not None
-    assert w1.proc is not None
-    w2.proc.stop(60)
-    time.sleep(8)  # worker-1 takes every partition (session timeout 6 s)
-    pipe.spawn(w2)
-    w2.held = True
-    log_path = w2.proc.log_path
-    wait_until(lambda: "consuming" in log_path.read_text(errors="replace"), 120, "worker-2 joins")
-    time.sleep(0.5)  # its JoinGroup is in: worker-1 is being asked to revoke
-    w1.proc.kill()
-    pipe.note("SIGKILL worker-1 during the rebalance worker-2's join began")
-    time.sleep(3)
-    pipe.release("worker-1")
-    pipe.release("worker-2")
-    return "worker-1 SIGKILLed 0.5 s after worker-2 subscribed"
-
-
-def stop_clickhouse(pipe: Pipeline, down_s: float = 30.0) -> str:
-    pipe.clickhouse.stop()
-    pipe.note("ClickHouse server stopped")
-    time.sleep(down_s)
-    pipe.clickhouse.start(timeout_s=120)
-    pipe.note("ClickHouse server started")
-    return f"server down {down_s:.0f} s"
-
-
-def fill_blob_disk(pipe: Pipeline, full_s: float = 10.0) -> str:
-    """Fill the blob directory's filesystem (a tmpfs) to the last byte for ``full_s``, then free
-    it; uploads (claim check) must answer 507 meanwhile."""
-    filler = pipe.blob_dir / "filler.bin"
-    before = len(pipe.uploads)
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:  # unbuffered: every byte the filesystem takes, down to the last block
-        for size in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    pipe.note("blob filesystem full")
-    full = poll_until(
-        lambda: any(u.status == 507 for u in pipe.uploads[before:]), full_s + 30, interval_s=0.2
-    )
-    time.sleep(full_s)
-    filler.unlink()
-    pipe.note("blob filesystem freed")
-    assert full, (
-        f"no 507 while the disk was full: {Counter(u.status for u in pipe.uploads[before:])}"
-    )
-    return f"full for {full_s:.0f} s after the first 507"
-
-
-def first_after(pipe: Pipeline, since: float, timeout_s: float = 120.0) -> float | None:
-    """Seconds from ``since`` until an upload was accepted again."""
-
-    def accepted() -> float | None:
-        with pipe._lock:
-            hits = [u.at for u in pipe.uploads if u.at >= since and u.status == 202]
-        return min(hits) - since if hits else None
-
-    got = accepted() if poll_until(lambda: accepted() is not None, timeout_s, 0.2) else None
-    return got
-
-
-FAULTS: dict[str, Callable[[Pipeline], str]] = {
-    "broker_leader_sigkill": kill_frames_leader,
-    "broker_sigstop_20s": pause_broker,
-    "rolling_restart": rolling_restart,
-    "worker_sigkill_in_rebalance": kill_worker_in_rebalance,
-    "clickhouse_down_30s": stop_clickhouse,
-    "blob_disk_full": fill_blob_disk,
-}
-SHORT = ("broker_leader_sigkill", "worker_sigkill_in_rebalance", "blob_disk_full")
-
-
-def run_fault(pipe: Pipeline, name: str, warm_s: float = 5.0) -> dict[str, Any]:
-    """Let frames flow ``warm_s``, apply the fault, measure each component's recovery, then
-    check every stage against its committed offsets."""
-    time.sleep(warm_s)
-    restarts = {n: c.restarts for n, c in pipe.components.items()}
-    exits = {n: len(c.exits) for n, c in pipe.components.items()}
-    began = time.monotonic()
-    what = FAULTS[name](pipe)
-    ended = time.monotonic()
-    ends = pipe.data_ends()
-    floor = time.monotonic() - ended  # a group caught up meanwhile reads as this
-    recovery = pipe.wait_caught_up(ends, 240, since=ended)
-    recovery["api"] = first_after(pipe, ended)
-    report = pipe.check()
-    return {
-        "fault": name,
-        "what": what,
-        "fault_s": round(ended - began, 1),
-        "recovery_s": {k: None if v is None else round(v, 1) for k, v in recovery.items()},
-        "recovery_floor_s": round(floor, 1),
-        "restarts": {
-            n: c.restarts - restarts[n]
-            for n, c in pipe.components.items()
-            if c.restarts != restarts[n]
-        },
-        "exits": {
-            n: c.exits[exits[n] :] for n, c in pipe.components.items() if c.exits[exits[n] :]
-        },
-        "report": report.as_json(),
-        "problems": report.problems(),
-    }
-
-
-def describe(result: dict[str, Any]) -> str:
-    return json.dumps(result, indent=1, default=str)

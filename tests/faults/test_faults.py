@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_clickhouse_server
-from tests.faults.pipeline import FAULTS, SHORT, Pipeline, describe, run_fault
+from tests.faults.faults import FAULTS, SHORT, describe, run_fault
+from tests.faults.pipeline import Pipeline
 from vigil import kafka, testing
 
 PROFILE = os.environ.get("VIGIL_FAULTS_PROFILE", "short")
