@@ -17,8 +17,11 @@ the ones an uninterrupted run of the alerting engine over the same detections ra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -350,9 +353,13 @@ class Pipeline:
             thread.join(40)
         for comp in self.components.values():
             comp.held = True
-        for comp in self.components.values():
-            if comp.proc is not None and comp.alive():
-                comp.proc.stop(60)
+        running = [c.proc for c in self.components.values() if c.proc is not None and c.alive()]
+        for proc in running:  # SIGTERM to all at once, then 60 s for all of them together
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        for proc in running:
+            proc.stop(max(1.0, deadline - time.monotonic()))  # SIGKILL for what is left
         self.webhook.close()
 
     # -- offsets ---------------------------------------------------------------------------
