@@ -58,7 +58,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
             testing.kafka_cluster(home / "kafka") as cluster,
             testing.clickhouse_server(home / "clickhouse") as clickhouse,
         ):
-            pipe = Pipeline(home, cluster, clickhouse, blob_dir=blobs)
+            # the short profile (in `make test`) feeds less, for headroom on a small CI machine
+            rates = (
+                {"fps": 5.0, "uploads_per_s": 2.0}
+                if PROFILE == "full"
+                else {"fps": 2.0, "uploads_per_s": 1.0}
+            )
+            pipe = Pipeline(home, cluster, clickhouse, blob_dir=blobs, **rates)
             pipe.tmpfs = mounted  # type: ignore[attr-defined]
             try:
                 pipe.start()
