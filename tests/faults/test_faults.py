@@ -59,12 +59,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
             testing.clickhouse_server(home / "clickhouse") as clickhouse,
         ):
             # the short profile (in `make test`) feeds less, for headroom on a small CI machine
-            rates = (
-                {"fps": 5.0, "uploads_per_s": 2.0}
-                if PROFILE == "full"
-                else {"fps": 2.0, "uploads_per_s": 1.0}
+            full = PROFILE == "full"
+            pipe = Pipeline(
+                home,
+                cluster,
+                clickhouse,
+                blob_dir=blobs,
+                fps=5.0 if full else 2.0,
+                uploads_per_s=2.0 if full else 1.0,
             )
-            pipe = Pipeline(home, cluster, clickhouse, blob_dir=blobs, **rates)
             pipe.tmpfs = mounted  # type: ignore[attr-defined]
             try:
                 pipe.start()
