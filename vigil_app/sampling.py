@@ -8,6 +8,8 @@ import logging
 import signal
 from typing import Any, Literal
 
+from quixstreams import Application
+
 from connectors.sinks.dataset.copier import CopierRunner
 from gpu_workers.faces import CascadeFaces
 from gpu_workers.replay.candidate import candidates_topics
@@ -54,13 +56,18 @@ def run_sampling(
     ensure_inputs(settings)
     alarms = DriftAlarms()
     feed = AlarmFeed(settings, alarms).start(settings.sampling.alarms_timeout_s)
-    try:
-        for r in ensure_topics(admin, changelog_specs(admin, settings.topics)):
+
+    def make() -> Application:
+        app = create_app(settings, alarms)
+        for r in ensure_topics(admin, changelog_specs(admin, settings.topics)):  # just created
             if r.changes:
                 log.info("changelog %s: %s", r.name, ", ".join(r.changes))
+        return app
+
+    try:
         if copier is not None:
             copier.start()
-        run_app(lambda: create_app(settings, alarms), "sampling")
+        run_app(make, "sampling")
     finally:
         feed.stop()
         if copier is not None and not copier.stop():

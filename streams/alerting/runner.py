@@ -7,6 +7,7 @@ import threading
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+from quixstreams import Application
 
 from streams.alerting.app import create_app
 from streams.alerting.delivery import Delivery
@@ -53,9 +54,14 @@ def run_alerting(
     delivery = None
     if settings.alerting.deliver:
         delivery = Delivery(settings, lambda: rules.rules.destinations).start()
-    bound_changelogs(admin, settings)
+
+    def make() -> Application:
+        app = create_app(settings, rules, feed.watchlist, loglevel=loglevel)
+        bound_changelogs(admin, settings)  # the app has just created its changelog
+        return app
+
     try:
-        run_app(lambda: create_app(settings, rules, feed.watchlist, loglevel=loglevel), "alerting")
+        run_app(make, "alerting")
     finally:
         if delivery is not None:
             delivery.stop()
