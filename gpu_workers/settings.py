@@ -47,6 +47,23 @@ class TensorRtEngineSettings(Section):
     engine_dir: Path | None = Field(None, description="None: <cache_dir>/trt.")
 
 
+class TorchEngineSettings(Section):
+    """torch (the ``gpu`` extra) for hosts without TensorRT: the same ONNX converted to a torch
+    module (onnx2torch), run on a CUDA GPU with pinned host memory and CUDA graphs, FP16 where
+    every output stays within the FP16 tolerance of FP32."""
+
+    kind: Literal["torch"] = "torch"
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+        description="auto: the first CUDA GPU torch sees, else the CPU (tests, dry runs).",
+    )
+    fp16: bool = Field(
+        True, description="FP16 only where a probe batch's outputs stay within tolerance."
+    )
+    cuda_graphs: bool = Field(True, description="One CUDA graph per batch size (CUDA only).")
+
+
 Point = tuple[float, float]  # normalized (x, y): 0..1 of the frame's width and height
 # Live sources: frames of a fixed camera, where a still scene repeats. Uploads are single
 # images, replays run a model on every frame, synthetic and unknown frames are not gated.
@@ -114,7 +131,7 @@ class WorkerSettings(Section):
     instance_id: str = Field(
         "", description="Stable per worker process (transactional.id); empty: the host name."
     )
-    engine: OnnxRuntimeEngineSettings | TensorRtEngineSettings = Field(
+    engine: OnnxRuntimeEngineSettings | TensorRtEngineSettings | TorchEngineSettings = Field(
         default_factory=OnnxRuntimeEngineSettings, discriminator="kind"
     )
     max_batch: int | None = Field(None, ge=1, description="None: models.max_batch.")
@@ -125,6 +142,12 @@ class WorkerSettings(Section):
         "the engine is idle (batches grow while it is busy; max_wait_ms caps the rest).",
     )
     decode_threads: int = Field(2, ge=1)
+    preprocess: Literal["auto", "cpu", "torch"] = Field(
+        "auto",
+        description="torch: decode JPEGs (nvJPEG on a GPU), resize, normalise and compute image "
+        "statistics as batched tensors on the engine's device; cpu: OpenCV in the decode pool; "
+        "auto: torch when the engine runs on a CUDA GPU, else cpu.",
+    )
     scaled_decode: bool = Field(True, description="JPEG DCT scaling when the model is small.")
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
     max_pixels: int = Field(50_000_000, ge=1)

@@ -25,12 +25,12 @@ log = logging.getLogger("vigil.tensorrt")
 def import_gpu_stack() -> tuple[Any, Any]:
     """(tensorrt, pycuda.driver) with a CUDA context, or an EngineError saying what is missing."""
     try:
-        import tensorrt as trt  # type: ignore[import-not-found]
+        import tensorrt as trt
     except ImportError as exc:
         raise EngineError(f"TensorRT is not installed: {GPU_EXTRA} ({exc})") from exc
     try:
-        import pycuda.autoinit  # type: ignore[import-not-found]  # noqa: F401
-        import pycuda.driver as cuda  # type: ignore[import-not-found]
+        import pycuda.autoinit  # noqa: F401
+        import pycuda.driver as cuda
     except ImportError as exc:
         raise EngineError(f"pycuda is not installed: {GPU_EXTRA} ({exc})") from exc
     except Exception as exc:  # pycuda raises its own errors when no GPU/driver is present
