@@ -44,6 +44,7 @@ class ImageHeader:
     width: int  # upright: after the EXIF orientation is applied
     height: int
     orientation: int = 1  # EXIF 1-8; 1 = stored upright
+    mode: str = ""  # Pillow's pixel mode from the header (RGB, L, CMYK, ...); "" if not read
 
     @property
     def pixels(self) -> int:
@@ -103,6 +104,7 @@ def read_header(
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
                 width, height = img.size
                 orientation = orientation_of(img)
+                mode = str(img.mode)
         except Image.DecompressionBombError as exc:
             raise ImageCheckError(DlqReason.TOO_MANY_PIXELS, str(exc)) from None
         except Exception as exc:  # any parser failure on untrusted bytes is bad input
@@ -122,7 +124,7 @@ def read_header(
         raise ImageCheckError(DlqReason.TRUNCATED_IMAGE, "JPEG data has no end-of-image marker")
     if orientation >= 5:
         width, height = height, width
-    return ImageHeader(fmt, width, height, orientation)
+    return ImageHeader(fmt, width, height, orientation, mode)
 
 
 def orientation_of(img: Image.Image) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar, cast
+from typing import Generic, Literal, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -19,6 +19,7 @@ from gpu_workers.models.types import ModelIdentity
 Image = npt.NDArray[np.uint8]  # H x W x 3, BGR (as OpenCV decodes)
 Tensor = npt.NDArray[np.float32]
 R = TypeVar("R")
+ResizeMode = Literal["stretch", "letterbox"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class Adapter(ABC, Generic[R]):
 
     @abstractmethod
     def preprocess(self, images: Sequence[Image]) -> tuple[Tensor, list[Placement]]: ...
+
+    def resize_mode(self) -> ResizeMode | None:
+        """How :meth:`preprocess` fits an image to ``spec.input_size`` when it is the plain
+        resize + :func:`to_input` the torch path reproduces on a GPU; None: it is not."""
+        return None
 
     def predict(self, batch: Tensor) -> list[Tensor]:
         return self.engine.infer_chunked(batch)
@@ -116,14 +122,33 @@ def resize_all(
             out.append(as_image(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)))
             places.append(Placement(w, h, width / w, height / h))
             continue
-        s = min(width / w, height / h)
-        # a 1 x 2000 frame still covers at least one pixel of the input (never a 0-wide resize)
-        nw, nh = min(width, max(1, round(w * s))), min(height, max(1, round(h * s)))
-        canvas = np.full((height, width, 3), 114, dtype=np.uint8)
-        px, py = (width - nw) // 2, (height - nh) // 2
+        place = letterbox_place(w, h, size)
+        nw, nh = round_size(place)
+        canvas = np.full((height, width, 3), LETTERBOX_GREY, dtype=np.uint8)
+        px, py = int(place.pad_x), int(place.pad_y)
         canvas[py : py + nh, px : px + nw] = cv2.resize(
             image, (nw, nh), interpolation=cv2.INTER_LINEAR
         )
         out.append(canvas)
-        places.append(Placement(w, h, s, s, px, py))
+        places.append(place)
     return out, places
+
+
+LETTERBOX_GREY = 114
+
+
+def letterbox_place(w: int, h: int, size: tuple[int, int]) -> Placement:
+    """Where a ``w`` x ``h`` image sits letterboxed in ``size``: one scale, centred padding
+    (shared by the OpenCV path above and the torch path, ``gpu_workers.gpu``)."""
+    width, height = size
+    s = min(width / w, height / h)
+    # a 1 x 2000 frame still covers at least one pixel of the input (never a 0-wide resize)
+    nw, nh = min(width, max(1, round(w * s))), min(height, max(1, round(h * s)))
+    return Placement(w, h, s, s, (width - nw) // 2, (height - nh) // 2)
+
+
+def round_size(place: Placement) -> tuple[int, int]:
+    """The resized image's (width, height) inside a letterbox placement."""
+    nw = max(1, round(place.width * place.scale_x))
+    nh = max(1, round(place.height * place.scale_y))
+    return nw, nh

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gpu_workers.models.base import Adapter, Image, Placement, Tensor, resize_all, to_input
+from gpu_workers.models.base import (
+    Adapter,
+    Image,
+    Placement,
+    ResizeMode,
+    Tensor,
+    resize_all,
+    to_input,
+)
 from gpu_workers.models.postprocess import detections_from
 from gpu_workers.models.spec import SpecError, SsdAnchors
 from gpu_workers.models.types import Detections
@@ -88,6 +96,9 @@ class SsdAdapter(Adapter[Detections]):
                 f"{self.spec.name}: anchors: the spec's generator gives {len(self.anchors)} "
                 f"anchors, the model predicts {boxes_shape[1]}"
             )
+
+    def resize_mode(self) -> ResizeMode:
+        return "stretch"
 
     def preprocess(self, images: Sequence[Image]) -> tuple[Tensor, list[Placement]]:
         size = self.spec.input_size or (300, 300)

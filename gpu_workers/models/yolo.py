@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gpu_workers.models.base import Adapter, Image, Placement, Tensor, resize_all, to_input
+from gpu_workers.models.base import (
+    Adapter,
+    Image,
+    Placement,
+    ResizeMode,
+    Tensor,
+    resize_all,
+    to_input,
+)
 from gpu_workers.models.postprocess import detections_from
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Detections
@@ -25,6 +33,9 @@ class YoloAdapter(Adapter[Detections]):
                 f"output should be [B, {4 + self.spec.num_classes}, N]; the model's is "
                 f"{list(shape)} ({shape[1] - 4} classes)"
             )
+
+    def resize_mode(self) -> ResizeMode:
+        return "letterbox" if self.spec.letterbox else "stretch"
 
     def preprocess(self, images: Sequence[Image]) -> tuple[Tensor, list[Placement]]:
         size = self.spec.input_size or (640, 640)
