@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,9 +45,16 @@ class InputSpec:
 
 
 class Engine(ABC):
-    """Runs one network on a batch; warmed up before first use so latency is steady."""
+    """Runs one network on a batch; warmed up before first use so latency is steady. An engine
+    whose ``device`` is set also takes a torch tensor already there (``infer_device``): the
+    torch path hands it device memory, never a host copy."""
 
     max_batch: int
+    device: str | None = None  # None: host arrays only
+
+    def infer_device(self, batch: Any) -> list[npt.NDArray[np.float32]]:
+        """Outputs for a torch tensor on :attr:`device` (only engines with a device)."""
+        raise EngineError(f"{type(self).__name__} takes host arrays only, not device tensors")
 
     @property
     @abstractmethod

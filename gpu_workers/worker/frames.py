@@ -31,6 +31,7 @@ from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker import intake
 from gpu_workers.worker.batcher import Batcher
+from gpu_workers.worker.device import DeviceIntake, Raw
 from gpu_workers.worker.gate import MotionGate
 from gpu_workers.worker.inference import Inference, Item
 from gpu_workers.worker.intake import Limits, Rejected
@@ -116,6 +117,11 @@ class FrameProcessor(Processor):
         self.limits = Limits(cfg.max_image_bytes, cfg.max_pixels)
         self.batcher: Batcher[WorkItem] = Batcher(inference.max_batch, cfg.max_wait_ms / 1000.0)
         self.pool = ThreadPoolExecutor(cfg.decode_threads, thread_name_prefix="decode")
+        # the torch path (worker.preprocess): decode, statistics and preprocessing on a device
+        device = inference.device
+        self.device_intake = DeviceIntake(device) if device is not None else None
+        if device is not None:
+            log.info("torch path: frames decoded and preprocessed on %s", device)
         self.txns = Transactions(producer, cfg.commit_interval_ms / 1000.0)
         self.committed_frames = 0
         self.aborted = 0
@@ -276,6 +282,8 @@ class FrameProcessor(Processor):
             if self.settings.worker.scaled_decode
             else 1
         )
+        if self.device_intake is not None:  # decoded with its batch, on the device
+            return WorkItem(message, raw=Raw(event, data, header, scale))
         return WorkItem(message, future=self.pool.submit(decode_item, event, data, header, scale))
 
     # -- batches into transactions ------------------------------------------------------------
@@ -284,7 +292,7 @@ class FrameProcessor(Processor):
         """Infer one batch and write its detections, DLQ records and offsets into the open
         transaction (begun if none); commit when due."""
         t0 = time.perf_counter()
-        ready, dead = wait_decodes(items)
+        ready, dead = wait_decodes(items, self.device_intake)
         STAGE_SECONDS.labels("decode").observe(time.perf_counter() - t0)
         BATCH_SIZE.observe(len(ready))
         encoded, failed = infer_isolated(self._infer, ready)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gpu_workers.gpu.frames import DeviceFrame
 from gpu_workers.settings import MotionSettings
 from gpu_workers.worker.inference import Item, now_ms, wants_faces
 from gpu_workers.worker.metrics import MOTION_FRAMES, STAGE_SECONDS
@@ -137,7 +138,13 @@ class MotionGate:
         if state is not None and ev["sequence"] <= state.sequence:
             state = None  # a re-run, or the source restarted its sequence: start again
         policy = self.policy(cam)
-        grey = grey_copy(item.decoded.image, self.settings.width)
+        decoded, width = item.decoded, self.settings.width
+        # the torch path makes the small grey copy on the device: only it crosses the bus
+        grey = (
+            decoded.grey(width)
+            if isinstance(decoded, DeviceFrame)
+            else grey_copy(decoded.image, width)
+        )
         measure, background = policy.model.measure(
             None if state is None else state.background, grey
         )

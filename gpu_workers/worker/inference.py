@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gpu_workers.engines.factory import make_engine
+from gpu_workers.engines.stack import cuda_available, torch_device
+from gpu_workers.engines.tensorrt import TensorRtEngine
+from gpu_workers.gpu.frames import DeviceFrame, DeviceTensor
+from gpu_workers.gpu.preprocess import DevicePreprocess
 from gpu_workers.models.base import Adapter, Image
 from gpu_workers.models.cascade import FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
@@ -34,7 +40,7 @@ class Item:
     """A decoded frame ready for the models."""
 
     event: FrameEvent
-    decoded: Decoded
+    decoded: Decoded | DeviceFrame  # host pixels (the CPU path) or a tensor (the torch path)
     stats: ImageStats
 
 
@@ -71,6 +77,10 @@ class Inference:
         self.max_batch = settings.worker.max_batch or settings.models.max_batch
         self.detector = self._load(detector or settings.models.detector)
         self._cascade: FaceCascade | None = None
+        # the torch path's device (worker.preprocess), None for the CPU path; fixed at start:
+        # a hot swap keeps the engine kind, so the device stays right
+        self.device = self._device()
+        self._device_pre: tuple[Adapter[Any], DevicePreprocess | None] | None = None
         # a full batch once: allocation (ONNX Runtime's arena, TensorRT's buffers) happens now
         self.detector.engine.warm_up(self.max_batch)
 
@@ -112,6 +122,30 @@ class Inference:
             make_engine=self._factory(),
         )
 
+    def _device(self) -> str | None:
+        mode = self.settings.worker.preprocess
+        if mode == "cpu":
+            return None
+        engine = self.detector.engine
+        if mode == "torch":
+            return engine.device or torch_device("auto", "worker.preprocess: torch")
+        if engine.device is not None and engine.device.startswith("cuda"):
+            return engine.device
+        if isinstance(engine, TensorRtEngine) and cuda_available():
+            return "cuda:0"
+        return None
+
+    def device_preprocess(self) -> DevicePreprocess | None:
+        """The current detector's torch preprocessing (rebuilt after a hot swap), or None."""
+        if self.device is None:
+            return None
+        if self._device_pre is None or self._device_pre[0] is not self.detector:
+            self._device_pre = (
+                self.detector,
+                DevicePreprocess.for_adapter(self.detector, self.device),
+            )
+        return self._device_pre[1]
+
     @property
     def model_size(self) -> tuple[int, int] | None:
         return self.detector.spec.input_size
@@ -140,11 +174,39 @@ class Inference:
         STAGE_SECONDS.labels("postprocess").observe(time.perf_counter() - t1)
         return [r for r in results if isinstance(r, Detections)]
 
+    def detect_on_device(self, frames: Sequence[DeviceTensor]) -> list[Detections]:
+        """The torch path: preprocessing on the device, the tensor handed to the engine (an
+        engine that only takes host arrays gets one copy down)."""
+        pre = self.device_preprocess()
+        if pre is None:
+            raise RuntimeError("no torch preprocessing for this detector")
+        t0 = time.perf_counter()
+        batch, places = pre(frames)
+        engine = self.detector.engine
+        step = engine.max_batch
+        parts = []
+        for i in range(0, len(batch), step):
+            chunk = batch[i : i + step]
+            if engine.device is not None:
+                parts.append(engine.infer_device(chunk))
+            else:
+                parts.append(engine.infer(chunk.cpu().numpy()))
+        outputs = [np.concatenate(outs, axis=0) for outs in zip(*parts, strict=True)]
+        t1 = time.perf_counter()
+        results = self.detector.postprocess(outputs, places)
+        STAGE_SECONDS.labels("infer").observe(t1 - t0)
+        STAGE_SECONDS.labels("postprocess").observe(time.perf_counter() - t1)
+        return [r for r in results if isinstance(r, Detections)]
+
     def run(self, items: Sequence[Item]) -> list[DetectionEvent]:
         """One DetectionEvent per item, in the items' order."""
         if not items:
             return []
-        results = self.detect([i.decoded.image for i in items])
+        frames = [i.decoded for i in items]
+        if self.device_preprocess() is not None and all(isinstance(f, DeviceFrame) for f in frames):
+            results = self.detect_on_device([f.tensor for f in frames])  # type: ignore[union-attr]
+        else:  # the CPU path (a DeviceFrame's host copy for a detector the torch path lacks)
+            results = self.detect([f.image for f in frames])
         if len(results) != len(items):
             raise RuntimeError(f"{self.detector.spec.name} is not a detector")
         done = now_ms()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Message
 
 from gpu_workers.worker import intake
+from gpu_workers.worker.device import Raw
 from gpu_workers.worker.inference import Item
 from gpu_workers.worker.intake import Rejected
 from gpu_workers.worker.isolate import describe, run_isolating
@@ -26,13 +27,15 @@ Encoded = tuple[DetectionEvent, bytes]  # a DetectionEvent and its serialized va
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One consumed message: a decode in flight, the reason it goes to the DLQ, or skipped
-    (not admitted: its offset is committed, nothing is produced)."""
+    """One consumed message: a decode in flight (the CPU path), a checked frame to decode with
+    its batch (``raw``: the torch path), the reason it goes to the DLQ, or skipped (not
+    admitted: its offset is committed, nothing is produced)."""
 
     message: Message
     future: Future[Item] | None = None
     error: Rejected | None = None
     skipped: bool = False
+    raw: Raw | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -69,9 +72,18 @@ def decode_item(event: FrameEvent, data: bytes, header: ImageHeader, scale: int)
 
 def wait_decodes(
     items: Sequence[WorkItem],
+    decode_raw: Callable[[list[Raw]], list[Item | Exception]] | None = None,
 ) -> tuple[list[tuple[WorkItem, Item]], list[tuple[WorkItem, Rejected]]]:
-    """The decoded frames of a batch, and the ones bound for the DLQ with their reason (any
-    exception in a decode is that frame's, never the batch's)."""
+    """The decoded frames of a batch in the batch's order, and the ones bound for the DLQ with
+    their reason (any exception in a decode is that frame's, never the batch's). Frames of the
+    torch path (``raw``) are decoded together by ``decode_raw``."""
+    raws = [item for item in items if item.raw is not None]
+    decoded: dict[int, Item | Exception] = {}
+    if raws:
+        if decode_raw is None:
+            raise RuntimeError("frames for the torch path, but no device decode")
+        results = decode_raw([item.raw for item in raws if item.raw is not None])
+        decoded = {id(item): result for item, result in zip(raws, results, strict=True)}
     ready: list[tuple[WorkItem, Item]] = []
     dead: list[tuple[WorkItem, Rejected]] = []
     for item in items:
@@ -80,9 +92,15 @@ def wait_decodes(
         if item.error is not None:
             dead.append((item, item.error))
             continue
-        if item.future is None:
-            raise RuntimeError("a work item has neither a decode nor an error")
         try:
+            if item.raw is not None:
+                result = decoded[id(item)]
+                if isinstance(result, Exception):
+                    raise result
+                ready.append((item, result))
+                continue
+            if item.future is None:
+                raise RuntimeError("a work item has neither a decode nor an error")
             ready.append((item, item.future.result()))
         except Rejected as exc:
             dead.append((item, exc))
