@@ -15,7 +15,8 @@ from gpu_workers.models.base import Adapter, Image, as_image
 from gpu_workers.models.cascade import CascadeResult, FaceCascade
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from gpu_workers.models.loader import ModelNotPrepared, load_model
+from gpu_workers.models.files import ModelNotPrepared
+from gpu_workers.models.loader import load_model
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.types import Detections
 from gpu_workers.settings import GpuWorkersSettings

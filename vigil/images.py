@@ -14,7 +14,6 @@ import re
 import warnings
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -175,6 +174,8 @@ def jpeg_end(data: bytes) -> int | None:
 def upright(image: npt.NDArray[np.uint8], orientation: int) -> npt.NDArray[np.uint8]:
     """Pixels decoded as stored (``cv2.IMREAD_IGNORE_ORIENTATION``) turned the way the EXIF
     orientation says: the same result as Pillow's ``ImageOps.exif_transpose``."""
+    import cv2  # here, not at the top: the GPU check runs on hosts without OpenCV
+
     if orientation == 2:
         out = cv2.flip(image, 1)
     elif orientation == 3:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -27,6 +26,8 @@ class ImageStats(TypedDict):
 
 def luma(image: Image) -> Image:
     """8-bit luma of a BGR (3-channel) or grey (2-D) frame."""
+    import cv2  # here, not at the top: the GPU check runs on hosts without OpenCV
+
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] == 3:
@@ -37,6 +38,8 @@ def luma(image: Image) -> Image:
 def dhash(grey: Image) -> int:
     """64-bit difference hash: each bit says whether a pixel of the 9x8 thumbnail is brighter
     than its right neighbour. Returned as a signed 64-bit integer (Avro ``long``)."""
+    import cv2  # here, not at the top: the GPU check runs on hosts without OpenCV
+
     small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     value = 0
@@ -47,6 +50,8 @@ def dhash(grey: Image) -> int:
 
 def image_stats(image: Image) -> ImageStats:
     """The ``image_stats`` record of one frame."""
+    import cv2  # here, not at the top: the GPU check runs on hosts without OpenCV
+
     grey = luma(image)
     mean, std = cv2.meanStdDev(grey)
     lap = cv2.Laplacian(grey, cv2.CV_64F)

@@ -11,7 +11,8 @@ import numpy as np
 from gpu_workers.engines.base import EngineError
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine
 from gpu_workers.engines.tensorrt import TensorRtEngine, import_gpu_stack
-from gpu_workers.models.loader import ModelNotPrepared, load_model
+from gpu_workers.models.files import ModelNotPrepared
+from gpu_workers.models.loader import load_model
 from gpu_workers.settings import GpuWorkersSettings, TensorRtEngineSettings
 from vigil.errors import VigilError
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -38,6 +37,7 @@ class DeviceFrame:
     def grey(self, width: int) -> Image:
         """The motion gate's grey copy: resized and made grey on the device, blurred on the host
         (a 160-pixel-wide copy is all that crosses the bus)."""
+        import cv2  # here, not at the top: the GPU check runs on hosts without OpenCV
         import torch.nn.functional as F
 
         _c, h, w = self.tensor.shape

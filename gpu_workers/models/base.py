@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, cast
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -112,6 +111,8 @@ def resize_all(
     images: Sequence[Image], size: tuple[int, int], letterbox: bool
 ) -> tuple[list[Image], list[Placement]]:
     """Stretch (TF-style) or letterbox (Ultralytics-style, grey 114 padding) to ``size``."""
+    import cv2  # here, not at the top: the GPU check runs on hosts without OpenCV
+
     width, height = size
     out: list[Image] = []
     places: list[Placement] = []

@@ -20,7 +20,8 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import yaml
 
-from gpu_workers.models.loader import build_adapter, identify, sha256_of
+from gpu_workers.models.files import identify, sha256_of
+from gpu_workers.models.loader import build_adapter
 from gpu_workers.models.spec import ModelSpec, SpecError, load_spec
 from gpu_workers.models.types import ModelIdentity
 from schemas.types import ModelRecord

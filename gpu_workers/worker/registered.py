@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gpu_workers.models.loader import sha256_of
+from gpu_workers.models.files import sha256_of
 from gpu_workers.models.spec import load_spec
 from gpu_workers.models.store import FAMILIES, RegistrationError, spec_path_of
 from gpu_workers.settings import GpuWorkersSettings

@@ -31,7 +31,7 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 
 from gpu_workers.models.base import Adapter
-from gpu_workers.models.loader import sha256_of
+from gpu_workers.models.files import sha256_of
 from gpu_workers.models.spec import load_spec
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.frames import FrameProcessor

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from evaluation.promotion import PromotionRefused, promote, recorded, rollback
-from gpu_workers.models.loader import ModelNotPrepared
+from gpu_workers.models.files import ModelNotPrepared
 from gpu_workers.models.spec import SpecError
 from gpu_workers.models.store import RegistrationError, configured, register_model
 from schemas.types import ModelRecord

@@ -24,7 +24,7 @@ from evaluation.report import EvalRequest, build_report, write_report
 from evaluation.source import SelectionError, Window
 from evaluation.terminal import print_report
 from gpu_workers.engines import EngineError
-from gpu_workers.models.loader import ModelNotPrepared
+from gpu_workers.models.files import ModelNotPrepared
 from gpu_workers.models.spec import SpecError
 from gpu_workers.replay.bounds import OutOfRetention, iso
 from gpu_workers.replay.candidate import candidates_topics, slug

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from gpu_workers.engines import EngineError
 from gpu_workers.engines.gpucheck import GpuCheckError, run_gpu_check
-from gpu_workers.models.loader import ModelNotPrepared
+from gpu_workers.models.files import ModelNotPrepared
 from gpu_workers.models.spec import SpecError
 from gpu_workers.replay.candidate import ensure_candidate_topics
 from gpu_workers.replay.shadow import shadow_worker

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gpu_workers.models.loader import sha256_of
+from gpu_workers.models.files import sha256_of
 from schemas.contracts import serde_for
 from schemas.types import ModelRecord
 from vigil import registry

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from gpu_workers.models.loader import sha256_of
+from gpu_workers.models.files import sha256_of
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.helpers import detections
 from tests.gpu_workers.worker.processes import start_worker

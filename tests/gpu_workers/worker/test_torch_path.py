@@ -112,7 +112,7 @@ def test_corpus_and_real_frames_on_the_torch_path(
             assert any(
                 g["label"] == det.label
                 and abs(g["score"] - det.score) <= 0.03
-                and max(abs(g["box"][k] - box[k]) for k in box) <= 0.01  # type: ignore[literal-required]
+                and max(abs(g["box"][k] - box[k]) for k in box) <= 0.01
                 for g in got
             ), (i, det)
 
