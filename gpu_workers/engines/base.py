@@ -26,19 +26,23 @@ class InputSpec:
 
     def check(self, batch: npt.NDArray[np.generic]) -> None:
         """Reject a batch of the wrong rank, shape or dtype before the runtime sees it."""
-        if batch.ndim != len(self.shape):
+        self.check_shape(tuple(batch.shape), str(batch.dtype))
+
+    def check_shape(self, shape: tuple[int, ...], dtype: str) -> None:
+        """The same check for a batch described by its shape and dtype name (a device tensor)."""
+        if len(shape) != len(self.shape):
             raise EngineError(
                 f"input {self.name!r} expects rank {len(self.shape)} {self._shape_text()}, "
-                f"got shape {tuple(batch.shape)}"
+                f"got shape {shape}"
             )
-        for axis, (want, got) in enumerate(zip(self.shape, batch.shape, strict=True)):
+        for axis, (want, got) in enumerate(zip(self.shape, shape, strict=True)):
             if want is not None and want != got:
                 raise EngineError(
                     f"input {self.name!r} expects {self._shape_text()}, got shape "
-                    f"{tuple(batch.shape)} (axis {axis} is {got}, must be {want})"
+                    f"{shape} (axis {axis} is {got}, must be {want})"
                 )
-        if np.dtype(self.dtype) != batch.dtype:
-            raise EngineError(f"input {self.name!r} expects {self.dtype}, got {batch.dtype}")
+        if np.dtype(self.dtype) != np.dtype(dtype):
+            raise EngineError(f"input {self.name!r} expects {self.dtype}, got {dtype}")
 
     def _shape_text(self) -> str:
         return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"

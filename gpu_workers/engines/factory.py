@@ -7,9 +7,14 @@ from pathlib import Path
 from gpu_workers.engines.base import Engine
 from gpu_workers.engines.onnxruntime import OnnxRuntimeEngine, gpu_providers_first
 from gpu_workers.engines.tensorrt import TensorRtEngine
-from gpu_workers.settings import OnnxRuntimeEngineSettings, TensorRtEngineSettings
+from gpu_workers.engines.torchcuda import TorchEngine
+from gpu_workers.settings import (
+    OnnxRuntimeEngineSettings,
+    TensorRtEngineSettings,
+    TorchEngineSettings,
+)
 
-EngineSettings = OnnxRuntimeEngineSettings | TensorRtEngineSettings
+EngineSettings = OnnxRuntimeEngineSettings | TensorRtEngineSettings | TorchEngineSettings
 
 
 def make_engine(
@@ -30,6 +35,15 @@ def make_engine(
             opt_batch=cfg.opt_batch,
             workspace_mib=cfg.workspace_mib,
             engine_dir=cfg.engine_dir or cache_dir / "trt",
+        )
+    if isinstance(cfg, TorchEngineSettings):
+        return TorchEngine(
+            onnx_path,
+            max_batch=max_batch,
+            output_names=output_names,
+            device=cfg.device,
+            fp16=cfg.fp16,
+            cuda_graphs=cfg.cuda_graphs,
         )
     return OnnxRuntimeEngine(
         onnx_path,
