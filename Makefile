@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps models lint typecheck pytest bench faults soak compose-check clean
+.PHONY: demo test install system-deps models lint typecheck pytest bench faults soak compose-check clean \
+	gpu-carry test-torch
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11)"; exit 1; }
@@ -52,6 +53,21 @@ faults: install system-deps models
 SOAK_MINUTES ?= 30
 soak: install system-deps models
 	$(BIN)/python -m tests.faults.soak --minutes $(SOAK_MINUTES) --out bench/results-soak.json
+
+# GPU hosts (not in CI): .gpu-carry/ is what scripts/gpu-check.sh needs there beside the tree
+# (wheels for GPU_PYTHON, the default models, frames); test-torch runs the torch path's tests on
+# this CPU in .venv-torch (torch, torchvision, onnx2torch from PyPI: a multi-GB download)
+GPU_PYTHON ?= 3.12
+gpu-carry: install models
+	$(BIN)/python scripts/gpu_carry.py pack --out .gpu-carry --python $(GPU_PYTHON)
+
+TORCH_SITE = $$(.venv-torch/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+test-torch: install system-deps models
+	[ -x .venv-torch/bin/python ] || $(PYTHON) -m venv .venv-torch
+	.venv-torch/bin/pip install -q torch torchvision 'onnx2torch>=1.5.15'
+	echo "$(CURDIR)/$(VENV)/lib/python3.11/site-packages" > $(TORCH_SITE)/zz-vigil-venv.pth
+	PYTHONPATH=$(CURDIR) .venv-torch/bin/python -m pytest -p no:cacheprovider \
+		tests/gpu_workers/gpu tests/gpu_workers/engines tests/gpu_workers/worker/test_torch_path.py
 
 # the compose file needs its secrets: .env (see .env.example), or throwaway ones for the check
 compose-check:

@@ -1,15 +1,18 @@
-"""``vigil worker`` (the inference worker) and ``vigil gpu-check`` (TensorRT vs ONNX Runtime)."""
+"""``vigil worker`` (the inference worker) and ``vigil gpu-check`` (the GPU engines against ONNX
+Runtime on the CPU, and the torch path's throughput)."""
 
 from __future__ import annotations
 
+import json
 import signal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from gpu_workers.engines import EngineError
-from gpu_workers.engines.gpucheck import GpuCheckError, run_gpu_check
+from gpu_workers.gpu.check import DEFAULT_MODELS, GpuCheckError, Options, run_check
 from gpu_workers.models.files import ModelNotPrepared
 from gpu_workers.models.spec import SpecError
 from gpu_workers.replay.candidate import ensure_candidate_topics
@@ -69,20 +72,47 @@ def worker(
 
 def gpu_check(
     ctx: typer.Context,
-    model: Annotated[str | None, typer.Option(help="Zoo name or spec YAML.")] = None,
-    batch: Annotated[int, typer.Option(min=1, help="Batch size to compare.")] = 4,
-    tolerance: Annotated[float, typer.Option(help="Max abs difference allowed.")] = 0.05,
+    all_checks: Annotated[
+        bool,
+        typer.Option("--all", help="Every default model, every GPU engine, and throughput."),
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option(help="Zoo name or spec YAML (default: the detector).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cuda[:N] | cpu (a dry run here).")] = "auto",
+    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("gpu-check.json"),
+    seconds: Annotated[float, typer.Option(min=0.01, help="Per throughput figure.")] = 1.0,
+    frames: Annotated[Path | None, typer.Option(help="A folder of .jpg frames.")] = None,
 ) -> None:
-    """Build the TensorRT engine for a model and compare its outputs with ONNX Runtime (CPU)."""
+    """Run the models through each GPU engine here (torch, TensorRT) and compare with ONNX Runtime
+    on the CPU; with --all also measure decode, preprocess and inference frames/s on the GPU."""
 
     settings = settings_of(ctx)
+    models = list(DEFAULT_MODELS) if all_checks else [model or settings.models.detector]
+    opts = Options(
+        settings.cache_dir,
+        device=device,
+        models=models,
+        throughput=all_checks,
+        seconds=seconds,
+        frames_dir=frames,
+    )
     try:
-        report = run_gpu_check(settings, model or settings.models.detector, batch)
-    except GpuCheckError as exc:
+        report = run_check(opts)
+    except (GpuCheckError, ModelNotPrepared, EngineError) as exc:
         fail(escape(str(exc)), code=3)
-    for name, diff in report.max_abs_diff.items():
-        console.print(f"{name}: max abs difference {diff:.6f}")
-    console.print(f"GPU {report.gpu}, TensorRT {report.trt_version}, engine {report.engine_path}")
-    if max(report.max_abs_diff.values(), default=0.0) > tolerance:
-        fail(f"TensorRT outputs differ from ONNX Runtime by more than {tolerance}", code=1)
-    console.print("[green]TensorRT matches ONNX Runtime within tolerance[/]")
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    for row in report["parity"]:
+        diffs = ", ".join(
+            f"{name} {o['max_abs_diff']:.2e}" for name, o in (row.get("outputs") or {}).items()
+        )
+        verdict = "[green]pass[/]" if row["passed"] else "[red]FAIL[/]"
+        console.print(
+            f"{row['model']} on {row['engine']} ({row.get('precision', '-')}): {verdict} "
+            f"{escape(diffs or str(row.get('error', '')))}"
+        )
+    if "goal" in report:
+        console.print(f"goal: {escape(json.dumps(report['goal']))}")
+    console.print(f"report: {out}")
+    if not report["passed"]:
+        fail("a GPU engine differs from ONNX Runtime beyond tolerance, or a step failed", code=1)

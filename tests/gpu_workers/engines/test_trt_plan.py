@@ -97,12 +97,14 @@ def test_tensorrt_engine_says_how_to_install_it(tmp_path: Path) -> None:
 
 
 def test_gpu_check_says_plainly_there_is_no_gpu(tmp_path: Path) -> None:
+    """Without torch (CI) it names the extra; with torch but no GPU it says there is none;
+    either way nothing was compared and it exits 3."""
     from typer.testing import CliRunner
 
     from vigil_app.cli import app
 
-    result = CliRunner().invoke(app, ["gpu-check"], env={"VIGIL_CACHE_DIR": str(tmp_path)})
+    result = CliRunner().invoke(app, ["gpu-check", "--all"], env={"VIGIL_CACHE_DIR": str(tmp_path)})
     assert result.exit_code == 3
     output = " ".join(result.output.split())  # rich wraps long lines
-    assert "no GPU/TensorRT present, nothing was compared" in output
-    assert "pip install 'vigil[gpu]'" in output
+    assert "nothing was compared" in output.lower()
+    assert "pip install 'vigil[gpu]'" in output or "no CUDA GPU here" in output
