@@ -1,7 +1,9 @@
 """TensorRT on an NVIDIA GPU: builds a serialized engine from the ONNX (dynamic batch via an
 optimisation profile, FP16 when the GPU has it, a timing cache), caches it by GPU name +
 TensorRT version + ONNX sha256, and runs it with pinned host buffers, device buffers and an
-async CUDA stream. Imports TensorRT and pycuda only when constructed: the module imports
+async CUDA stream. The memory comes from torch where torch sees the GPU (then the engine also
+takes the torch path's device tensors, ``infer_device``, and needs no pycuda), from pycuda
+otherwise. Imports TensorRT, torch and pycuda only when constructed: the module imports
 anywhere. NOT run on a GPU yet (see the README)."""
 
 from __future__ import annotations
@@ -24,10 +26,7 @@ log = logging.getLogger("vigil.tensorrt")
 
 def import_gpu_stack() -> tuple[Any, Any]:
     """(tensorrt, pycuda.driver) with a CUDA context, or an EngineError saying what is missing."""
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise EngineError(f"TensorRT is not installed: {GPU_EXTRA} ({exc})") from exc
+    trt = import_tensorrt()
     try:
         import pycuda.autoinit  # noqa: F401
         import pycuda.driver as cuda
@@ -36,6 +35,23 @@ def import_gpu_stack() -> tuple[Any, Any]:
     except Exception as exc:  # pycuda raises its own errors when no GPU/driver is present
         raise EngineError(f"no usable CUDA GPU: {exc}") from exc
     return trt, cuda
+
+
+def import_tensorrt() -> Any:
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise EngineError(f"TensorRT is not installed: {GPU_EXTRA} ({exc})") from exc
+    return trt
+
+
+def torch_with_cuda() -> Any | None:
+    """torch where it is installed and sees a GPU (its memory and streams serve TensorRT)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
 
 
 def sha256_of(path: Path) -> str:
@@ -60,12 +76,19 @@ class TensorRtEngine(Engine):
     ) -> None:
         if not onnx_path.is_file():
             raise EngineError(f"model file not found: {onnx_path}")
-        trt, cuda = import_gpu_stack()
+        self._torch: Any = torch_with_cuda()
+        cuda: Any = None
+        if self._torch is not None:
+            trt = import_tensorrt()
+            self.gpu_name = str(self._torch.cuda.get_device_name(0))
+            self.device = "cuda:0"
+        else:
+            trt, cuda = import_gpu_stack()
+            self.gpu_name = str(cuda.Device(0).name())
         self._trt, self._cuda = trt, cuda
         self.max_batch = max_batch
         self.path = onnx_path
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self.gpu_name = str(cuda.Device(0).name())
         input_name, input_shape, input_dtype = self._onnx_input(onnx_path)
         self.profile = profile_shapes(input_shape, max_batch, opt_batch)
         self.fp16 = fp16
@@ -85,8 +108,11 @@ class TensorRtEngine(Engine):
         if missing:
             raise EngineError(f"{onnx_path} has no output(s) {missing}; it has {outputs}")
         self._outputs = output_names or outputs
-        self._stream = cuda.Stream()
-        self._allocate()
+        if self._torch is not None:
+            self._allocate_torch()
+        else:
+            self._stream = cuda.Stream()
+            self._allocate()
 
     @staticmethod
     def _onnx_input(path: Path) -> tuple[str, tuple[int | None, ...], str]:
@@ -148,6 +174,48 @@ class TensorRtEngine(Engine):
             self._device[name] = cuda.mem_alloc(size)
             self._context.set_tensor_address(name, int(self._device[name]))
 
+    def _allocate_torch(self) -> None:
+        """Device buffers from torch (the profile's max shape), pinned host outputs."""
+        trt, torch = self._trt, self._torch
+        self._context.set_input_shape(self._input.name, self.profile.max)
+        self._tdevice: dict[str, Any] = {}
+        self._thost: dict[str, Any] = {}
+        for name in [self._input.name, *self._outputs]:
+            shape = tuple(self._context.get_tensor_shape(name))
+            dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
+            tdtype = getattr(torch, str(dtype))
+            self._tdevice[name] = torch.empty(shape, dtype=tdtype, device=self.device)
+            if name != self._input.name:
+                self._thost[name] = torch.empty(shape, dtype=tdtype).pin_memory()
+            self._context.set_tensor_address(name, self._tdevice[name].data_ptr())
+
+    def infer_device(self, batch: Any) -> list[npt.NDArray[np.float32]]:
+        """A torch tensor on the GPU: TensorRT reads it where it lies (torch memory only)."""
+        torch = self._torch
+        if torch is None or not isinstance(batch, torch.Tensor):
+            raise EngineError("infer_device takes a torch CUDA tensor (torch sees no GPU here)")
+        self._input.check_shape(tuple(batch.shape), str(batch.dtype).removeprefix("torch."))
+        if len(batch) > self.max_batch:
+            raise EngineError(f"batch of {len(batch)} exceeds max_batch {self.max_batch}")
+        return self._run_torch(batch.contiguous())
+
+    def _run_torch(self, x: Any) -> list[npt.NDArray[np.float32]]:
+        torch, name = self._torch, self._input.name
+        stream = torch.cuda.current_stream()
+        self._context.set_input_shape(name, tuple(x.shape))
+        self._context.set_tensor_address(name, x.data_ptr())
+        if not self._context.execute_async_v3(stream.cuda_stream):
+            raise EngineError(f"TensorRT inference failed on {self.path.name}")
+        shapes = {out: tuple(self._context.get_tensor_shape(out)) for out in self._outputs}
+        views = []
+        for out, shape in shapes.items():
+            count = int(np.prod(shape))
+            host = self._thost[out].view(-1)[:count]
+            host.copy_(self._tdevice[out].view(-1)[:count], non_blocking=True)
+            views.append((host, shape))
+        stream.synchronize()
+        return [np.array(h.numpy().reshape(shape), dtype=np.float32) for h, shape in views]
+
     @property
     def input_spec(self) -> InputSpec:
         return self._input
@@ -160,6 +228,9 @@ class TensorRtEngine(Engine):
         self._input.check(batch)
         if len(batch) > self.max_batch:
             raise EngineError(f"batch of {len(batch)} exceeds max_batch {self.max_batch}")
+        if self._torch is not None:
+            staged = self._torch.from_numpy(np.ascontiguousarray(batch)).pin_memory()
+            return self._run_torch(staged.to(self.device, non_blocking=True))
         cuda, name = self._cuda, self._input.name
         self._context.set_input_shape(name, tuple(batch.shape))
         host_in = self._host[name]
