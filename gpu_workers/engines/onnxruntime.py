@@ -20,6 +20,25 @@ _DTYPES = {
 }
 
 
+def declared_io(session: ort.InferenceSession, path: Path) -> tuple[InputSpec, list[str]]:
+    """The one input (dynamic axes as None) and the output names the file declares."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise EngineError(f"{path} has {len(inputs)} inputs; adapters need exactly 1")
+    meta = inputs[0]
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in meta.shape)
+    spec = InputSpec(meta.name, shape, _DTYPES.get(meta.type, "float32"))
+    return spec, [o.name for o in session.get_outputs()]
+
+
+def cpu_session(path: Path) -> ort.InferenceSession:
+    """A plain CPU session: what other engines read the file's declarations from."""
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise EngineError(f"cannot load ONNX model {path}: {exc}") from exc
+
+
 def gpu_providers_first() -> list[str]:
     """TensorRT and CUDA execution providers when this onnxruntime build has them, then CPU."""
     available = set(ort.get_available_providers())
@@ -56,13 +75,7 @@ class OnnxRuntimeEngine(Engine):
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EngineError(f"cannot load ONNX model {model_path}: {exc}") from exc
-        inputs = self._session.get_inputs()
-        if len(inputs) != 1:
-            raise EngineError(f"{model_path} has {len(inputs)} inputs; adapters need exactly 1")
-        meta = inputs[0]
-        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in meta.shape)
-        self._input = InputSpec(meta.name, shape, _DTYPES.get(meta.type, "float32"))
-        available = [o.name for o in self._session.get_outputs()]
+        self._input, available = declared_io(self._session, model_path)
         missing = [n for n in output_names or [] if n not in available]
         if missing:
             raise EngineError(f"{model_path} has no output(s) {missing}; it has {available}")

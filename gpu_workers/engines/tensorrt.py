@@ -8,17 +8,17 @@ anywhere. NOT run on a GPU yet (see the README)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort  # reads the declared input without a GPU
 
 from gpu_workers.engines.base import Engine, EngineError, InputSpec
+from gpu_workers.engines.onnxruntime import cpu_session, declared_io
 from gpu_workers.engines.trt_plan import ProfileShapes, buffer_bytes, cache_key, profile_shapes
+from vigil.files import sha256_of
 
 GPU_EXTRA = "pip install 'vigil[gpu]' on a host with an NVIDIA GPU and the CUDA toolkit"
 log = logging.getLogger("vigil.tensorrt")
@@ -54,14 +54,6 @@ def torch_with_cuda() -> Any | None:
     return torch if torch.cuda.is_available() else None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class TensorRtEngine(Engine):
     def __init__(
         self,
@@ -89,7 +81,8 @@ class TensorRtEngine(Engine):
         self.max_batch = max_batch
         self.path = onnx_path
         self._logger = trt.Logger(trt.Logger.WARNING)
-        input_name, input_shape, input_dtype = self._onnx_input(onnx_path)
+        declared, _outputs = declared_io(cpu_session(onnx_path), onnx_path)
+        input_name, input_shape = declared.name, declared.shape
         self.profile = profile_shapes(input_shape, max_batch, opt_batch)
         self.fp16 = fp16
         engine_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +94,7 @@ class TensorRtEngine(Engine):
         if self._engine is None:
             raise EngineError(f"TensorRT could not load {self.engine_path}")
         self._context = self._engine.create_execution_context()
-        self._input = InputSpec(input_name, input_shape, input_dtype)
+        self._input = declared
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         outputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         missing = [n for n in output_names or [] if n not in outputs]
@@ -113,16 +106,6 @@ class TensorRtEngine(Engine):
         else:
             self._stream = cuda.Stream()
             self._allocate()
-
-    @staticmethod
-    def _onnx_input(path: Path) -> tuple[str, tuple[int | None, ...], str]:
-
-        meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()
-        if len(meta) != 1:
-            raise EngineError(f"{path} has {len(meta)} inputs; adapters need exactly 1")
-        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in meta[0].shape)
-        dtype = "uint8" if meta[0].type == "tensor(uint8)" else "float32"
-        return meta[0].name, shape, dtype
 
     def _load_or_build(
         self, onnx_path: Path, input_name: str, workspace_mib: int, engine_dir: Path

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort  # reads the declared input and outputs without torch
 
 from gpu_workers.engines.base import Engine, EngineError, InputSpec
+from gpu_workers.engines.onnxruntime import cpu_session, declared_io
 from gpu_workers.engines.stack import require, torch_device
 
 log = logging.getLogger("vigil.torch")
@@ -43,21 +43,6 @@ def buckets(max_batch: int) -> list[int]:
     return [*out, max_batch]
 
 
-def _onnx_io(path: Path) -> tuple[InputSpec, list[str], dict[str, tuple[int | str | None, ...]]]:
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise EngineError(f"cannot load ONNX model {path}: {exc}") from exc
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        raise EngineError(f"{path} has {len(inputs)} inputs; adapters need exactly 1")
-    meta = inputs[0]
-    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in meta.shape)
-    dtype = "uint8" if meta.type == "tensor(uint8)" else "float32"
-    outputs = {o.name: tuple(o.shape) for o in session.get_outputs()}
-    return InputSpec(meta.name, shape, dtype), list(outputs), outputs
-
-
 class TorchEngine(Engine):
     def __init__(
         self,
@@ -77,7 +62,9 @@ class TorchEngine(Engine):
         self.device = torch_device(device, what)
         self.path = onnx_path
         self.max_batch = max_batch
-        self._input, available, self._shapes = _onnx_io(onnx_path)
+        session = cpu_session(onnx_path)
+        self._input, available = declared_io(session, onnx_path)
+        self._shapes = {o.name: tuple(o.shape) for o in session.get_outputs()}
         missing = [n for n in output_names or [] if n not in available]
         if missing:
             raise EngineError(f"{onnx_path} has no output(s) {missing}; it has {available}")

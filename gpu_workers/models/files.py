@@ -4,26 +4,17 @@ that lacks Vigil's full stack."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from gpu_workers.models.spec import ModelSpec, SpecError, load_spec
 from gpu_workers.models.types import ModelIdentity
 from vigil.errors import VigilError
+from vigil.files import sha256_of
 
 
 class ModelNotPrepared(VigilError, LookupError):
     """A zoo model was asked for before ``vigil models prepare`` made it."""
-
-
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file (an ONNX), read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def locate(ref: str | Path, cache_dir: Path) -> tuple[ModelSpec, Path, str]:

@@ -10,11 +10,12 @@ from gpu_workers.engines import Engine, OnnxRuntimeEngine
 from gpu_workers.models.base import Adapter
 from gpu_workers.models.centerface import CenterFaceAdapter
 from gpu_workers.models.embedder import EmbedderAdapter
-from gpu_workers.models.files import locate, sha256_of
+from gpu_workers.models.files import locate
 from gpu_workers.models.spec import ModelSpec
 from gpu_workers.models.ssd import SsdAdapter
 from gpu_workers.models.types import ModelIdentity
 from gpu_workers.models.yolo import YoloAdapter
+from vigil.files import sha256_of
 
 ADAPTERS: dict[str, type[Adapter[Any]]] = {
     "ssd": SsdAdapter,

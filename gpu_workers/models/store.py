@@ -20,13 +20,14 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import yaml
 
-from gpu_workers.models.files import identify, sha256_of
+from gpu_workers.models.files import identify
 from gpu_workers.models.loader import build_adapter
 from gpu_workers.models.spec import ModelSpec, SpecError, load_spec
 from gpu_workers.models.types import ModelIdentity
 from schemas.types import ModelRecord
 from vigil import registry
 from vigil.errors import VigilError
+from vigil.files import sha256_of
 from vigil.settings import CoreSettings
 
 FAMILIES: dict[str, tuple[str, ...]] = {  # the model families each role can run

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gpu_workers.models.files import sha256_of
 from gpu_workers.models.spec import load_spec
 from gpu_workers.models.store import FAMILIES, RegistrationError, spec_path_of
 from gpu_workers.settings import GpuWorkersSettings
@@ -16,6 +15,7 @@ from gpu_workers.worker.inference import Inference
 from gpu_workers.worker.metrics import SWAPS
 from schemas.types import ModelRecord
 from vigil.errors import VigilError
+from vigil.files import sha256_of
 from vigil.notices import publish_alerts, system_alert
 from vigil.registry import event_key, label, new_record, publish, read_registry
 

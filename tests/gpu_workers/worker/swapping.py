@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
-from gpu_workers.models.files import sha256_of
 from schemas.contracts import serde_for
 from schemas.types import ModelRecord
 from vigil import registry
+from vigil.files import sha256_of
 from vigil.testing import read_topic
 from vigil.topics import Topic
 from vigil_app.settings import VigilSettings

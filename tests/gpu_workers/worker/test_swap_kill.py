@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from gpu_workers.models.files import sha256_of
 from tests.gpu_workers.worker.conftest import worker_settings
 from tests.gpu_workers.worker.helpers import detections
 from tests.gpu_workers.worker.processes import start_worker
@@ -25,6 +24,7 @@ from tests.gpu_workers.worker.swapping import (
     promote,
     versions_by_partition,
 )
+from vigil.files import sha256_of
 from vigil.testing import bikes_jpegs, frame_event, produce_frames, provision, wait_until
 from vigil.testing.events import Collector
 from vigil_app.settings import VigilSettings

@@ -12,7 +12,8 @@ import pytest
 
 from gpu_workers.zoo import ZooError, is_prepared, prepare, read_entry
 from gpu_workers.zoo.catalog import Source, SourceFile, catalog
-from gpu_workers.zoo.fetch import download, extract, sha256_of
+from gpu_workers.zoo.fetch import download, extract
+from vigil.files import sha256_of
 
 
 def test_prepared_models_are_not_rebuilt(zoo_cache: Path) -> None:
