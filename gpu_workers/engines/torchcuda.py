@@ -193,10 +193,17 @@ class TorchEngine(Engine):
         x = torch.from_numpy(probe).to(self.device)
         with torch.inference_mode():
             want = [o.cpu().numpy() for o in self._forward(x)]
-            fp32 = self._module
-            self._module = fp32.half() if self._input.dtype == "float32" else fp32
+            if self._input.dtype != "float32":
+                return  # a uint8 input: the graph casts it itself; FP16 is not tried
+            self._module = self._module.half()
             self.precision = "fp16"
-            got = [o.cpu().numpy() for o in self._forward(x)]
+            try:
+                got = [o.cpu().numpy() for o in self._forward(x)]
+            except RuntimeError as exc:  # an op with no FP16 kernel, a cast to float32 inside
+                log.info("%s stays FP32: FP16 does not run (%s)", self.path.name, exc)
+                self._module = self._module.float()
+                self.precision = "fp32"
+                return
         self.probe_max_abs_diff = {
             n: float(np.max(np.abs(w - g)))
             for n, w, g in zip(self._outputs, want, got, strict=True)

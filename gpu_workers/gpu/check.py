@@ -18,6 +18,7 @@ script works before a GPU host is lent; its figures are not GPU figures and say 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import json
 import logging
@@ -198,8 +199,8 @@ def host_info(torch: Any, device: str) -> dict[str, Any]:
     }
     for name in ("torchvision", "onnxruntime", "onnx2torch", "tensorrt"):
         try:
-            info[name] = str(getattr(require(name, "the GPU check"), "__version__", "?"))
-        except EngineError:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             info[name] = None
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(device)
