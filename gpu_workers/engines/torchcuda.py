@@ -80,7 +80,7 @@ class TorchEngine(Engine):
         self.probe_max_abs_diff: dict[str, float] = {}
         if fp16 and self.cuda:
             self._try_fp16()
-        self._graphs: dict[int, tuple[Any, Any, list[Any]]] = {}
+        self._graphs: dict[tuple[int, ...], tuple[Any, Any, list[Any]]] = {}
         self._use_graphs = cuda_graphs and self.cuda
         self._pinned: Any = None
 
@@ -157,8 +157,9 @@ class TorchEngine(Engine):
         use); a capture that fails turns graphs off, with a warning, and runs eagerly."""
         n = len(x)
         size = next(b for b in buckets(self.max_batch) if b >= n)
+        key = (size, *x.shape[1:])  # a model with dynamic spatial axes: a graph per size too
         try:
-            graph, static_in, static_out = self._graphs.get(size) or self._capture(size, x)
+            graph, static_in, static_out = self._graphs.get(key) or self._capture(key, x)
         except RuntimeError as exc:
             log.warning(
                 "CUDA graph capture failed for %s, running eagerly: %s", self.path.name, exc
@@ -169,9 +170,9 @@ class TorchEngine(Engine):
         graph.replay()
         return [o[:n] for o in static_out]
 
-    def _capture(self, size: int, like: Any) -> tuple[Any, Any, list[Any]]:
+    def _capture(self, key: tuple[int, ...], like: Any) -> tuple[Any, Any, list[Any]]:
         torch = self.torch
-        static_in = torch.zeros((size, *like.shape[1:]), dtype=like.dtype, device=self.device)
+        static_in = torch.zeros(key, dtype=like.dtype, device=self.device)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -181,8 +182,8 @@ class TorchEngine(Engine):
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             static_out = self._forward(static_in)
-        self._graphs[size] = (graph, static_in, static_out)
-        return self._graphs[size]
+        self._graphs[key] = (graph, static_in, static_out)
+        return self._graphs[key]
 
     # -- precision ----------------------------------------------------------------------------
 
