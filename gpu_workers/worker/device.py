@@ -51,6 +51,7 @@ class DeviceIntake:
     def __init__(self, device: str) -> None:
         self.device = device
         self.decoder = DeviceDecoder(device, cpu_decode)
+        log.info("torch path: frames decoded and preprocessed on %s", device)
 
     def __call__(self, raws: Sequence[Raw]) -> list[Item | Exception]:
         decoded = self.decoder([Encoded(r.data, r.header) for r in raws])

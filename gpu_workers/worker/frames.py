@@ -117,11 +117,8 @@ class FrameProcessor(Processor):
         self.limits = Limits(cfg.max_image_bytes, cfg.max_pixels)
         self.batcher: Batcher[WorkItem] = Batcher(inference.max_batch, cfg.max_wait_ms / 1000.0)
         self.pool = ThreadPoolExecutor(cfg.decode_threads, thread_name_prefix="decode")
-        # the torch path (worker.preprocess): decode, statistics and preprocessing on a device
-        device = inference.device
+        device = inference.device  # the torch path (worker.preprocess): decoded on a device
         self.device_intake = DeviceIntake(device) if device is not None else None
-        if device is not None:
-            log.info("torch path: frames decoded and preprocessed on %s", device)
         self.txns = Transactions(producer, cfg.commit_interval_ms / 1000.0)
         self.committed_frames = 0
         self.aborted = 0

@@ -12,7 +12,8 @@ import typer
 from rich.markup import escape
 
 from gpu_workers.engines import EngineError
-from gpu_workers.gpu.check import DEFAULT_MODELS, GpuCheckError, Options, run_check
+from gpu_workers.gpu.check import run_check
+from gpu_workers.gpu.trial import DEFAULT_MODELS, GpuCheckError, Options
 from gpu_workers.models.files import ModelNotPrepared
 from gpu_workers.models.spec import SpecError
 from gpu_workers.replay.candidate import ensure_candidate_topics
